@@ -1,0 +1,125 @@
+"""Dataset loaders: built-in public sets under ``SHOPREC_DATA_DIR`` and shop export folders."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from shoprec.data.idmap import IdMap
+from shoprec.data.interactions import SequenceData
+from shoprec.data.records import Item
+from shoprec.settings import Settings
+
+log = logging.getLogger(__name__)
+
+#: Built-in dataset names -> folder under the data directory.
+BUILTIN = {"amazon-beauty": "amazon_beauty", "diginetica": "diginetica_sample"}
+
+
+class DataMissingError(FileNotFoundError):
+    """The public data folder (or a dataset in it) is absent."""
+
+
+def dataset_path(name: str, settings: Settings) -> Path:
+    """Folder of a built-in dataset name or of a shop export given as a path."""
+    if name in BUILTIN:
+        path = settings.data_dir / BUILTIN[name]
+        if not path.is_dir():
+            raise DataMissingError(
+                f"dataset {name!r} not found at {path} (set SHOPREC_DATA_DIR to the data folder)"
+            )
+        return path
+    path = Path(name)
+    if not path.is_dir():
+        raise DataMissingError(
+            f"--dataset {name!r} is neither a built-in name ({', '.join(BUILTIN)}) nor a folder"
+        )
+    return path
+
+
+def load_dataset(name: str, settings: Settings | None = None) -> SequenceData:
+    """Load ``name`` (built-in or a folder with ``interactions.csv`` and optional ``items.csv``)."""
+    settings = settings or Settings()
+    if name == "synthetic":
+        from shoprec.data.synthetic import generate
+
+        return generate().to_sequence_data()
+    path = dataset_path(name, settings)
+    if name == "diginetica":
+        return _load_diginetica(path)
+    return load_shop_folder(path, name=name)
+
+
+def load_shop_folder(path: Path, name: str | None = None) -> SequenceData:
+    """Read a shop export: ``interactions.csv`` (``user_id, item_id, timestamp`` and optional
+    ``position``, ``type``) and optional ``items.csv`` (``item_id`` and optional ``title,
+    description, category, brand, price``).
+
+    Order within a user is ``position`` when present, else ``timestamp``, else file order.
+    """
+    from shoprec.data.readers import read_interactions_table, read_items_table
+
+    inter = read_interactions_table(path / "interactions.csv")
+    items_file = path / "items.csv"
+    catalog_rows = read_items_table(items_file) if items_file.is_file() else None
+    return build_sequence_data(inter, catalog_rows, name=name or str(path))
+
+
+def build_sequence_data(
+    inter: pd.DataFrame, items: list[Item] | None, name: str
+) -> SequenceData:
+    """Group an interaction table into per-user sequences; items keep catalog order first."""
+    item_map = IdMap(it.item_id for it in items) if items else IdMap()
+    by_id = {it.item_id: it for it in items} if items else {}
+    inter = inter.copy()
+    inter["_order"] = np.arange(len(inter))
+    sort_cols = ["user_id"]
+    if "position" in inter.columns:
+        sort_cols.append("position")
+    elif "timestamp" in inter.columns:
+        sort_cols.append("timestamp")
+    sort_cols.append("_order")
+    # users keep their first-appearance order so internal ids are stable across loads
+    first_seen = inter.groupby("user_id", sort=False)["_order"].min()
+    inter["_user_rank"] = inter["user_id"].map(first_seen)
+    inter = inter.sort_values(["_user_rank", *sort_cols[1:]], kind="stable")
+    item_idx = np.fromiter((item_map.add(i) for i in inter["item_id"]), np.int64, len(inter))
+    user_map = IdMap()
+    users = inter["user_id"].to_numpy()
+    bounds = np.flatnonzero(users[1:] != users[:-1]) + 1 if len(users) else np.zeros(0, np.int64)
+    starts = np.concatenate([[0], bounds]) if len(users) else np.zeros(0, np.int64)
+    ends = np.concatenate([bounds, [len(users)]]) if len(users) else np.zeros(0, np.int64)
+    has_ts = "timestamp" in inter.columns and inter["timestamp"].notna().all()
+    ts = inter["timestamp"].to_numpy(np.float64) if has_ts else None
+    sequences, stamps = [], []
+    for s, e in zip(starts, ends, strict=True):
+        user_map.add(str(users[s]))
+        sequences.append(item_idx[s:e].copy())
+        if ts is not None:
+            stamps.append(ts[s:e].copy())
+    catalog = [by_id.get(ext) or Item(item_id=ext) for ext in item_map.to_list()]
+    return SequenceData(
+        name=name,
+        sequences=sequences,
+        users=user_map,
+        items=item_map,
+        catalog=catalog,
+        timestamps=stamps if ts is not None else None,
+    )
+
+
+def _load_diginetica(path: Path) -> SequenceData:
+    """DIGINETICA views: sessions become the sequence owners (``user_id`` is mostly ``NA``)."""
+    df = pd.read_csv(path / "item_views.csv", sep=";", dtype={"item_id": str, "session_id": str})
+    day = pd.to_datetime(df["eventdate"]).astype("int64") / 1e9
+    inter = pd.DataFrame(
+        {
+            "user_id": "session-" + df["session_id"],
+            "item_id": df["item_id"],
+            "timestamp": day + df["timeframe"] / 1000.0,
+        }
+    )
+    return build_sequence_data(inter, None, name="diginetica")

@@ -1,0 +1,99 @@
+"""Ranking and click-prediction metrics. Pure numpy; each function documents its inputs."""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def hit_rate(ranks: np.ndarray, k: int) -> float:
+    """HR@k (= Recall@k with one target): share of 0-based target ``ranks`` below ``k``."""
+    return float(np.mean(ranks < k)) if len(ranks) else 0.0
+
+
+def ndcg(ranks: np.ndarray, k: int) -> float:
+    """NDCG@k with one relevant item: ``1 / log2(rank + 2)`` when ``rank < k``, else 0."""
+    if not len(ranks):
+        return 0.0
+    gains = np.where(ranks < k, 1.0 / np.log2(ranks.astype(np.float64) + 2.0), 0.0)
+    return float(np.mean(gains))
+
+
+def target_ranks(scores: np.ndarray, targets: np.ndarray) -> np.ndarray:
+    """0-based rank of each target in its row: the number of items scored strictly higher.
+
+    Ties are counted in the target's favour (optimistic), as in the S3-Rec/ICLRec reference
+    code's argsort over a masked score matrix only up to tie order; a ``-inf`` target ranks last.
+
+    Parameters
+    ----------
+    scores : (B, I) float; targets : (B,) int column indices.
+    """
+    t = scores[np.arange(len(targets)), targets]
+    return (scores > t[:, None]).sum(axis=1)
+
+
+def catalog_coverage(top_ids: np.ndarray, n_items: int) -> float:
+    """Share of the catalog that appears in at least one top-k list; ``top_ids`` (U, k)."""
+    return float(len(np.unique(top_ids[top_ids > 0]))) / max(n_items, 1)
+
+
+def novelty(top_ids: np.ndarray, item_counts: np.ndarray, n_users: int) -> float:
+    """Mean self-information ``-log2(p(i))`` of recommended items, ``p(i) = count / n_users``.
+
+    ``item_counts`` (n_items + 1,) from training; unseen items count as 1 (smoothing).
+    """
+    p = np.maximum(item_counts[top_ids], 1) / max(n_users, 1)
+    return float(np.mean(-np.log2(np.minimum(p, 1.0))))
+
+
+def intra_list_diversity(top_ids: np.ndarray, item_vectors: np.ndarray) -> float:
+    """Mean pairwise cosine distance ``1 - cos`` within each list, averaged over lists.
+
+    ``item_vectors`` (n_items + 1, D), rows L2-normalised (zero rows count as distance 1).
+    """
+    v = item_vectors[top_ids]  # (U, k, D)
+    sims = np.einsum("ukd,ujd->ukj", v, v)
+    k = top_ids.shape[1]
+    if k < 2:
+        return 0.0
+    iu = np.triu_indices(k, 1)
+    return float(np.mean(1.0 - sims[:, iu[0], iu[1]]))
+
+
+def binary_classification(
+    y_true: np.ndarray, y_score: np.ndarray, threshold: float
+) -> dict[str, float]:
+    """Accuracy, precision, recall, F1 at ``threshold`` (score >= threshold -> positive) and AUC."""
+    from sklearn.metrics import roc_auc_score
+
+    y_pred = y_score >= threshold
+    y = y_true.astype(bool)
+    tp = float(np.sum(y_pred & y))
+    fp = float(np.sum(y_pred & ~y))
+    fn = float(np.sum(~y_pred & y))
+    precision = tp / (tp + fp) if tp + fp else 0.0
+    recall = tp / (tp + fn) if tp + fn else 0.0
+    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+    return {
+        "accuracy": float(np.mean(y_pred == y)),
+        "precision": precision,
+        "recall": recall,
+        "f1": f1,
+        "auc": float(roc_auc_score(y, y_score)),
+    }
+
+
+def best_threshold(y_true: np.ndarray, y_score: np.ndarray) -> float:
+    """The threshold among the observed scores that maximises accuracy (ties: the lowest)."""
+    order = np.argsort(-y_score, kind="stable")
+    s, y = y_score[order], y_true[order].astype(np.float64)
+    # predicting the first j as positive: correct = pos among first j + neg after j
+    tp = np.concatenate([[0.0], np.cumsum(y)])
+    neg_after = np.sum(1 - y) - np.concatenate([[0.0], np.cumsum(1 - y)])
+    correct = tp + neg_after
+    # only cut between distinct scores
+    valid = np.concatenate([[True], s[1:] != s[:-1], [True]])
+    j = int(np.argmax(np.where(valid, correct, -1)))
+    if j == 0:
+        return float(s[0]) + 1.0
+    return float(s[j - 1])

@@ -1,0 +1,29 @@
+"""Service-wide settings, read once from ``SHOPREC_*`` environment variables."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Typed settings; unknown ``SHOPREC_*`` keys are ignored by the environment source,
+    but keyword arguments are checked (``extra="forbid"``)."""
+
+    model_config = SettingsConfigDict(env_prefix="SHOPREC_", extra="forbid", frozen=True)
+
+    data_dir: Path = Field(
+        default=Path("../shared/data"), description="Folder of the public datasets (read in place)."
+    )
+    require_data: bool = Field(
+        default=False, description="Fail instead of skipping when data_dir is missing (CI)."
+    )
+    artifacts_dir: Path = Field(default=Path("artifacts"), description="Trained artifacts.")
+    seed: int = Field(default=42, description="Global random seed.")
+    threads: int = Field(default=0, ge=0, description="Torch threads; 0 = all cores.")
+
+    def has_data(self) -> bool:
+        """Whether the public data folder is present."""
+        return (self.data_dir / "amazon_beauty" / "interactions.csv").is_file()
