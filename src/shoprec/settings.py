@@ -21,6 +21,9 @@ class Settings(BaseSettings):
         default=False, description="Fail instead of skipping when data_dir is missing (CI)."
     )
     artifacts_dir: Path = Field(default=Path("artifacts"), description="Trained artifacts.")
+    text_cache: Path = Field(
+        default=Path("artifacts/text_cache.npz"), description="Item text vectors by content hash."
+    )
     seed: int = Field(default=42, description="Global random seed.")
     threads: int = Field(default=0, ge=0, description="Torch threads; 0 = all cores.")
 

@@ -62,15 +62,14 @@ def load_shop_folder(path: Path, name: str | None = None) -> SequenceData:
     """
     from shoprec.data.readers import read_interactions_table, read_items_table
 
+    path = Path(path)
     inter = read_interactions_table(path / "interactions.csv")
     items_file = path / "items.csv"
     catalog_rows = read_items_table(items_file) if items_file.is_file() else None
     return build_sequence_data(inter, catalog_rows, name=name or str(path))
 
 
-def build_sequence_data(
-    inter: pd.DataFrame, items: list[Item] | None, name: str
-) -> SequenceData:
+def build_sequence_data(inter: pd.DataFrame, items: list[Item] | None, name: str) -> SequenceData:
     """Group an interaction table into per-user sequences; items keep catalog order first."""
     item_map = IdMap(it.item_id for it in items) if items else IdMap()
     by_id = {it.item_id: it for it in items} if items else {}

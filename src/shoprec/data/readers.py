@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from shoprec.data.records import Event, EventType, Item
+from shoprec.data.records import Event, EventType, Item, Review
 
 ITEM_COLUMNS = {"item_id", "title", "description", "category", "brand", "price", "in_stock"}
 EVENT_TYPES = {t.value for t in EventType}
@@ -36,10 +36,12 @@ def read_table(path: Path) -> pd.DataFrame:
     suffix = path.suffix.lower()
     try:
         if suffix in {".csv", ".tsv", ".txt"}:
-            return pd.read_csv(path, sep="\t" if suffix == ".tsv" else ",", dtype=str,
-                               keep_default_na=False)
+            return pd.read_csv(
+                path, sep="\t" if suffix == ".tsv" else ",", dtype=str, keep_default_na=False
+            )
         if suffix in {".jsonl", ".ndjson"}:
-            return pd.read_json(path, lines=True, dtype=False)
+            # no date guessing: "timestamp" columns are parsed by _timestamps
+            return pd.read_json(path, lines=True, dtype=False, convert_dates=False)
         if suffix == ".parquet":
             return pd.read_parquet(path)
     except (ValueError, pd.errors.ParserError) as exc:
@@ -54,7 +56,9 @@ def _require(df: pd.DataFrame, path: Path, columns: list[str]) -> None:
 
 
 def _blank(value: object) -> bool:
-    return value is None or (isinstance(value, float) and math.isnan(value)) or str(value) == ""
+    if value is None or value is pd.NA or value is pd.NaT:
+        return True
+    return (isinstance(value, float) and math.isnan(value)) or str(value) == ""
 
 
 def _timestamps(col: pd.Series, path: Path) -> np.ndarray:
@@ -64,16 +68,16 @@ def _timestamps(col: pd.Series, path: Path) -> np.ndarray:
         if _blank(value):
             raise DataFormatError(path, row, "timestamp", "empty timestamp")
         try:
-            out[row - 1] = float(value)
-            continue
+            out[row - 1] = float(value)  # type: ignore[arg-type]
         except (TypeError, ValueError):
-            pass
-        try:
-            out[row - 1] = pd.Timestamp(value).timestamp()
-        except (TypeError, ValueError):
+            try:
+                out[row - 1] = pd.Timestamp(value).timestamp()  # type: ignore[arg-type]
+            except (TypeError, ValueError):
+                out[row - 1] = np.nan
+        if not math.isfinite(out[row - 1]):
             raise DataFormatError(
                 path, row, "timestamp", f"bad timestamp {value!r} (unix seconds or ISO 8601)"
-            ) from None
+            )
     return out
 
 
@@ -96,16 +100,19 @@ def read_interactions_table(path: Path) -> pd.DataFrame:
         out["timestamp"] = _timestamps(df["timestamp"], path)
     if "position" in df.columns:
         pos = pd.to_numeric(df["position"], errors="coerce")
-        bad = np.flatnonzero(pos.isna().to_numpy())
+        bad = np.flatnonzero((pos.isna() | (pos != pos.round())).to_numpy())
         if len(bad):
-            raise DataFormatError(path, int(bad[0]) + 1, "position", "not an integer")
+            value = df["position"].iloc[bad[0]]
+            raise DataFormatError(path, int(bad[0]) + 1, "position", f"not an integer: {value!r}")
         out["position"] = pos.astype(np.int64).to_numpy()
     if "type" in df.columns:
         types = df["type"].astype(str)
         bad = np.flatnonzero(~types.isin(EVENT_TYPES).to_numpy())
         if len(bad):
             raise DataFormatError(
-                path, int(bad[0]) + 1, "type",
+                path,
+                int(bad[0]) + 1,
+                "type",
                 f"unknown event type {types.iloc[bad[0]]!r} (one of {sorted(EVENT_TYPES)})",
             )
         out["type"] = types.to_numpy()
@@ -185,29 +192,71 @@ def read_events(path: Path) -> list[Event]:
     for row, (rec, ts, typ) in enumerate(
         zip(records, inter["timestamp"], inter["type"], strict=True), start=1
     ):
-        rating = rec.get("rating")
-        if not _blank(rating):
-            try:
-                rating = float(rating)
-            except (TypeError, ValueError):
-                raise DataFormatError(path, row, "rating", f"not a number: {rating!r}") from None
-            if not 1.0 <= rating <= 5.0:
-                raise DataFormatError(path, row, "rating", f"must be in [1, 5], got {rating}")
-        else:
-            rating = None
+        rating = _rating(rec.get("rating"), path, row)
 
         def opt(key: str, rec: dict = rec) -> str | None:
             return None if _blank(rec.get(key)) else str(rec[key])
 
         events.append(
             Event(
-                user_id=str(rec["user_id"]), item_id=str(rec["item_id"]), type=EventType(typ),
-                timestamp=float(ts), event_id=opt("event_id"), session_id=opt("session_id"),
-                query=opt("query"), text=opt("text"), rating=rating,
+                user_id=str(rec["user_id"]),
+                item_id=str(rec["item_id"]),
+                type=EventType(typ),
+                timestamp=float(ts),
+                event_id=opt("event_id"),
+                session_id=opt("session_id"),
+                query=opt("query"),
+                text=opt("text"),
+                rating=rating,
             )
         )
-    ids = [e.event_id for e in events if e.event_id]
-    if len(ids) != len(set(ids)):
-        dup = next(i for i in ids if ids.count(i) > 1)
-        raise DataFormatError(path, None, "event_id", f"duplicate event_id {dup!r}")
+    first: dict[str, int] = {}
+    for row, event in enumerate(events, start=1):
+        if event.event_id is None:
+            continue
+        if event.event_id in first:
+            raise DataFormatError(
+                path,
+                row,
+                "event_id",
+                f"duplicate event_id {event.event_id!r} (first at row {first[event.event_id]})",
+            )
+        first[event.event_id] = row
     return events
+
+
+def _rating(value: object, path: Path, row: int) -> float | None:
+    """A star rating in [1, 5], or ``None`` when blank."""
+    if _blank(value):
+        return None
+    try:
+        rating = float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        raise DataFormatError(path, row, "rating", f"not a number: {value!r}") from None
+    if not 1.0 <= rating <= 5.0:
+        raise DataFormatError(path, row, "rating", f"must be in [1, 5], got {value!r}")
+    return rating
+
+
+def read_reviews(path: Path) -> list[Review]:
+    """Reviews with required ``item_id, text`` and optional ``review_id`` (default: the row
+    number), ``rating`` (1-5), ``user_id``, ``timestamp``."""
+    path = Path(path)
+    df = read_table(path)
+    _require(df, path, ["item_id", "text"])
+    items = _ids(df, path, "item_id")
+    stamps = _timestamps(df["timestamp"], path) if "timestamp" in df.columns else None
+    reviews = []
+    for row, rec in enumerate(df.to_dict("records"), start=1):
+        review_id = rec.get("review_id")
+        reviews.append(
+            Review(
+                review_id=str(row) if _blank(review_id) else str(review_id),
+                item_id=items.iloc[row - 1],
+                text="" if _blank(rec.get("text")) else str(rec["text"]),
+                rating=_rating(rec.get("rating"), path, row),
+                user_id="" if _blank(rec.get("user_id")) else str(rec["user_id"]),
+                timestamp=None if stamps is None else float(stamps[row - 1]),
+            )
+        )
+    return reviews

@@ -30,7 +30,7 @@ EVENT_WEIGHTS: dict[EventType, float] = {
 
 @dataclass(frozen=True, slots=True)
 class Item:
-    """A catalog entry. ``category`` is a path from broad to narrow, e.g. ``("Makeup", "Nails")``."""
+    """A catalog entry; ``category`` is a path from broad to narrow: ``("Makeup", "Nails")``."""
 
     item_id: str
     title: str = ""
@@ -55,7 +55,7 @@ class Item:
 
 @dataclass(frozen=True, slots=True)
 class Event:
-    """One user action. ``user_id`` may be empty for anonymous sessions (then ``session_id`` is set)."""
+    """One user action; ``user_id`` may be empty for anonymous sessions (``session_id`` set)."""
 
     user_id: str
     item_id: str

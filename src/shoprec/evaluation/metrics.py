@@ -19,17 +19,27 @@ def ndcg(ranks: np.ndarray, k: int) -> float:
 
 
 def target_ranks(scores: np.ndarray, targets: np.ndarray) -> np.ndarray:
-    """0-based rank of each target in its row: the number of items scored strictly higher.
+    """0-based rank of each target in its row: the number of items ranked before it.
 
-    Ties are counted in the target's favour (optimistic), as in the S3-Rec/ICLRec reference
-    code's argsort over a masked score matrix only up to tie order; a ``-inf`` target ranks last.
+    Items scored strictly higher come first; among equal scores the lower id comes first, the
+    same order as :func:`shoprec.models.scoring.top_k`, so ``rank < k`` exactly when the target
+    is in the top-k list (a constant-score model gets no credit for ties). NaN scores count as
+    ``-inf``; a ``-inf`` target ranks after every finite score.
 
     Parameters
     ----------
     scores : (B, I) float; targets : (B,) int column indices.
+
+    Returns
+    -------
+    (B,) int64 ranks.
     """
-    t = scores[np.arange(len(targets)), targets]
-    return (scores > t[:, None]).sum(axis=1)
+    if np.isnan(scores).any():
+        scores = np.where(np.isnan(scores), -np.inf, scores)
+    targets = np.asarray(targets, dtype=np.int64)
+    t = scores[np.arange(len(targets)), targets][:, None]
+    ties_before = (scores == t) & (np.arange(scores.shape[1])[None, :] < targets[:, None])
+    return ((scores > t).sum(axis=1) + ties_before.sum(axis=1)).astype(np.int64)
 
 
 def catalog_coverage(top_ids: np.ndarray, n_items: int) -> float:
@@ -63,7 +73,8 @@ def intra_list_diversity(top_ids: np.ndarray, item_vectors: np.ndarray) -> float
 def binary_classification(
     y_true: np.ndarray, y_score: np.ndarray, threshold: float
 ) -> dict[str, float]:
-    """Accuracy, precision, recall, F1 at ``threshold`` (score >= threshold -> positive) and AUC."""
+    """Accuracy, precision, recall, F1 at ``threshold`` (score >= threshold -> positive) and AUC
+    (NaN when ``y_true`` holds a single class)."""
     from sklearn.metrics import roc_auc_score
 
     y_pred = y_score >= threshold
@@ -79,7 +90,7 @@ def binary_classification(
         "precision": precision,
         "recall": recall,
         "f1": f1,
-        "auc": float(roc_auc_score(y, y_score)),
+        "auc": float(roc_auc_score(y, y_score)) if 0 < y.sum() < len(y) else float("nan"),
     }
 
 
@@ -93,7 +104,8 @@ def best_threshold(y_true: np.ndarray, y_score: np.ndarray) -> float:
     correct = tp + neg_after
     # only cut between distinct scores
     valid = np.concatenate([[True], s[1:] != s[:-1], [True]])
-    j = int(np.argmax(np.where(valid, correct, -1)))
+    masked = np.where(valid, correct, -1.0)
+    j = int(len(masked) - 1 - np.argmax(masked[::-1]))  # the last best cut = the lowest threshold
     if j == 0:
         return float(s[0]) + 1.0
     return float(s[j - 1])

@@ -8,7 +8,7 @@ from shoprec.models.base import Recommender
 
 
 def mask_histories(scores: np.ndarray, histories: list[np.ndarray]) -> np.ndarray:
-    """Set ``scores[b, histories[b]] = -inf`` in place (and padding column 0); returns ``scores``."""
+    """Set ``scores[b, histories[b]] = -inf`` in place, and padding column 0; returns ``scores``."""
     rows = np.repeat(np.arange(len(histories)), [len(h) for h in histories])
     if len(rows):
         scores[rows, np.concatenate(histories)] = -np.inf

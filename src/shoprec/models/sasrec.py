@@ -1,0 +1,207 @@
+"""SASRec-family causal transformer over a shopper's item sequence, with item representations
+that fuse learned id embeddings and a projection of pretrained text vectors.
+
+Reading order (nanoGPT style): config -> blocks -> model (``encode`` = the user half,
+``item_matrix`` = the item half, ``forward`` = training loss). Training lives in
+:mod:`shoprec.training.sasrec_trainer`; the no-autograd serving half in
+:mod:`shoprec.models.sasrec_infer`.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+
+@dataclass(frozen=True)
+class SASRecConfig:
+    """Hyper-parameters of :class:`SASRec` and its training.
+
+    Attributes
+    ----------
+    max_len : items of history read per user (the most recent ones).
+    dim : width of item and hidden vectors.
+    n_layers, n_heads : transformer depth and attention heads.
+    dropout : dropout on embeddings, attention and feed-forward.
+    use_text : add a learned projection of the frozen text vectors to each item's embedding;
+        items with no interactions are then still scored through their text.
+    use_id : learn a free id embedding per item (off = text-only items).
+    text_dropout : dropout applied to the text projection during training.
+    loss : ``"ce"`` full softmax over the catalog, or ``"sampled"`` softmax over
+        ``n_negatives`` uniformly drawn items plus the target.
+    n_negatives : negatives per position for the sampled loss.
+    temperature : logits are divided by it (both losses and at serving).
+    lr, weight_decay, batch_size, epochs, patience : optimisation; early stopping on
+        validation NDCG@10 after ``patience`` evaluations without improvement.
+    eval_every : epochs between validation passes.
+    seed : random seed (weights, batches, dropout).
+    """
+
+    max_len: int = 50
+    dim: int = 64
+    n_layers: int = 2
+    n_heads: int = 2
+    dropout: float = 0.5
+    use_text: bool = True
+    use_id: bool = True
+    text_dropout: float = 0.1
+    loss: str = "ce"
+    n_negatives: int = 256
+    temperature: float = 1.0
+    lr: float = 1e-3
+    weight_decay: float = 0.0
+    batch_size: int = 256
+    epochs: int = 200
+    patience: int = 5
+    eval_every: int = 2
+    seed: int = 42
+
+    def __post_init__(self) -> None:
+        if self.dim % self.n_heads:
+            raise ValueError("dim must be divisible by n_heads")
+        if self.loss not in {"ce", "sampled"}:
+            raise ValueError("loss must be 'ce' or 'sampled'")
+        if not (self.use_id or self.use_text):
+            raise ValueError("at least one of use_id, use_text")
+        if not 0.0 <= self.dropout < 1.0 or not 0.0 <= self.text_dropout < 1.0:
+            raise ValueError("dropout in [0, 1)")
+        if self.max_len < 1 or self.dim < 1 or self.n_layers < 1 or self.temperature <= 0:
+            raise ValueError("max_len, dim, n_layers and temperature must be positive")
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+class Block(nn.Module):
+    """Pre-LayerNorm causal self-attention + feed-forward, both residual."""
+
+    def __init__(self, cfg: SASRecConfig) -> None:
+        super().__init__()
+        self.n_heads = cfg.n_heads
+        self.ln1 = nn.LayerNorm(cfg.dim)
+        self.qkv = nn.Linear(cfg.dim, 3 * cfg.dim)
+        self.proj = nn.Linear(cfg.dim, cfg.dim)
+        self.ln2 = nn.LayerNorm(cfg.dim)
+        self.fc1 = nn.Linear(cfg.dim, 4 * cfg.dim)
+        self.fc2 = nn.Linear(4 * cfg.dim, cfg.dim)
+        self.drop = nn.Dropout(cfg.dropout)
+        self.p = cfg.dropout
+
+    def forward(self, x: torch.Tensor, pad: torch.Tensor) -> torch.Tensor:
+        B, T, C = x.shape  # (B, T, C)
+        q, k, v = self.qkv(self.ln1(x)).split(C, dim=2)
+        q = q.view(B, T, self.n_heads, C // self.n_heads).transpose(1, 2)  # (B, H, T, C/H)
+        k = k.view(B, T, self.n_heads, C // self.n_heads).transpose(1, 2)
+        v = v.view(B, T, self.n_heads, C // self.n_heads).transpose(1, 2)
+        # causal mask; left padding keys are masked out as well (pad: (B, T) True = padding)
+        causal = torch.ones(T, T, dtype=torch.bool, device=x.device).tril()
+        mask = causal[None, None] & ~pad[:, None, None, :]
+        # a fully padded row would give NaN: let it attend to itself
+        mask = mask | torch.eye(T, dtype=torch.bool, device=x.device)[None, None]
+        y = F.scaled_dot_product_attention(
+            q, k, v, attn_mask=mask, dropout_p=self.p if self.training else 0.0
+        )
+        y = y.transpose(1, 2).contiguous().view(B, T, C)
+        x = x + self.drop(self.proj(y))
+        x = x + self.drop(self.fc2(self.drop(F.gelu(self.fc1(self.ln2(x))))))
+        return x
+
+
+class SASRec(nn.Module):
+    """Causal transformer; ``encode(seq)`` -> user vectors, ``item_matrix()`` -> item vectors,
+    score = ``user @ items.T / temperature``.
+
+    Parameters
+    ----------
+    cfg : the config.
+    n_items : catalog size (internal ids 1..n_items, 0 = padding).
+    text_vectors : ``(n_items + 1, D_text)`` float32 frozen text vectors (row 0 zeros), or None.
+    """
+
+    def __init__(
+        self, cfg: SASRecConfig, n_items: int, text_vectors: torch.Tensor | None = None
+    ) -> None:
+        super().__init__()
+        self.cfg = cfg
+        self.n_items = n_items
+        if cfg.use_text and text_vectors is None:
+            raise ValueError("use_text needs text_vectors")
+        self.item_emb = nn.Embedding(n_items + 1, cfg.dim, padding_idx=0) if cfg.use_id else None
+        if cfg.use_text:
+            assert text_vectors is not None
+            self.register_buffer("text_vectors", text_vectors.float(), persistent=True)
+            self.text_proj = nn.Linear(text_vectors.shape[1], cfg.dim, bias=False)
+            self.text_drop = nn.Dropout(cfg.text_dropout)
+        self.pos_emb = nn.Embedding(cfg.max_len, cfg.dim)
+        self.emb_drop = nn.Dropout(cfg.dropout)
+        self.blocks = nn.ModuleList(Block(cfg) for _ in range(cfg.n_layers))
+        self.ln_f = nn.LayerNorm(cfg.dim)
+        self.apply(self._init)
+
+    @staticmethod
+    def _init(m: nn.Module) -> None:
+        if isinstance(m, nn.Linear):
+            nn.init.normal_(m.weight, std=0.02)
+            if m.bias is not None:
+                nn.init.zeros_(m.bias)
+        elif isinstance(m, nn.Embedding):
+            nn.init.normal_(m.weight, std=0.02)
+
+    def item_matrix(self, ids: torch.Tensor | None = None) -> torch.Tensor:
+        """Item vectors ``(n_items + 1, C)`` (or for ``ids``); row 0 is padding (zero)."""
+        out = None
+        if self.item_emb is not None:
+            out = self.item_emb.weight if ids is None else self.item_emb(ids)
+        if self.cfg.use_text:
+            tv = self.text_vectors if ids is None else self.text_vectors[ids]
+            t = self.text_drop(self.text_proj(tv))
+            out = t if out is None else out + t
+        assert out is not None
+        if ids is None:
+            out = torch.cat([torch.zeros_like(out[:1]), out[1:]], dim=0)
+        return out
+
+    def encode(self, seq: torch.Tensor, items: torch.Tensor | None = None) -> torch.Tensor:
+        """Hidden state at every position ``(B, T, C)`` for left-padded ``seq`` ``(B, T)``.
+
+        ``items`` may pass a precomputed :meth:`item_matrix` to avoid recomputing it.
+        """
+        B, T = seq.shape
+        pad = seq == 0
+        items = self.item_matrix() if items is None else items
+        x = items[seq] * math.sqrt(self.cfg.dim)  # (B, T, C)
+        x = x + self.pos_emb(torch.arange(self.cfg.max_len - T, self.cfg.max_len))[None]
+        x = self.emb_drop(x) * (~pad)[..., None]
+        for block in self.blocks:
+            x = block(x, pad)
+        return self.ln_f(x)
+
+    def user_vectors(self, seq: torch.Tensor) -> torch.Tensor:
+        """The last position's hidden state ``(B, C)``: the user representation."""
+        return self.encode(seq)[:, -1, :]
+
+    def scores(self, seq: torch.Tensor) -> torch.Tensor:
+        """Scores over the whole catalog ``(B, n_items + 1)``."""
+        items = self.item_matrix()
+        return self.encode(seq, items)[:, -1, :] @ items.T / self.cfg.temperature
+
+    def loss(self, seq: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+        """Mean next-item loss over non-padding positions; ``seq``, ``targets`` ``(B, T)``."""
+        items = self.item_matrix()
+        h = self.encode(seq, items)  # (B, T, C)
+        keep = targets > 0
+        h, tgt = h[keep], targets[keep]  # (N, C), (N,)
+        if self.cfg.loss == "ce":
+            logits = h @ items.T / self.cfg.temperature  # (N, I + 1)
+            logits[:, 0] = float("-inf")
+            return F.cross_entropy(logits, tgt)
+        neg = torch.randint(1, self.n_items + 1, (self.cfg.n_negatives,))
+        pos_logit = (h * items[tgt]).sum(-1, keepdim=True)  # (N, 1)
+        neg_logit = h @ items[neg].T  # (N, K) shared negatives
+        neg_logit = neg_logit.masked_fill(neg[None, :] == tgt[:, None], float("-inf"))
+        logits = torch.cat([pos_logit, neg_logit], dim=1) / self.cfg.temperature
+        return F.cross_entropy(logits, torch.zeros(len(tgt), dtype=torch.long))

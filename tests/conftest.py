@@ -1,0 +1,72 @@
+"""Shared fixtures: settings and the public data folder (skipped when absent).
+
+Tests that need the public data call :func:`require_data` (``from conftest import
+require_data``) or use the ``beauty`` / ``data_settings`` fixtures. When the folder is missing
+they are skipped with the reason, unless ``SHOPREC_REQUIRE_DATA=1``, which turns the skip into
+a failure (CI must not pass by skipping).
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import pytest
+
+from shoprec.data.interactions import SequenceData
+from shoprec.settings import Settings
+
+ROOT = Path(__file__).resolve().parents[1]
+log = logging.getLogger(__name__)
+
+
+def make_settings() -> Settings:
+    """``Settings()`` with a relative ``data_dir`` resolved so that it works from any cwd.
+
+    A relative path is tried against the working directory first, then the repository root
+    (the default ``../shared/data`` is meant relative to the root).
+    """
+    settings = Settings()
+    data_dir = settings.data_dir
+    if not data_dir.is_absolute():
+        candidates = [Path.cwd() / data_dir, ROOT / data_dir]
+        found = next((p for p in candidates if p.is_dir()), candidates[-1])
+        settings = Settings(data_dir=found.resolve())
+    return settings
+
+
+def require_data(settings: Settings | None = None) -> Settings:
+    """Return settings whose ``data_dir`` holds the public data, or skip the calling test.
+
+    With ``SHOPREC_REQUIRE_DATA=1`` a missing folder fails the test instead of skipping it.
+    """
+    settings = settings or make_settings()
+    if not settings.has_data():
+        reason = (
+            f"public data folder not found at {settings.data_dir} "
+            f"(need amazon_beauty/interactions.csv; set SHOPREC_DATA_DIR)"
+        )
+        if settings.require_data:
+            pytest.fail(f"SHOPREC_REQUIRE_DATA=1 but {reason}", pytrace=False)
+        pytest.skip(reason)
+    return settings
+
+
+@pytest.fixture(scope="session")
+def settings() -> Settings:
+    """Settings from the environment, ``data_dir`` resolved (the folder may be absent)."""
+    return make_settings()
+
+
+@pytest.fixture(scope="session")
+def data_settings(settings: Settings) -> Settings:
+    """Settings whose data folder exists; skips (or fails, see module doc) otherwise."""
+    return require_data(settings)
+
+
+@pytest.fixture(scope="session")
+def beauty(data_settings: Settings) -> SequenceData:
+    """Amazon Beauty 5-core loaded once per session (about 1 s)."""
+    from shoprec.data.datasets import load_dataset
+
+    return load_dataset("amazon-beauty", data_settings)

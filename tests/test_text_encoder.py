@@ -1,0 +1,59 @@
+"""The bundled text encoder loads offline, bf16 matches fp32, and the cache never re-encodes."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from shoprec.text.encoder import DIM, TextEncoder, VectorCache, item_text_matrix
+
+TITLES = [
+    "OPI Nail Lacquer, Simmer and Shimmer, 0.5-Fluid Ounce",
+    "Neutrogena Hydro Boost Water Gel, Hyaluronic Acid Moisturizer",
+    "Maybelline Great Lash Mascara, Blackest Black",
+    "Garnier Fructis Sleek and Shine Shampoo",
+]
+
+
+@pytest.fixture(scope="module")
+def encoder() -> TextEncoder:
+    return TextEncoder(bf16=True)
+
+
+def test_offline_load_and_unit_vectors(encoder: TextEncoder) -> None:
+    v = encoder.encode(TITLES)
+    assert v.shape == (4, DIM) and v.dtype == np.float32
+    np.testing.assert_allclose(np.linalg.norm(v, axis=1), 1.0, atol=1e-3)
+    # related products are closer than unrelated ones
+    assert v[0] @ v[2] > v[0] @ v[3] - 0.2
+    assert np.all(encoder.encode(["", "  "]) == 0)
+
+
+def test_bf16_matches_fp32(encoder: TextEncoder) -> None:
+    fp32 = TextEncoder(bf16=False).encode(TITLES)
+    bf16 = encoder.encode(TITLES)
+    cos = np.sum(fp32 * bf16, axis=1)
+    assert cos.min() >= 0.999, cos
+
+
+def test_cache_encodes_only_new_texts(tmp_path, encoder: TextEncoder) -> None:
+    calls: list[int] = []
+
+    class Counting(TextEncoder):
+        def __init__(self) -> None:  # reuse the loaded model
+            self.__dict__.update(encoder.__dict__)
+
+        def encode(self, texts, progress=False):  # type: ignore[override]
+            calls.append(len(texts))
+            return super().encode(texts, progress)
+
+        encode.__doc__ = TextEncoder.encode.__doc__
+
+    path = tmp_path / "cache.npz"
+    cache = VectorCache(path)
+    first = cache.embed(TITLES[:2], Counting())
+    again = VectorCache(path).embed(TITLES, Counting())  # reloaded from disk
+    assert calls == [2, 2]
+    np.testing.assert_allclose(first, again[:2])
+    m = item_text_matrix(TITLES, path)
+    assert m.shape == (5, DIM) and np.all(m[0] == 0)
