@@ -129,3 +129,26 @@ def test_model_shapes() -> None:
     seq = torch.from_numpy(pad_left([np.array([1, 2, 3]), np.array([4])], 10))
     assert m.encode(seq).shape == (2, 10, 16)
     assert m.scores(seq).shape == (2, N_ITEMS + 1)
+
+
+def test_time_gaps_numpy_encoder_matches_and_buckets() -> None:
+    from shoprec.models.sasrec import gap_buckets
+
+    day = 86400.0
+    assert gap_buckets(np.array([0, 0, day, 10 * day, 400 * day])).tolist() == [1, 2, 3, 6, 9]
+    torch.manual_seed(0)
+    cfg = _small(time_gaps=True)
+    net = SASRec(cfg, N_ITEMS).eval()
+    with torch.no_grad():
+        for p in net.parameters():
+            p.add_(torch.randn_like(p) * 0.05)
+    enc = SASRecEncoder(net)
+    rng = np.random.default_rng(0)
+    for L in (1, 4, 15):
+        h = rng.integers(1, N_ITEMS + 1, L)
+        ts = np.sort(rng.integers(0, 100, L)).astype(float) * day
+        g = torch.from_numpy(pad_left([gap_buckets(ts)], cfg.max_len))
+        with torch.inference_mode():
+            seq = torch.from_numpy(pad_left([h], cfg.max_len))
+            ref = (net.encode(seq, None, g)[:, -1] @ net.item_matrix().T)[0].numpy()
+        np.testing.assert_allclose(enc.scores(h, ts)[1:], ref[1:], atol=1e-5, rtol=1e-5)

@@ -80,6 +80,8 @@ class TrainData:
     item_text_vectors: np.ndarray | None = None  # (n_items + 1, D) float32, row 0 = zeros
     #: optional next item after each history, for early stopping (never a test target)
     valid_targets: np.ndarray | None = None
+    #: optional unix times of each history (same shapes), for time-aware models
+    timestamps: list[np.ndarray] | None = None
 
     def user_item_matrix(self, weights: str = "binary"):  # -> scipy.sparse.csr_matrix
         """Sparse ``(n_users, n_items + 1)`` matrix of the histories (column 0 = padding, empty)."""

@@ -20,18 +20,31 @@ class LeaveOneOut:
     train: list[np.ndarray]
     valid: np.ndarray  # (U,) int64 item ids
     test: np.ndarray  # (U,) int64 item ids
+    #: full timestamp arrays of the kept users (same order as ``users``), or None
+    times: list[np.ndarray] | None = None
+
+    def train_times(self) -> list[np.ndarray] | None:
+        """Timestamps of ``train[u]``."""
+        return None if self.times is None else [t[:-2] for t in self.times]
+
+    def test_times(self) -> list[np.ndarray] | None:
+        """Timestamps of :meth:`test_histories`."""
+        return None if self.times is None else [t[:-1] for t in self.times]
 
     def test_histories(self) -> list[np.ndarray]:
         """``train[u] + [valid[u]]``: what each user has seen when the test target comes."""
         return [np.append(h, v) for h, v in zip(self.train, self.valid, strict=True)]
 
 
-def leave_one_out(sequences: list[np.ndarray]) -> LeaveOneOut:
+def leave_one_out(
+    sequences: list[np.ndarray], timestamps: list[np.ndarray] | None = None
+) -> LeaveOneOut:
     """Last item = test, second-to-last = validation, the rest = training history.
 
     Parameters
     ----------
     sequences : per-user int64 item arrays, oldest first (order = ``position``).
+    timestamps : optional per-user times, same shapes; kept for time-aware models.
     """
     keep = [u for u, s in enumerate(sequences) if len(s) >= 3]
     return LeaveOneOut(
@@ -39,6 +52,7 @@ def leave_one_out(sequences: list[np.ndarray]) -> LeaveOneOut:
         train=[sequences[u][:-2] for u in keep],
         valid=np.asarray([sequences[u][-2] for u in keep], dtype=np.int64),
         test=np.asarray([sequences[u][-1] for u in keep], dtype=np.int64),
+        times=None if timestamps is None else [timestamps[u] for u in keep],
     )
 
 

@@ -32,18 +32,26 @@ def rank_phase(
     negatives: np.ndarray,
     batch_size: int = 1024,
     progress: object | None = None,
+    timestamps: list[np.ndarray] | None = None,
 ) -> PhaseResult:
     """Score every user against the full catalog, mask their history, rank the target.
 
     ``negatives`` (U,) are items the user never touched, for the click-prediction view; both
     items are scored by their percentile in the user's masked ranking (scores of different
-    users are not on one scale, percentiles are).
+    users are not on one scale, percentiles are). ``timestamps`` of the histories are passed to
+    models that read time (``model.uses_time``).
     """
+    timed = bool(getattr(model, "uses_time", False)) and timestamps is not None
     ranks, tops, pos, neg = [], [], [], []
     for start in range(0, len(users), batch_size):
         sl = slice(start, start + batch_size)
         hist = histories[sl]
-        scores = model.score(users[sl], hist).astype(np.float32, copy=False)
+        if timed:
+            assert timestamps is not None
+            scores = model.score(users[sl], hist, timestamps=timestamps[sl])  # type: ignore[call-arg]
+        else:
+            scores = model.score(users[sl], hist)
+        scores = scores.astype(np.float32, copy=False)
         mask_histories(scores, hist)
         ranks.append(M.target_ranks(scores, targets[sl]))
         tops.append(top_k(scores, 10)[0])

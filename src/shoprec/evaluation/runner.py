@@ -4,8 +4,9 @@ Protocol (BENCHMARKS.md section 1): leave-one-out in sequence order, full rankin
 catalog, the user's earlier items masked. Each model is fitted on the training histories and
 tuned on the validation targets; with the chosen parameters it is then fitted again on the
 histories a user has at test time (training + validation item) and scored on the test targets.
-Models that early-stop (``sasrec``) keep the validation-phase fit and read the test-time
-history, so no evaluation target is ever trained on.
+Models that early-stop (``sasrec``) arrive as two fits of one training run: early-stopped on
+validation, then refitted for the chosen epoch count on the test-time histories. No test
+target is ever trained on.
 """
 
 from __future__ import annotations
@@ -40,8 +41,9 @@ class ModelRun:
     refit_for_test: bool = True
     needs_text: bool = False
     label: str = ""
-    #: a fitted model to use as is for both phases (a reused checkpoint); skips tuning
-    prefit: Recommender | None = None
+    #: fitted (validation-phase, test-phase) models from a training run; skips tuning
+    prefit: tuple[Recommender, Recommender] | None = None
+    prefit_seconds: float = 0.0
     #: fit on every interaction, test targets included (the pop-all protocol check)
     leak_all: bool = False
 
@@ -59,7 +61,7 @@ class Context:
 
     @classmethod
     def build(cls, data: SequenceData, text_vectors: np.ndarray | None, seed: int = 0) -> Context:
-        split = leave_one_out(data.sequences)
+        split = leave_one_out(data.sequences, data.timestamps)
         return cls(
             data=data,
             split=split,
@@ -71,18 +73,22 @@ class Context:
 
     def train_data(self, phase: str) -> TrainData:
         s = self.split
+        times = s.train_times() if phase == "valid" else s.test_times()
         if phase == "valid":
             hist, valid = s.train, s.valid
         elif phase == "test":
             hist, valid = s.test_histories(), None
         else:  # "all": the protocol check's leak
-            hist, valid = [np.append(h, t) for h, t in zip(s.test_histories(), s.test, strict=True)], None
+            pairs = zip(s.test_histories(), s.test, strict=True)
+            hist, valid = [np.append(h, t) for h, t in pairs], None
+            times = s.times
         return TrainData(
             histories=hist,
             n_items=self.data.n_items,
             item_texts=None,
             item_text_vectors=self.text_vectors,
             valid_targets=valid,
+            timestamps=times,
         )
 
 
@@ -99,7 +105,8 @@ def _rank(
         if progress is not None and task is not None:
             progress.update(task, completed=done)
 
-    res = rank_phase(model, s.users, hist, targets, neg, progress=tick)
+    times = s.train_times() if phase == "valid" else s.test_times()
+    res = rank_phase(model, s.users, hist, targets, neg, progress=tick, timestamps=times)
     if progress is not None and task is not None:
         progress.remove_task(task)
     return res
@@ -112,8 +119,11 @@ def evaluate_model(ctx: Context, run: ModelRun, progress: Progress | None = None
     fit_seconds = 0.0
     if run.prefit is not None:
         best_params: dict[str, Any] = {}
-        model = run.prefit
-        valid_res = _rank(ctx, model, "valid", progress, f"{run.name} valid")
+        history = None
+        valid_model, model = run.prefit
+        fit_seconds = run.prefit_seconds
+        valid_res = _rank(ctx, valid_model, "valid", progress, f"{run.name} valid")
+        history = getattr(valid_model, "history_", None)
     else:
         best = None
         for params in run.grid:
@@ -141,7 +151,8 @@ def evaluate_model(ctx: Context, run: ModelRun, progress: Progress | None = None
         "test": {**ranking_metrics(test_res.ranks), **beyond_accuracy(ctx, test_res, valid_res)},
         "fit_seconds": fit_seconds,
     }
-    history = getattr(model, "history_", None)
+    if run.prefit is None:
+        history = getattr(model, "history_", None)
     if history is not None and hasattr(history, "to_dict"):
         entry["training"] = history.to_dict()
     entry["_test"] = test_res

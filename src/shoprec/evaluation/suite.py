@@ -33,13 +33,19 @@ def _sasrec_run(
 
     config = BEST_CONFIG if name == "sasrec" else replace(BEST_CONFIG, use_text=False)
     path = checkpoint_dir(settings, data.name, name)
-    model = None if fresh else find_checkpoint(path, data, config)
-    if model is None:
-        model, path = train_sasrec(data, settings, config, name=name, max_seconds=max_seconds)
+    trained = None if fresh else find_checkpoint(path, data, config)
+    if trained is None:
+        trained = train_sasrec(data, settings, config, name=name, max_seconds=max_seconds)
     else:
         log.info("reusing checkpoint %s", path)
     label = "SASRec + text vectors" if config.use_text else "SASRec, ids only (ablation)"
-    return ModelRun(name=name, build=lambda p: model, prefit=model, label=label)
+    return ModelRun(
+        name=name,
+        build=lambda p: trained.final,
+        prefit=(trained.valid, trained.final),
+        prefit_seconds=trained.seconds,
+        label=label,
+    )
 
 
 def build_runs(

@@ -116,7 +116,14 @@ _SPECS: tuple[ModelSpec, ...] = (
         factory=_lightgcn,
         grid=[{"temperature": 0.1}, {"temperature": 0.2}],
         default={},
-        test_params={"dim": 8, "n_layers": 2, "batch_size": 32, "epochs": 30, "lr": 0.05},
+        test_params={
+            "dim": 8,
+            "n_layers": 2,
+            "batch_size": 32,
+            "epochs": 30,
+            "lr": 0.05,
+            "num_threads": 1,
+        },
     ),
     # Neural models register here, one spec each, with their own modules:
     #   ModelSpec(name="sasrec", factory=_sasrec, grid=[...], default={...}, test_params={...}),

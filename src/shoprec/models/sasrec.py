@@ -12,9 +12,25 @@ from __future__ import annotations
 import math
 from dataclasses import asdict, dataclass
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
+
+#: Upper edges (days) of the gap buckets between an item and the one before it.
+GAP_EDGES_DAYS = np.array([0.0, 1.0, 3.0, 7.0, 30.0, 90.0, 365.0])
+#: bucket ids: 0 padding, 1 first item / unknown time, 2.. the gap buckets (last = longer)
+N_GAP_BUCKETS = len(GAP_EDGES_DAYS) + 3
+
+
+def gap_buckets(timestamps: np.ndarray) -> np.ndarray:
+    """Bucket id of the time since the previous item, per item ``(L,)`` int64 (first = 1)."""
+    ts = np.asarray(timestamps, dtype=np.float64)
+    out = np.ones(len(ts), dtype=np.int64)
+    if len(ts) > 1:
+        days = np.maximum(np.diff(ts), 0.0) / 86400.0
+        out[1:] = 2 + np.searchsorted(GAP_EDGES_DAYS, days, side="left")
+    return out
 
 
 @dataclass(frozen=True)
@@ -38,6 +54,8 @@ class SASRecConfig:
     lr, weight_decay, batch_size, epochs, patience : optimisation; early stopping on
         validation NDCG@10 after ``patience`` evaluations without improvement.
     eval_every : epochs between validation passes.
+    time_gaps : add an embedding of the time since the previous item (bucketed) to every
+        position; it tells the model which items were bought together in one sitting.
     seed : random seed (weights, batches, dropout).
     """
 
@@ -58,6 +76,7 @@ class SASRecConfig:
     epochs: int = 200
     patience: int = 5
     eval_every: int = 2
+    time_gaps: bool = False
     seed: int = 42
 
     def __post_init__(self) -> None:
@@ -137,6 +156,9 @@ class SASRec(nn.Module):
             self.text_proj = nn.Linear(text_vectors.shape[1], cfg.dim, bias=False)
             self.text_drop = nn.Dropout(cfg.text_dropout)
         self.pos_emb = nn.Embedding(cfg.max_len, cfg.dim)
+        self.gap_emb = (
+            nn.Embedding(N_GAP_BUCKETS, cfg.dim, padding_idx=0) if cfg.time_gaps else None
+        )
         self.emb_drop = nn.Dropout(cfg.dropout)
         self.blocks = nn.ModuleList(Block(cfg) for _ in range(cfg.n_layers))
         self.ln_f = nn.LayerNorm(cfg.dim)
@@ -165,16 +187,21 @@ class SASRec(nn.Module):
             out = torch.cat([torch.zeros_like(out[:1]), out[1:]], dim=0)
         return out
 
-    def encode(self, seq: torch.Tensor, items: torch.Tensor | None = None) -> torch.Tensor:
+    def encode(
+        self, seq: torch.Tensor, items: torch.Tensor | None = None, gaps: torch.Tensor | None = None
+    ) -> torch.Tensor:
         """Hidden state at every position ``(B, T, C)`` for left-padded ``seq`` ``(B, T)``.
 
-        ``items`` may pass a precomputed :meth:`item_matrix` to avoid recomputing it.
+        ``items`` may pass a precomputed :meth:`item_matrix` to avoid recomputing it; ``gaps``
+        ``(B, T)`` are :func:`gap_buckets` ids (used when ``time_gaps``; None = unknown).
         """
         B, T = seq.shape
         pad = seq == 0
         items = self.item_matrix() if items is None else items
         x = items[seq] * math.sqrt(self.cfg.dim)  # (B, T, C)
         x = x + self.pos_emb(torch.arange(self.cfg.max_len - T, self.cfg.max_len))[None]
+        if self.gap_emb is not None:
+            x = x + self.gap_emb(gaps if gaps is not None else (~pad).long())
         x = self.emb_drop(x) * (~pad)[..., None]
         for block in self.blocks:
             x = block(x, pad)
@@ -189,10 +216,12 @@ class SASRec(nn.Module):
         items = self.item_matrix()
         return self.encode(seq, items)[:, -1, :] @ items.T / self.cfg.temperature
 
-    def loss(self, seq: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+    def loss(
+        self, seq: torch.Tensor, targets: torch.Tensor, gaps: torch.Tensor | None = None
+    ) -> torch.Tensor:
         """Mean next-item loss over non-padding positions; ``seq``, ``targets`` ``(B, T)``."""
         items = self.item_matrix()
-        h = self.encode(seq, items)  # (B, T, C)
+        h = self.encode(seq, items, gaps)  # (B, T, C)
         keep = targets > 0
         h, tgt = h[keep], targets[keep]  # (N, C), (N,)
         if self.cfg.loss == "ce":

@@ -12,7 +12,7 @@ import math
 import numpy as np
 from scipy.special import erf
 
-from shoprec.models.sasrec import SASRec
+from shoprec.models.sasrec import SASRec, gap_buckets
 
 
 def _ln(x: np.ndarray, w: np.ndarray, b: np.ndarray, eps: float = 1e-5) -> np.ndarray:
@@ -62,6 +62,7 @@ class SASRecEncoder:
                         "fc2_b": b.fc2.bias.numpy().copy(),
                     }
                 )
+            self.gap = None if model.gap_emb is None else model.gap_emb.weight.numpy().copy()
             self.lnf_w = model.ln_f.weight.numpy().copy()
             self.lnf_b = model.ln_f.bias.numpy().copy()
         L = self.max_len
@@ -88,22 +89,26 @@ class SASRecEncoder:
         f = _gelu(_ln(x, blk["ln2_w"], blk["ln2_b"]) @ blk["fc1_w"] + blk["fc1_b"])
         return x + f @ blk["fc2_w"] + blk["fc2_b"]
 
-    def user_vector(self, history: np.ndarray) -> np.ndarray:
+    def user_vector(self, history: np.ndarray, timestamps: np.ndarray | None = None) -> np.ndarray:
         """``(C,)`` float32 vector from internal item ids (oldest first); last ``max_len`` used.
+        ``timestamps`` (same length) feed the time-gap embedding when the model has one.
         An empty history gives a zero vector (the caller falls back to popular items)."""
-        seq = np.asarray(history, dtype=np.int64)[-self.max_len :]
-        seq = seq[seq > 0]
+        seq = np.asarray(history, dtype=np.int64)
         if not len(seq):
             return np.zeros(self.dim, dtype=np.float32)
+        seq = seq[-self.max_len :]
         T = len(seq)
         x = self.items_scaled[seq] + self.pos[self.max_len - T :]  # (T, C)
+        if self.gap is not None:
+            g = gap_buckets(timestamps)[-T:] if timestamps is not None else np.ones(T, np.int64)
+            x = x + self.gap[g]
         n = len(self.blocks)
         for i, blk in enumerate(self.blocks):
             x = self._attend(x, blk, last_only=i == n - 1)
         return _ln(x[-1], self.lnf_w, self.lnf_b).astype(np.float32)
 
-    def scores(self, history: np.ndarray) -> np.ndarray:
+    def scores(self, history: np.ndarray, timestamps: np.ndarray | None = None) -> np.ndarray:
         """Scores over the catalog ``(n_items + 1,)``; column 0 is ``-inf``."""
-        s = self.items @ self.user_vector(history) / np.float32(self.temperature)
+        s = self.items @ self.user_vector(history, timestamps) / np.float32(self.temperature)
         s[0] = -np.inf
         return s

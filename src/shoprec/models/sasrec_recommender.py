@@ -16,7 +16,7 @@ from safetensors.torch import load_file, save_file
 
 from shoprec.data.interactions import TrainData
 from shoprec.evaluation.metrics import ndcg, target_ranks
-from shoprec.models.sasrec import SASRec, SASRecConfig
+from shoprec.models.sasrec import SASRec, SASRecConfig, gap_buckets
 from shoprec.models.scoring import mask_histories
 from shoprec.training.loop import TrainHistory, train
 from shoprec.training.sequences import next_item_batches, pad_left
@@ -63,8 +63,12 @@ class SASRecRecommender:
         opt = torch.optim.AdamW(self.model_.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
         n_batches = -(-sum(len(h) >= 2 for h in data.histories) // cfg.batch_size)
 
+        gaps = None
+        if cfg.time_gaps and data.timestamps is not None:
+            gaps = [gap_buckets(t) for t in data.timestamps]
+
         def batches(epoch: int):
-            return next_item_batches(data.histories, cfg.max_len, cfg.batch_size, rng)
+            return next_item_batches(data.histories, cfg.max_len, cfg.batch_size, rng, gaps)
 
         validate = None
         if data.valid_targets is not None:
@@ -75,7 +79,8 @@ class SASRecRecommender:
                 self._cache_items()
                 ranks = []
                 for s in range(0, len(users), 2048):
-                    sc = self.score(users[s : s + 2048], data.histories[s : s + 2048])
+                    ts = None if data.timestamps is None else data.timestamps[s : s + 2048]
+                    sc = self.score(users[s : s + 2048], data.histories[s : s + 2048], ts)
                     mask_histories(sc, data.histories[s : s + 2048])
                     ranks.append(target_ranks(sc, targets[s : s + 2048]))
                 return ndcg(np.concatenate(ranks), 10)
@@ -103,17 +108,34 @@ class SASRecRecommender:
             self.items_ = self.model_.item_matrix().numpy().copy()  # (I + 1, C)
 
     # -- scoring ------------------------------------------------------------------------
-    def user_vectors(self, histories: list[np.ndarray]) -> np.ndarray:
+    @property
+    def uses_time(self) -> bool:
+        """Whether ``score`` reads the histories' timestamps."""
+        return self.config.time_gaps
+
+    def user_vectors(
+        self, histories: list[np.ndarray], timestamps: list[np.ndarray] | None = None
+    ) -> np.ndarray:
         """``(B, C)`` float32 user representations from the last ``max_len`` items."""
         T = max(1, min(self.config.max_len, max((len(h) for h in histories), default=1)))
         seq = torch.from_numpy(pad_left(histories, T))
+        gaps = None
+        if self.config.time_gaps and timestamps is not None:
+            gaps = torch.from_numpy(pad_left([gap_buckets(t) for t in timestamps], T))
         with torch.inference_mode():
-            return self.model_.encode(seq, torch.from_numpy(self.items_))[:, -1, :].numpy()
+            h = self.model_.encode(seq, torch.from_numpy(self.items_), gaps)
+            return h[:, -1, :].numpy()
 
-    def score(self, users: np.ndarray, histories: list[np.ndarray]) -> np.ndarray:
+    def score(
+        self,
+        users: np.ndarray,
+        histories: list[np.ndarray],
+        timestamps: list[np.ndarray] | None = None,
+    ) -> np.ndarray:
         out = []
         for s in range(0, len(histories), 4096):
-            u = self.user_vectors(histories[s : s + 4096])
+            ts = None if timestamps is None else timestamps[s : s + 4096]
+            u = self.user_vectors(histories[s : s + 4096], ts)
             out.append((u @ self.items_.T) / self.config.temperature)
         scores = np.concatenate(out).astype(np.float32, copy=False)
         scores[:, 0] = -np.inf

@@ -7,6 +7,7 @@ import hashlib
 import json
 import logging
 import time
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -51,21 +52,36 @@ def text_vectors_for(
     return item_text_matrix(data.item_texts(), settings.text_cache, progress)
 
 
-def find_checkpoint(
-    path: Path, data: SequenceData, config: SASRecConfig
-) -> SASRecRecommender | None:
-    """A saved model for exactly this data and config, or None."""
+@dataclass
+class TrainedSASRec:
+    """The two fits of one training run (both under ``path``).
+
+    ``valid`` was early-stopped on the validation targets (trained on the histories before
+    them); ``final`` was trained again, for the chosen number of epochs, on the histories that
+    include the validation item: it is the model scored on test and served.
+    """
+
+    valid: SASRecRecommender
+    final: SASRecRecommender
+    path: Path
+    seconds: float
+
+
+def find_checkpoint(path: Path, data: SequenceData, config: SASRecConfig) -> TrainedSASRec | None:
+    """A saved training run for exactly this data and config, or None."""
     manifest = path / "manifest.json"
-    if not manifest.is_file():
+    if not manifest.is_file() or not (path / "valid" / "manifest.json").is_file():
         return None
     meta = json.loads(manifest.read_text())
     if (
         meta.get("data_fingerprint") != data_fingerprint(data)
-        or meta.get("config") != config.to_dict()
+        or meta.get("search_config") != config.to_dict()
     ):
         log.info("checkpoint at %s is stale (data or config changed)", path)
         return None
-    return SASRecRecommender.load(path)
+    final = SASRecRecommender.load(path)
+    valid = SASRecRecommender.load(path / "valid")
+    return TrainedSASRec(valid=valid, final=final, path=path, seconds=meta.get("train_seconds", 0))
 
 
 def train_sasrec(
@@ -75,39 +91,55 @@ def train_sasrec(
     name: str = "sasrec",
     max_seconds: float | None = None,
     progress: bool = True,
-) -> tuple[SASRecRecommender, Path]:
-    """Train on the training histories with validation early stopping; save and return it."""
+) -> TrainedSASRec:
+    """Fit with validation early stopping, then refit for the best epoch count on the
+    histories including the validation item; save both and return them."""
+    search_config = config
     if config.use_text:
         text = text_vectors_for(data, settings, progress)
         if text is None:
             log.warning("dataset has no item text: training SASRec on ids only")
-            from dataclasses import replace
-
             config = replace(config, use_text=False, use_id=True)
     else:
         text = None
-    split = leave_one_out(data.sequences)
+    split = leave_one_out(data.sequences, data.timestamps)
     t0 = time.perf_counter()
-    model = SASRecRecommender(config, max_seconds=max_seconds, progress=progress).fit(
+    valid = SASRecRecommender(config, max_seconds=max_seconds, progress=progress).fit(
         TrainData(
             histories=split.train,
             n_items=data.n_items,
             item_text_vectors=text,
             valid_targets=split.valid,
+            timestamps=split.train_times(),
+        )
+    )
+    epochs = max(1, valid.history_.best_epoch)
+    final = SASRecRecommender(replace(config, epochs=epochs), progress=progress).fit(
+        TrainData(
+            histories=split.test_histories(),
+            n_items=data.n_items,
+            item_text_vectors=text,
+            timestamps=split.test_times(),
         )
     )
     seconds = time.perf_counter() - t0
     path = checkpoint_dir(settings, data.name, name)
-    model.save(
+    common = {
+        "dataset": data.name,
+        "data_fingerprint": data_fingerprint(data),
+        "search_config": search_config.to_dict(),
+        "item_ids": data.items.to_list(),
+        "metrics": {"valid_NDCG@10": valid.history_.best_score},
+    }
+    valid.save(path / "valid", extra={**common, "data_cutoff": "all but the last two items"})
+    final.save(
         path,
         extra={
-            "dataset": data.name,
-            "data_fingerprint": data_fingerprint(data),
-            "data_cutoff": "leave-one-out: last two items of every user held out",
+            **common,
+            "data_cutoff": "all but the last item of every user (the test target)",
             "train_seconds": seconds,
-            "item_ids": data.items.to_list(),
-            "metrics": {"valid_NDCG@10": model.history_.best_score},
+            "valid_history": valid.history_.to_dict(),
         },
     )
     log.info("saved %s to %s (%.0f s)", name, path, seconds)
-    return model, path
+    return TrainedSASRec(valid=valid, final=final, path=path, seconds=seconds)

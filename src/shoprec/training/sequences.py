@@ -19,11 +19,18 @@ def pad_left(seqs: list[np.ndarray], length: int) -> np.ndarray:
 
 
 def next_item_batches(
-    histories: list[np.ndarray], max_len: int, batch_size: int, rng: np.random.Generator
-) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+    histories: list[np.ndarray],
+    max_len: int,
+    batch_size: int,
+    rng: np.random.Generator,
+    gaps: list[np.ndarray] | None = None,
+) -> Iterator[tuple[torch.Tensor, ...]]:
     """Yield ``(inputs, targets)`` ``(B, T)`` where ``targets[:, t]`` is the item after
-    ``inputs[:, t]``. Users are bucketed by length so ``T`` (<= max_len) stays short."""
-    usable = [h[-(max_len + 1) :] for h in histories if len(h) >= 2]
+    ``inputs[:, t]``, plus the inputs' gap buckets when ``gaps`` (per history) are given.
+    Users are bucketed by length so ``T`` (<= max_len) stays short."""
+    keep = [i for i, h in enumerate(histories) if len(h) >= 2]
+    usable = [histories[i][-(max_len + 1) :] for i in keep]
+    usable_gaps = None if gaps is None else [gaps[i][-(max_len + 1) :] for i in keep]
     lengths = np.array([len(h) for h in usable])
     # sort by length with random tie order, cut into batches, shuffle the batches
     order = np.lexsort((rng.random(len(usable)), lengths))
@@ -34,4 +41,8 @@ def next_item_batches(
         seqs = [usable[i] for i in chunk]
         inp = pad_left([s[:-1] for s in seqs], T)
         tgt = pad_left([s[1:] for s in seqs], T)
-        yield torch.from_numpy(inp), torch.from_numpy(tgt)
+        if usable_gaps is None:
+            yield torch.from_numpy(inp), torch.from_numpy(tgt)
+        else:
+            g = pad_left([usable_gaps[i][:-1] for i in chunk], T)
+            yield torch.from_numpy(inp), torch.from_numpy(tgt), torch.from_numpy(g)
