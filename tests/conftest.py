@@ -17,6 +17,15 @@ from shoprec.data.interactions import SequenceData
 from shoprec.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[1]
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Tests train tiny torch models: one thread is faster than two fighting over 2 cores."""
+    import torch
+
+    torch.set_num_threads(1)
+
+
 log = logging.getLogger(__name__)
 
 

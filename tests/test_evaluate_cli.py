@@ -13,18 +13,40 @@ def test_evaluate_writes_results_report_and_plots(tmp_path, monkeypatch) -> None
     monkeypatch.setenv("SHOPREC_ARTIFACTS_DIR", str(tmp_path / "artifacts"))
     monkeypatch.setenv("SHOPREC_TEXT_CACHE", str(tmp_path / "text.npz"))
     out = tmp_path / "eval"
-    result = CliRunner().invoke(app, [
-        "evaluate", "--dataset", "synthetic", "--models", "pop,pop-all,itemknn,als",
-        "--out", str(out), "--no-tune", "--no-verbose",
-    ])
+    result = CliRunner().invoke(
+        app,
+        [
+            "evaluate",
+            "--dataset",
+            "synthetic",
+            "--models",
+            "pop,pop-all,itemknn,als",
+            "--out",
+            str(out),
+            "--no-tune",
+            "--no-verbose",
+        ],
+    )
     assert result.exit_code == 0, result.output
     doc = json.loads((out / "results.json").read_text())
     assert doc["dataset"] == "synthetic"
     assert set(doc["models"]) == {"pop", "pop-all", "itemknn", "als"}
     for entry in doc["models"].values():
-        for key in ["HR@5", "HR@10", "HR@20", "NDCG@5", "NDCG@10", "NDCG@20", "coverage@10",
-                    "cold_NDCG@10", "click_accuracy", "click_precision", "click_recall",
-                    "click_f1", "click_auc"]:
+        for key in [
+            "HR@5",
+            "HR@10",
+            "HR@20",
+            "NDCG@5",
+            "NDCG@10",
+            "NDCG@20",
+            "coverage@10",
+            "cold_NDCG@10",
+            "click_accuracy",
+            "click_precision",
+            "click_recall",
+            "click_f1",
+            "click_auc",
+        ]:
             assert 0.0 <= entry["test"][key] <= 1.0, key
         assert "NDCG@10" in entry["valid"] and entry["fit_seconds"] >= 0
     # personalised CF beats popularity on a shop with real tastes
@@ -35,7 +57,18 @@ def test_evaluate_writes_results_report_and_plots(tmp_path, monkeypatch) -> None
 
 
 def test_unknown_model_is_a_clear_error(tmp_path) -> None:
-    result = CliRunner().invoke(app, ["evaluate", "--dataset", "synthetic", "--models", "nope",
-                                      "--out", str(tmp_path), "--no-verbose"])
+    result = CliRunner().invoke(
+        app,
+        [
+            "evaluate",
+            "--dataset",
+            "synthetic",
+            "--models",
+            "nope",
+            "--out",
+            str(tmp_path),
+            "--no-verbose",
+        ],
+    )
     assert result.exit_code != 0
     assert "unknown model 'nope'" in str(result.exception) + result.output

@@ -50,10 +50,6 @@ def test_target_ranks_with_masking_and_top_k() -> None:
         assert (ranks < k).tolist() == in_top
 
 
-@pytest.mark.xfail(
-    reason="top_k: argpartition picks arbitrary ids among ties at the k-th "
-    "score, so 'ties broken by lower id' only holds inside the selected set"
-)
 def test_top_k_breaks_boundary_ties_by_lower_id() -> None:
     scores = np.array([[-np.inf, 0.5, 0.5, 0.5, 0.9, 0.1, 0.0]])
     ids, _ = top_k(scores, 3)

@@ -65,7 +65,7 @@ def main() -> None:
     item_tokens = sp["item_tokens"].tolist()
     user_tokens = sp["user_tokens"].tolist()
     off, flat = sp["train_offsets"], sp["train_flat"]  # NpzFile re-reads on every [key]
-    train = [flat[off[i]: off[i + 1]] for i in range(len(off) - 1)]
+    train = [flat[off[i] : off[i + 1]] for i in range(len(off) - 1)]
     valid, test = sp["valid"], sp["test"]
     report: dict = {"checkpoint": args.checkpoint, "max_len": max_len}
 
@@ -76,15 +76,22 @@ def main() -> None:
     for ours, tok in enumerate(item_tokens[1:], start=1):
         perm[ours] = tok2id.get(tok, 0)
     report["items"] = {
-        "shoprec": len(item_tokens) - 1, "recbole": int(dataset.item_num - 1),
+        "shoprec": len(item_tokens) - 1,
+        "recbole": int(dataset.item_num - 1),
         "missing_in_recbole": len(missing),
-        "bijection": bool(len(set(perm[1:].tolist())) == len(perm) - 1 and not missing
-                          and len(perm) == dataset.item_num),
+        "bijection": bool(
+            len(set(perm[1:].tolist())) == len(perm) - 1
+            and not missing
+            and len(perm) == dataset.item_num
+        ),
     }
     utok2id = dataset.field2token_id[uid]
     rb_users = np.array([utok2id.get(t, 0) for t in user_tokens], dtype=np.int64)
-    report["users"] = {"shoprec": len(user_tokens), "recbole": int(dataset.user_num - 1),
-                       "missing_in_recbole": int((rb_users == 0).sum())}
+    report["users"] = {
+        "shoprec": len(user_tokens),
+        "recbole": int(dataset.user_num - 1),
+        "missing_in_recbole": int((rb_users == 0).sum()),
+    }
 
     # -- split check: RecBole's own leave-one-out against shoprec's -------------------
     train_ds, valid_ds, test_ds = dataset.build()
@@ -92,8 +99,10 @@ def main() -> None:
     test_hist = [np.append(h, v) for h, v in zip(train, valid, strict=True)]
     row_of = {int(u): i for i, u in enumerate(rb_users)}
     checks = {}
-    for phase, ds, hists, targets in (("valid", valid_ds, train, valid),
-                                      ("test", test_ds, test_hist, test)):
+    for phase, ds, hists, targets in (
+        ("valid", valid_ds, train, valid),
+        ("test", test_ds, test_hist, test),
+    ):
         feat = ds.inter_feat
         users = feat[uid].numpy()
         seqs, lens, tgts = feat[list_field].numpy(), feat[len_field].numpy(), feat[iid].numpy()
@@ -109,15 +118,23 @@ def main() -> None:
             got = seqs[r, : lens[r]]
             bad_input += int(len(want) != len(got) or not np.array_equal(want, got))
             bad_target += int(perm[targets[i]] != tgts[r])
-        checks[phase] = {"rows": int(len(users)), "users_covered": len(seen),
-                         "input_mismatches": bad_input, "target_mismatches": bad_target,
-                         "unknown_users": unknown}
+        checks[phase] = {
+            "rows": int(len(users)),
+            "users_covered": len(seen),
+            "input_mismatches": bad_input,
+            "target_mismatches": bad_target,
+            "unknown_users": unknown,
+        }
     n_train_expected = int(sum(max(len(h) - 1, 0) for h in train))
     checks["train"] = {"rows": int(len(train_ds)), "expected_prefixes": n_train_expected}
     checks["identical"] = bool(
-        all(checks[p]["input_mismatches"] == 0 and checks[p]["target_mismatches"] == 0
-            and checks[p]["users_covered"] == len(train) and checks[p]["unknown_users"] == 0
-            for p in ("valid", "test"))
+        all(
+            checks[p]["input_mismatches"] == 0
+            and checks[p]["target_mismatches"] == 0
+            and checks[p]["users_covered"] == len(train)
+            and checks[p]["unknown_users"] == 0
+            for p in ("valid", "test")
+        )
         and checks["train"]["rows"] == n_train_expected
     )
     report["split_check"] = checks
@@ -130,7 +147,7 @@ def main() -> None:
         def user_vecs(hists: list[np.ndarray]) -> np.ndarray:
             out = []
             for s in range(0, len(hists), 2048):
-                seq, ln = right_padded([perm[h] for h in hists[s: s + 2048]], max_len)
+                seq, ln = right_padded([perm[h] for h in hists[s : s + 2048]], max_len)
                 out.append(model.forward(torch.from_numpy(seq), torch.from_numpy(ln)).numpy())
             return np.concatenate(out).astype(np.float32)
 

@@ -38,8 +38,9 @@ def main() -> None:
     if args.threads:
         torch.set_num_threads(args.threads)
     config_dict = json.loads(open(args.config).read())
-    config = Config(model=config_dict["model"], dataset=config_dict["dataset"],
-                    config_dict=config_dict)
+    config = Config(
+        model=config_dict["model"], dataset=config_dict["dataset"], config_dict=config_dict
+    )
     init_seed(config["seed"], config["reproducibility"])
     init_logger(config)
     logger = getLogger()
@@ -85,14 +86,17 @@ def main() -> None:
 
     trainer._valid_epoch = recorded_valid
 
+    load_before = os.getloadavg()[0]
     t0 = time.perf_counter()
     best_valid_score, best_valid_result = trainer.fit(
         train_data, valid_data, saved=True, show_progress=config["show_progress"]
     )
     fit_seconds = time.perf_counter() - t0
+    load_after = os.getloadavg()[0]
     t0 = time.perf_counter()
-    test_result = trainer.evaluate(test_data, load_best_model=True,
-                                   show_progress=config["show_progress"])
+    test_result = trainer.evaluate(
+        test_data, load_best_model=True, show_progress=config["show_progress"]
+    )
     test_seconds = time.perf_counter() - t0
     logger.info("best valid : %s", best_valid_result)
     logger.info("test result: %s", test_result)
@@ -107,6 +111,7 @@ def main() -> None:
         "epoch_seconds": epoch_seconds,
         "valid_scores": valid_scores,
         "train_samples_per_epoch": len(train_data._dataset),
+        "load_average_1m_before_after": [load_before, load_after],
         "data_seconds": data_seconds,
         "fit_seconds": fit_seconds,
         "test_eval_seconds": test_seconds,

@@ -117,6 +117,7 @@ def evaluate_model(ctx: Context, run: ModelRun, progress: Progress | None = None
     ``results.json`` entry of the model, with the per-user outcomes under ``"_test"``."""
     grid_rows: list[dict[str, Any]] = []
     fit_seconds = 0.0
+    valid_history = None
     if run.prefit is not None:
         best_params: dict[str, Any] = {}
         history = None
@@ -140,7 +141,13 @@ def evaluate_model(ctx: Context, run: ModelRun, progress: Progress | None = None
         _, best_params, model, valid_res, fit_seconds = best
         if run.refit_for_test and not run.leak_all:
             t0 = time.perf_counter()
-            model = run.build(best_params).fit(ctx.train_data("test"))
+            refit_params = dict(best_params)
+            trained = getattr(model, "history_", None)
+            if trained is not None and getattr(trained, "best_epoch", 0) > 0:
+                # early-stopped models refit for the epoch count validation chose
+                refit_params["epochs"] = trained.best_epoch
+                valid_history = trained
+            model = run.build(refit_params).fit(ctx.train_data("test"))
             fit_seconds = time.perf_counter() - t0
     test_res = _rank(ctx, model, "test", progress, f"{run.name} test")
     entry: dict[str, Any] = {
@@ -152,7 +159,7 @@ def evaluate_model(ctx: Context, run: ModelRun, progress: Progress | None = None
         "fit_seconds": fit_seconds,
     }
     if run.prefit is None:
-        history = getattr(model, "history_", None)
+        history = valid_history
     if history is not None and hasattr(history, "to_dict"):
         entry["training"] = history.to_dict()
     entry["_test"] = test_res

@@ -1,8 +1,8 @@
 """LightGCN (He et al. 2020): user and item embeddings smoothed over the user-item graph.
 
 Reading order: config -> graph (:func:`normalized_adjacency`) -> network (:class:`LightGCNNet`:
-``propagate`` and the BPR ``loss``) -> :class:`LightGCN`, the Recommender (``fit`` through the
-shared :func:`~shoprec.training.loop.train`, numpy ``score``, ``save``/``load``).
+``propagate`` and the training ``loss``) -> :class:`LightGCN`, the Recommender (``fit`` through
+the shared :func:`~shoprec.training.loop.train`, numpy ``score``, ``save``/``load``).
 
 The graph has one node per user and per item; ``A = D^-1/2 [[0, R], [R^T, 0]] D^-1/2`` with ``R``
 the binary user-item matrix of the training histories. Layer ``k`` is ``E_k = A @ E_{k-1}``;
@@ -14,12 +14,19 @@ history that grew since ``fit``, as at test time) is folded in as the mean of th
 vectors of its distinct items: the first propagation layer of a new user node is a (degree-
 weighted) mean of its items, and the mean is the no-training version of that. ``fold_in_mix``
 blends it with the learned vector of a known user whose history grew.
+
+Measured on Amazon Beauty (leave-one-out, full ranking, history masked; 1 CPU thread, defaults
+unless said): BPR (lr 5e-3, 40 epochs, still creeping up) valid NDCG@10 .0355, test .0236;
+sampled softmax on cosines, temperature 0.1: valid .0422 (best epoch 18), test .0296 (0.2: .0419,
+.0303, but twice the epochs), hence the default. Fold-in for a grown history, measured on
+validation by fitting on the training histories minus their last item and ranking the
+validation item with the full (one item longer) history: fold_in_mix 0 / .25 / .5 / .75 / 1 gave
+NDCG@10 .0275 / .0298 / .0322 / .0344 / .0362, hence 1 (test: .0239 with 0, .0296 with 1).
 """
 
 from __future__ import annotations
 
 import json
-import logging
 import warnings
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -37,7 +44,6 @@ from shoprec.evaluation.metrics import ndcg, target_ranks
 from shoprec.models.scoring import mask_histories, top_k
 from shoprec.training.loop import TrainHistory, train
 
-log = logging.getLogger(__name__)
 FORMAT_VERSION = 1
 
 
@@ -138,8 +144,8 @@ def normalized_adjacency(matrix: sp.csr_matrix) -> torch.Tensor:
 
 
 class _SymmetricMatmul(torch.autograd.Function):
-    """``A @ x`` for a symmetric sparse ``A``: the gradient is ``A @ g`` (no transpose needed,
-    about 1.4x faster than autograd through ``torch.sparse.mm`` on CPU)."""
+    """``A @ x`` for a symmetric sparse ``A``: the gradient is ``A @ g`` (no transpose; a training
+    step is about 1.4x faster than with autograd through ``torch.sparse.mm`` on CPU)."""
 
     @staticmethod
     def forward(ctx, adj: torch.Tensor, x: torch.Tensor) -> torch.Tensor:  # type: ignore[override]
@@ -199,7 +205,8 @@ class LightGCN:
 
     Fitted state: ``user_vectors_`` ``(U, C)`` and ``item_vectors_`` ``(I + 1, C)`` float32, the
     propagated embeddings (row ``u - 1`` = user ``u``; item row 0 = zeros); ``fit_lengths_``
-    ``(U,)`` int64, the length of each fitted history; ``history_``, the training record.
+    ``(U,)`` int64, the length of each fitted history; ``history_``, the training record;
+    ``model_``, the torch network (absent after :meth:`load`).
 
     Parameters
     ----------
@@ -209,6 +216,7 @@ class LightGCN:
     """
 
     name = "lightgcn"
+    manifest_: dict  # set by :meth:`load`
 
     def __init__(
         self,

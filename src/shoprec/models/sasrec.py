@@ -57,6 +57,9 @@ class SASRecConfig:
     time_gaps : add an embedding of the time since the previous item (bucketed) to every
         position; it tells the model which items were bought together in one sitting.
     seed : random seed (weights, batches, dropout).
+    num_threads : torch threads while training (0 = torch's default). Results are bit-for-bit
+        reproducible only for the same thread count; 1 thread is also barely slower for a
+        model this small and never fights another process for the cores.
     """
 
     max_len: int = 50
@@ -78,6 +81,7 @@ class SASRecConfig:
     eval_every: int = 2
     time_gaps: bool = False
     seed: int = 42
+    num_threads: int = 0
 
     def __post_init__(self) -> None:
         if self.dim % self.n_heads:

@@ -50,6 +50,16 @@ class SASRecRecommender:
     # -- training -----------------------------------------------------------------------
     def fit(self, data: TrainData) -> Self:
         cfg = self.config
+        threads = torch.get_num_threads()
+        if cfg.num_threads:
+            torch.set_num_threads(cfg.num_threads)
+        try:
+            return self._fit(data)
+        finally:
+            torch.set_num_threads(threads)
+
+    def _fit(self, data: TrainData) -> Self:
+        cfg = self.config
         torch.manual_seed(cfg.seed)
         # tiny softmax gradients become denormal floats, which are ~50x slower on CPU
         torch.set_flush_denormal(True)

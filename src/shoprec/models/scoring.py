@@ -26,6 +26,12 @@ def top_k(scores: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
     k = min(k, scores.shape[1])
     part = np.argpartition(-scores, k - 1, axis=1)[:, :k]
     part_scores = np.take_along_axis(scores, part, axis=1)
+    # argpartition picks arbitrary ids among ties at the k-th score: redo those rows exactly
+    kth = part_scores.min(axis=1)
+    tied = np.flatnonzero((scores >= kth[:, None]).sum(axis=1) > k)
+    for r in tied:
+        exact = np.lexsort((np.arange(scores.shape[1]), -scores[r]))[:k]
+        part[r], part_scores[r] = exact, scores[r, exact]
     order = np.lexsort((part, -part_scores), axis=1)
     ids = np.take_along_axis(part, order, axis=1)
     return ids.astype(np.int64), np.take_along_axis(part_scores, order, axis=1)

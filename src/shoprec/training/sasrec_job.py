@@ -21,7 +21,16 @@ from shoprec.settings import Settings
 log = logging.getLogger(__name__)
 
 #: The configuration chosen on Amazon Beauty validation (see the report's ablation table).
-BEST_CONFIG = SASRecConfig()
+BEST_CONFIG = SASRecConfig(
+    loss="sampled",
+    n_negatives=256,
+    n_layers=1,
+    n_heads=1,
+    dropout=0.3,
+    batch_size=128,
+    eval_every=2,
+    patience=3,
+)
 
 
 def data_fingerprint(data: SequenceData) -> str:
