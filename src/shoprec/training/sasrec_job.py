@@ -23,13 +23,16 @@ log = logging.getLogger(__name__)
 #: The configuration chosen on Amazon Beauty validation (see the report's ablation table).
 BEST_CONFIG = SASRecConfig(
     loss="sampled",
-    n_negatives=256,
+    n_negatives=4096,
     n_layers=1,
     n_heads=1,
     dropout=0.3,
+    use_text=True,
+    time_gaps=True,
     batch_size=128,
     eval_every=2,
     patience=3,
+    num_threads=1,
 )
 
 
