@@ -122,7 +122,9 @@ _SPECS: tuple[ModelSpec, ...] = (
     ModelSpec(
         name="lightgcn",
         factory=_lightgcn,
-        grid=[{"temperature": 0.1}, {"temperature": 0.2}],
+        # temperature 0.2 was measured too (valid NDCG@10 .0419 vs .0422, twice the epochs):
+        # one point keeps `shoprec evaluate` inside its time budget
+        grid=[{"temperature": 0.1}],
         default={},
         test_params={
             "dim": 8,
