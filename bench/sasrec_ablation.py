@@ -35,8 +35,13 @@ def main() -> None:
     text = text_vectors_for(data, settings, progress=False) if cfg.use_text else None
     t0 = time.perf_counter()
     model = SASRecRecommender(cfg, max_seconds=budget, progress=False).fit(
-        TrainData(split.train, data.n_items, item_text_vectors=text, valid_targets=split.valid,
-                  timestamps=split.train_times())
+        TrainData(
+            split.train,
+            data.n_items,
+            item_text_vectors=text,
+            valid_targets=split.valid,
+            timestamps=split.train_times(),
+        )
     )
     hist = model.history_.to_dict()
     th = split.test_histories()
@@ -46,15 +51,20 @@ def main() -> None:
         TrainData(th, data.n_items, item_text_vectors=text, timestamps=split.test_times())
     )
     with_refit = rank_phase(refit, split.users, th, split.test, neg, timestamps=split.test_times())
-    print(json.dumps({
-        "overrides": overrides,
-        "valid_NDCG@10": hist["best_valid_ndcg10"],
-        "best_epoch": hist["best_epoch"],
-        "seconds_per_epoch": hist["seconds_per_epoch"],
-        "total_seconds": time.perf_counter() - t0,
-        "test_no_refit": ranking_metrics(no_refit.ranks),
-        "test_refit": ranking_metrics(with_refit.ranks),
-    }, indent=2))
+    print(
+        json.dumps(
+            {
+                "overrides": overrides,
+                "valid_NDCG@10": hist["best_valid_ndcg10"],
+                "best_epoch": hist["best_epoch"],
+                "seconds_per_epoch": hist["seconds_per_epoch"],
+                "total_seconds": time.perf_counter() - t0,
+                "test_no_refit": ranking_metrics(no_refit.ranks),
+                "test_refit": ranking_metrics(with_refit.ranks),
+            },
+            indent=2,
+        )
+    )
 
 
 if __name__ == "__main__":

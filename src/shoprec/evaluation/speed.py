@@ -59,6 +59,7 @@ def user_encoder_latency(model_dir: Path | None, n_requests: int = 3000, seed: i
             t_vec.append(t1 - t0)
             t_full.append(t2 - t1)
     torch_t = []
+    threads = torch.get_num_threads()
     torch.set_num_threads(1)
     with torch.inference_mode():
         items = net.item_matrix()
@@ -67,6 +68,7 @@ def user_encoder_latency(model_dir: Path | None, n_requests: int = 3000, seed: i
             t0 = time.perf_counter()
             net.encode(seq, items)[:, -1]
             torch_t.append(time.perf_counter() - t0)
+    torch.set_num_threads(threads)  # the text benchmark after this uses every core
     ms = lambda xs, q: float(np.percentile(xs, q) * 1e3)  # noqa: E731
     out.update(
         {
