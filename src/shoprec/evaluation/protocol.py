@@ -24,6 +24,20 @@ class PhaseResult:
     extra: dict[str, float] = field(default_factory=dict)
 
 
+def score_batch(
+    model: Recommender,
+    users: np.ndarray,
+    histories: list[np.ndarray],
+    timestamps: list[np.ndarray] | None,
+) -> np.ndarray:
+    """``model.score`` as float32, passing ``timestamps`` to models that read time."""
+    if timestamps is not None and getattr(model, "uses_time", False):
+        scores = model.score(users, histories, timestamps=timestamps)  # type: ignore[call-arg]
+    else:
+        scores = model.score(users, histories)
+    return scores.astype(np.float32, copy=False)
+
+
 def rank_phase(
     model: Recommender,
     users: np.ndarray,
@@ -41,17 +55,12 @@ def rank_phase(
     users are not on one scale, percentiles are). ``timestamps`` of the histories are passed to
     models that read time (``model.uses_time``).
     """
-    timed = bool(getattr(model, "uses_time", False)) and timestamps is not None
     ranks, tops, pos, neg = [], [], [], []
     for start in range(0, len(users), batch_size):
         sl = slice(start, start + batch_size)
         hist = histories[sl]
-        if timed:
-            assert timestamps is not None
-            scores = model.score(users[sl], hist, timestamps=timestamps[sl])  # type: ignore[call-arg]
-        else:
-            scores = model.score(users[sl], hist)
-        scores = scores.astype(np.float32, copy=False)
+        times = None if timestamps is None else timestamps[sl]
+        scores = score_batch(model, users[sl], hist, times)
         mask_histories(scores, hist)
         ranks.append(M.target_ranks(scores, targets[sl]))
         tops.append(top_k(scores, 10)[0])
@@ -67,6 +76,26 @@ def rank_phase(
         pos_scores=np.concatenate(pos),
         neg_scores=np.concatenate(neg),
     )
+
+
+def validation_ndcg10(
+    model: Recommender,
+    histories: list[np.ndarray],
+    targets: np.ndarray,
+    timestamps: list[np.ndarray] | None = None,
+    batch_size: int = 2048,
+) -> float:
+    """NDCG@10 of ``targets`` under full ranking with histories masked: the early-stopping
+    score of the torch models. User ``u`` (1-based) is ``histories[u - 1]``."""
+    users = np.arange(1, len(histories) + 1)
+    ranks = []
+    for s in range(0, len(users), batch_size):
+        sl = slice(s, s + batch_size)
+        times = None if timestamps is None else timestamps[sl]
+        scores = score_batch(model, users[sl], histories[sl], times)
+        mask_histories(scores, histories[sl])
+        ranks.append(M.target_ranks(scores, targets[sl]))
+    return M.ndcg(np.concatenate(ranks), 10)
 
 
 def ranking_metrics(ranks: np.ndarray) -> dict[str, float]:

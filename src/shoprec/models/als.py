@@ -8,7 +8,6 @@ same way as the users seen in training. Scores are ``user_vectors @ item_factors
 
 from __future__ import annotations
 
-import json
 import os
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -17,9 +16,8 @@ from typing import Self
 import numpy as np
 
 from shoprec.data.interactions import TrainData
+from shoprec.models.artifacts import read_arrays, write_arrays
 from shoprec.models.scoring import top_k
-
-FORMAT_VERSION = 1
 
 
 @dataclass(frozen=True)
@@ -114,22 +112,16 @@ class ALS:
 
     def save(self, path: str | Path) -> None:
         """Write ``arrays.npz`` (no pickle) and ``manifest.json`` into folder ``path``."""
-        path = Path(path)
-        path.mkdir(parents=True, exist_ok=True)
-        np.savez(path / "arrays.npz", allow_pickle=False, item_factors=self.item_factors_)
-        manifest = {"model": self.name, "format": FORMAT_VERSION, "config": asdict(self.config)}
-        (path / "manifest.json").write_text(json.dumps(manifest, indent=2, sort_keys=True))
+        write_arrays(
+            Path(path), self.name, asdict(self.config), {"item_factors": self.item_factors_}
+        )
 
     @classmethod
     def load(cls, path: str | Path) -> ALS:
         """Inverse of :meth:`save`."""
-        path = Path(path)
-        manifest = json.loads((path / "manifest.json").read_text())
-        if manifest.get("model") != cls.name or manifest.get("format") != FORMAT_VERSION:
-            raise ValueError(f"{path} is not an ALS artifact of format {FORMAT_VERSION}")
+        manifest, arrays = read_arrays(Path(path), cls.name)
         model = cls(ALSConfig(**manifest["config"]))
-        with np.load(path / "arrays.npz", allow_pickle=False) as z:
-            model.item_factors_ = z["item_factors"]
+        model.item_factors_ = arrays["item_factors"]
         return model
 
 

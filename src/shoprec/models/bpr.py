@@ -14,7 +14,6 @@ NDCG@10 .0217; mean fold-in .0247; the implicit-ALS least-squares solve on the B
 
 from __future__ import annotations
 
-import json
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Self
@@ -23,9 +22,8 @@ import numpy as np
 
 from shoprec.data.interactions import TrainData
 from shoprec.models.als import resolve_threads
+from shoprec.models.artifacts import read_arrays, write_arrays
 from shoprec.models.scoring import top_k
-
-FORMAT_VERSION = 1
 
 
 @dataclass(frozen=True)
@@ -157,34 +155,25 @@ class BPR:
 
     def save(self, path: str | Path) -> None:
         """Write ``arrays.npz`` (no pickle) and ``manifest.json`` into folder ``path``."""
-        path = Path(path)
-        path.mkdir(parents=True, exist_ok=True)
-        np.savez(
-            path / "arrays.npz",
-            allow_pickle=False,
-            item_factors=self.item_factors_,
-            user_factors=self.user_factors_,
-            fit_indptr=self.fit_indptr_,
-            fit_indices=self.fit_indices_,
-            user_norm=np.float64(self.user_norm_),
-        )
-        manifest = {"model": self.name, "format": FORMAT_VERSION, "config": asdict(self.config)}
-        (path / "manifest.json").write_text(json.dumps(manifest, indent=2, sort_keys=True))
+        arrays = {
+            "item_factors": self.item_factors_,
+            "user_factors": self.user_factors_,
+            "fit_indptr": self.fit_indptr_,
+            "fit_indices": self.fit_indices_,
+            "user_norm": np.float64(self.user_norm_),
+        }
+        write_arrays(Path(path), self.name, asdict(self.config), arrays)
 
     @classmethod
     def load(cls, path: str | Path) -> BPR:
         """Inverse of :meth:`save`."""
-        path = Path(path)
-        manifest = json.loads((path / "manifest.json").read_text())
-        if manifest.get("model") != cls.name or manifest.get("format") != FORMAT_VERSION:
-            raise ValueError(f"{path} is not a BPR artifact of format {FORMAT_VERSION}")
+        manifest, z = read_arrays(Path(path), cls.name)
         model = cls(BPRConfig(**manifest["config"]))
-        with np.load(path / "arrays.npz", allow_pickle=False) as z:
-            model.item_factors_ = z["item_factors"]
-            model.user_factors_ = z["user_factors"]
-            model.fit_indptr_ = z["fit_indptr"]
-            model.fit_indices_ = z["fit_indices"]
-            model.user_norm_ = float(z["user_norm"])
+        model.item_factors_ = z["item_factors"]
+        model.user_factors_ = z["user_factors"]
+        model.fit_indptr_ = z["fit_indptr"]
+        model.fit_indices_ = z["fit_indices"]
+        model.user_norm_ = float(z["user_norm"])
         return model
 
     def _is_fitted_history(self, user: int, history: np.ndarray) -> bool:

@@ -7,7 +7,6 @@ weights times ``S``: ``scores = w @ S``, with ``w`` optionally decaying towards 
 
 from __future__ import annotations
 
-import json
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Self
@@ -16,9 +15,8 @@ import numpy as np
 import scipy.sparse as sp
 
 from shoprec.data.interactions import TrainData
+from shoprec.models.artifacts import read_arrays, write_arrays
 from shoprec.models.scoring import top_k
-
-FORMAT_VERSION = 1
 
 
 @dataclass(frozen=True)
@@ -134,7 +132,7 @@ class ItemKNN:
     def save(self, path: str | Path) -> None:
         """Write ``arrays.npz`` (CSR arrays, no pickle) and ``manifest.json`` into ``path``."""
         s = self.similarity_
-        _write(
+        write_arrays(
             Path(path),
             self.name,
             asdict(self.config),
@@ -150,7 +148,7 @@ class ItemKNN:
     @classmethod
     def load(cls, path: str | Path) -> ItemKNN:
         """Inverse of :meth:`save`."""
-        manifest, arrays = _read(Path(path), cls.name)
+        manifest, arrays = read_arrays(Path(path), cls.name)
         model = cls(ItemKNNConfig(**manifest["config"]))
         shape = tuple(int(v) for v in arrays["shape"])
         model.similarity_ = sp.csr_matrix(
@@ -172,21 +170,3 @@ def _prune_rows(
     m = sp.csr_matrix((vals[keep], (rows[keep], cols[keep])), shape=(n, n), dtype=np.float32)
     m.sort_indices()
     return m
-
-
-def _write(path: Path, name: str, config: dict, arrays: dict[str, np.ndarray]) -> None:
-    path.mkdir(parents=True, exist_ok=True)
-    np.savez(path / "arrays.npz", allow_pickle=False, **arrays)
-    manifest = {"model": name, "format": FORMAT_VERSION, "config": config}
-    (path / "manifest.json").write_text(json.dumps(manifest, indent=2, sort_keys=True))
-
-
-def _read(path: Path, name: str) -> tuple[dict, dict[str, np.ndarray]]:
-    manifest = json.loads((path / "manifest.json").read_text())
-    if manifest.get("model") != name:
-        raise ValueError(f"{path} holds a {manifest.get('model')!r} model, not {name!r}")
-    if manifest.get("format") != FORMAT_VERSION:
-        raise ValueError(f"{path}: unsupported artifact format {manifest.get('format')!r}")
-    with np.load(path / "arrays.npz", allow_pickle=False) as z:
-        arrays = {key: z[key] for key in z.files}
-    return manifest, arrays

@@ -40,8 +40,8 @@ from safetensors.numpy import load_file, save_file
 from torch import nn
 
 from shoprec.data.interactions import TrainData
-from shoprec.evaluation.metrics import ndcg, target_ranks
-from shoprec.models.scoring import mask_histories, top_k
+from shoprec.evaluation.protocol import validation_ndcg10
+from shoprec.models.scoring import top_k
 from shoprec.training.loop import TrainHistory, train
 
 FORMAT_VERSION = 1
@@ -263,16 +263,10 @@ class LightGCN:
         validate = None
         if data.valid_targets is not None:
             targets = data.valid_targets
-            users = np.arange(1, n_users + 1)
 
             def validate() -> float:
                 self._cache_vectors()
-                ranks = []
-                for s in range(0, n_users, 2048):
-                    sc = self.score(users[s : s + 2048], data.histories[s : s + 2048])
-                    mask_histories(sc, data.histories[s : s + 2048])
-                    ranks.append(target_ranks(sc, targets[s : s + 2048]))
-                return ndcg(np.concatenate(ranks), 10)
+                return validation_ndcg10(self, data.histories, targets)
 
         self.history_: TrainHistory = train(
             self.model_,

@@ -15,9 +15,8 @@ import torch
 from safetensors.torch import load_file, save_file
 
 from shoprec.data.interactions import TrainData
-from shoprec.evaluation.metrics import ndcg, target_ranks
+from shoprec.evaluation.protocol import validation_ndcg10
 from shoprec.models.sasrec import SASRec, SASRecConfig, gap_buckets
-from shoprec.models.scoring import mask_histories
 from shoprec.training.loop import TrainHistory, train
 from shoprec.training.sequences import next_item_batches, pad_left
 
@@ -83,17 +82,10 @@ class SASRecRecommender:
         validate = None
         if data.valid_targets is not None:
             targets = data.valid_targets
-            users = np.arange(1, len(data.histories) + 1)
 
             def validate() -> float:
                 self._cache_items()
-                ranks = []
-                for s in range(0, len(users), 2048):
-                    ts = None if data.timestamps is None else data.timestamps[s : s + 2048]
-                    sc = self.score(users[s : s + 2048], data.histories[s : s + 2048], ts)
-                    mask_histories(sc, data.histories[s : s + 2048])
-                    ranks.append(target_ranks(sc, targets[s : s + 2048]))
-                return ndcg(np.concatenate(ranks), 10)
+                return validation_ndcg10(self, data.histories, targets, data.timestamps)
 
         self.history_: TrainHistory = train(
             self.model_,
