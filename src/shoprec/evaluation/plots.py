@@ -12,6 +12,14 @@ import matplotlib.pyplot as plt  # noqa: E402
 from shoprec.evaluation.published import BEAUTY  # noqa: E402
 
 
+def _save(fig: plt.Figure, out: Path, name: str) -> str:
+    """Write ``fig`` as ``out/name`` and free it; returns ``name`` for the report's link."""
+    fig.tight_layout()
+    fig.savefig(out / name, dpi=110)
+    plt.close(fig)
+    return name
+
+
 def accuracy_plot(doc: dict, out: Path) -> str:
     """Test NDCG@10 and HR@10 of our models, beside the published ones on Beauty."""
     names, ndcg, hr, ours = [], [], [], []
@@ -36,11 +44,7 @@ def accuracy_plot(doc: dict, out: Path) -> str:
         )
         ax.set_title(f"test {title} (orange: measured here)")
         ax.grid(axis="x", alpha=0.3)
-    fig.tight_layout()
-    name = "accuracy.png"
-    fig.savefig(out / name, dpi=110)
-    plt.close(fig)
-    return name
+    return _save(fig, out, "accuracy.png")
 
 
 def training_plot(doc: dict, out: Path) -> str | None:
@@ -58,11 +62,7 @@ def training_plot(doc: dict, out: Path) -> str | None:
     b.set(title="validation NDCG@10", xlabel="epoch")
     a.legend()
     b.legend()
-    fig.tight_layout()
-    name = "training.png"
-    fig.savefig(out / name, dpi=110)
-    plt.close(fig)
-    return name
+    return _save(fig, out, "training.png")
 
 
 def beyond_plot(doc: dict, out: Path) -> str:
@@ -78,8 +78,4 @@ def beyond_plot(doc: dict, out: Path) -> str:
         ax.barh(names, [doc["models"][n]["test"].get(key, 0.0) for n in names], color="tab:blue")
         ax.set_title(title)
         ax.grid(axis="x", alpha=0.3)
-    fig.tight_layout()
-    name = "beyond_accuracy.png"
-    fig.savefig(out / name, dpi=110)
-    plt.close(fig)
-    return name
+    return _save(fig, out, "beyond_accuracy.png")
