@@ -15,10 +15,14 @@ import sys
 import time
 from dataclasses import replace
 
+import numpy as np
+
 from shoprec.data.datasets import load_dataset
 from shoprec.data.interactions import TrainData
 from shoprec.data.splits import leave_one_out
+from shoprec.evaluation import metrics as M
 from shoprec.evaluation.protocol import rank_phase, ranking_metrics, sample_negatives
+from shoprec.evaluation.runner import COLD_MAX_COUNT
 from shoprec.models.sasrec_recommender import SASRecRecommender
 from shoprec.settings import Settings
 from shoprec.training.sasrec_job import BEST_CONFIG, text_vectors_for
@@ -44,7 +48,16 @@ def main() -> None:
         )
     )
     hist = model.history_.to_dict()
+    # the cold slice on validation (for choosing) and on test: targets seen <= 5 times before
+    train_counts = np.bincount(np.concatenate(split.train), minlength=data.n_items + 1)
+    vneg = sample_negatives(split.train, split.valid, data.n_items, 1)
+    on_valid = rank_phase(
+        model, split.users, split.train, split.valid, vneg, timestamps=split.train_times()
+    )
+    valid_cold = train_counts[split.valid] <= COLD_MAX_COUNT
     th = split.test_histories()
+    test_counts = np.bincount(np.concatenate(th), minlength=data.n_items + 1)
+    test_cold = test_counts[split.test] <= COLD_MAX_COUNT
     neg = sample_negatives(th, split.test, data.n_items, 0)
     no_refit = rank_phase(model, split.users, th, split.test, neg, timestamps=split.test_times())
     refit = SASRecRecommender(replace(cfg, epochs=max(1, hist["best_epoch"])), progress=False).fit(
@@ -61,6 +74,9 @@ def main() -> None:
                 "total_seconds": time.perf_counter() - t0,
                 "test_no_refit": ranking_metrics(no_refit.ranks),
                 "test_refit": ranking_metrics(with_refit.ranks),
+                "valid_cold_NDCG@10": M.ndcg(on_valid.ranks[valid_cold], 10),
+                "test_cold_NDCG@10": M.ndcg(with_refit.ranks[test_cold], 10),
+                "cold_users": [int(valid_cold.sum()), int(test_cold.sum())],
             },
             indent=2,
         )

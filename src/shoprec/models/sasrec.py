@@ -56,6 +56,11 @@ class SASRecConfig:
     eval_every : epochs between validation passes.
     time_gaps : add an embedding of the time since the previous item (bucketed) to every
         position; it tells the model which items were bought together in one sitting.
+    id_min_count : items seen fewer times than this in the training data are represented by
+        their text alone (their id embedding is switched off, in training and at serving): a
+        barely trained id vector is noise that buries a rare or brand-new item (needs use_text).
+    id_dropout : during training, switch off each item's id embedding with this probability
+        (per batch), so that the text half alone learns to place every item (DropoutNet-style).
     seed : random seed (weights, batches, dropout).
     num_threads : torch threads while training (0 = torch's default). Results are bit-for-bit
         reproducible only for the same thread count; 1 thread is also barely slower for a
@@ -80,6 +85,8 @@ class SASRecConfig:
     patience: int = 5
     eval_every: int = 2
     time_gaps: bool = False
+    id_min_count: int = 0
+    id_dropout: float = 0.0
     seed: int = 42
     num_threads: int = 0
 
@@ -90,8 +97,10 @@ class SASRecConfig:
             raise ValueError("loss must be 'ce' or 'sampled'")
         if not (self.use_id or self.use_text):
             raise ValueError("at least one of use_id, use_text")
-        if not 0.0 <= self.dropout < 1.0 or not 0.0 <= self.text_dropout < 1.0:
+        if not all(0.0 <= p < 1.0 for p in (self.dropout, self.text_dropout, self.id_dropout)):
             raise ValueError("dropout in [0, 1)")
+        if (self.id_min_count > 0 or self.id_dropout > 0) and not (self.use_text and self.use_id):
+            raise ValueError("id_min_count and id_dropout need both use_text and use_id")
         if self.max_len < 1 or self.dim < 1 or self.n_layers < 1 or self.temperature <= 0:
             raise ValueError("max_len, dim, n_layers and temperature must be positive")
 
@@ -154,6 +163,8 @@ class SASRec(nn.Module):
         if cfg.use_text and text_vectors is None:
             raise ValueError("use_text needs text_vectors")
         self.item_emb = nn.Embedding(n_items + 1, cfg.dim, padding_idx=0) if cfg.use_id else None
+        # 1 = the item's id embedding is used, 0 = text only (see id_min_count; set_item_counts)
+        self.register_buffer("id_gate", torch.ones(n_items + 1), persistent=True)
         if cfg.use_text:
             assert text_vectors is not None
             self.register_buffer("text_vectors", text_vectors.float(), persistent=True)
@@ -177,11 +188,22 @@ class SASRec(nn.Module):
         elif isinstance(m, nn.Embedding):
             nn.init.normal_(m.weight, std=0.02)
 
+    def set_item_counts(self, counts: np.ndarray) -> None:
+        """Switch off the id embedding of items seen fewer than ``id_min_count`` times."""
+        if self.cfg.id_min_count > 0:
+            gate = torch.from_numpy(np.asarray(counts) >= self.cfg.id_min_count).float()
+            self.id_gate.copy_(gate)
+
     def item_matrix(self, ids: torch.Tensor | None = None) -> torch.Tensor:
         """Item vectors ``(n_items + 1, C)`` (or for ``ids``); row 0 is padding (zero)."""
         out = None
         if self.item_emb is not None:
             out = self.item_emb.weight if ids is None else self.item_emb(ids)
+            gate = self.id_gate if ids is None else self.id_gate[ids]
+            if self.training and self.cfg.id_dropout > 0:
+                gate = gate * (torch.rand_like(gate) >= self.cfg.id_dropout)
+            if self.cfg.id_min_count > 0 or (self.training and self.cfg.id_dropout > 0):
+                out = out * gate[..., None]
         if self.cfg.use_text:
             tv = self.text_vectors if ids is None else self.text_vectors[ids]
             t = self.text_drop(self.text_proj(tv))

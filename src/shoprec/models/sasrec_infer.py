@@ -7,6 +7,7 @@ block computes one query row. Scores equal :meth:`SASRec.scores` to float32 prec
 
 from __future__ import annotations
 
+import copy
 import math
 
 import numpy as np
@@ -63,10 +64,28 @@ class SASRecEncoder:
                     }
                 )
             self.gap = None if model.gap_emb is None else model.gap_emb.weight.numpy().copy()
+            self.text_proj = (
+                model.text_proj.weight.numpy().T.copy() if model.cfg.use_text else None
+            )  # (D_text, C): an item the model never saw is placed by its text alone
             self.lnf_w = model.ln_f.weight.numpy().copy()
             self.lnf_b = model.ln_f.bias.numpy().copy()
         L = self.max_len
         self._causal = np.triu(np.full((L, L), -np.inf, dtype=np.float32), 1)
+
+    def text_item_vectors(self, text_vectors: np.ndarray) -> np.ndarray | None:
+        """Item vectors ``(N, C)`` for items known only by their text vectors ``(N, D_text)``
+        (None when the model reads no text)."""
+        if self.text_proj is None:
+            return None
+        return (np.asarray(text_vectors, np.float32) @ self.text_proj).astype(np.float32)
+
+    def with_items(self, items: np.ndarray) -> SASRecEncoder:
+        """A shallow copy reading item vectors from ``items`` ``(N, C)`` (another id space,
+        e.g. the live catalog's, where new items were added by :meth:`text_item_vectors`)."""
+        other = copy.copy(self)
+        other.items = np.ascontiguousarray(items, np.float32)
+        other.items_scaled = other.items * np.float32(math.sqrt(self.dim))
+        return other
 
     def _attend(self, x: np.ndarray, blk: dict, last_only: bool) -> np.ndarray:
         T, C = x.shape

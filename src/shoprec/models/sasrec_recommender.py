@@ -69,6 +69,11 @@ class SASRecRecommender:
                 raise ValueError("SASRec with use_text needs TrainData.item_text_vectors")
             text = torch.from_numpy(np.ascontiguousarray(data.item_text_vectors, np.float32))
         self.model_ = SASRec(cfg, data.n_items, text)
+        counts = np.bincount(
+            np.concatenate([np.asarray(h, np.int64) for h in data.histories] or [np.zeros(0, int)]),
+            minlength=data.n_items + 1,
+        )
+        self.model_.set_item_counts(counts)
         opt = torch.optim.AdamW(self.model_.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
         n_batches = -(-sum(len(h) >= 2 for h in data.histories) // cfg.batch_size)
 

@@ -87,6 +87,10 @@ class VectorCache:
     def __len__(self) -> int:
         return len(self._vectors)
 
+    def has(self, text: str) -> bool:
+        """Whether ``text``'s vector is cached."""
+        return content_hash(text) in self._vectors
+
     def embed(
         self, texts: Sequence[str], encoder: TextEncoder | None = None, progress: bool = False
     ) -> np.ndarray:

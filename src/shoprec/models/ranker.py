@@ -1,0 +1,96 @@
+"""The candidate ranker: logistic regression over the candidate sources' signals (the
+write-up's choice), trained on validation replays; its per-feature contributions are also
+what the explanations cite."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Self
+
+import numpy as np
+
+from shoprec.models.artifacts import read_arrays, write_arrays
+
+#: Candidate features, in column order (see :mod:`shoprec.serving.candidates`).
+FEATURES: tuple[str, ...] = (
+    "seq",  # sequence model score
+    "seq_logrank",  # log1p of the item's rank in the sequence model's list
+    "covis",  # recency-weighted co-visitation similarity to the recent items
+    "text",  # best text cosine to the last few items
+    "trending",  # log1p decayed event count
+    "popularity",  # log1p training interactions
+    "is_new",  # arrived within the new-arrivals window
+    "affinity",  # the shopper's interest weight on the item's tags
+)
+
+
+@dataclass(frozen=True)
+class RankerConfig:
+    """Attributes
+    ----------
+    c : inverse L2 regularisation strength of the logistic regression.
+    max_iter : solver iterations.
+    """
+
+    c: float = 1.0
+    max_iter: int = 2000
+
+    def __post_init__(self) -> None:
+        if self.c <= 0 or self.max_iter < 1:
+            raise ValueError("c and max_iter must be positive")
+
+
+class Ranker:
+    """Standardised features -> logit. ``coef_`` ``(F,)``, ``intercept_``, ``mean_``, ``scale_``."""
+
+    name = "ranker"
+
+    def __init__(self, config: RankerConfig | None = None) -> None:
+        self.config = config or RankerConfig()
+
+    def fit(self, x: np.ndarray, y: np.ndarray, groups: np.ndarray | None = None) -> Self:
+        """``x`` ``(N, F)`` candidate features, ``y`` ``(N,)`` 1 = the item the shopper took."""
+        from sklearn.linear_model import LogisticRegression
+
+        self.mean_ = x.mean(axis=0)
+        self.scale_ = np.where(x.std(axis=0) > 1e-9, x.std(axis=0), 1.0)
+        lr = LogisticRegression(C=self.config.c, max_iter=self.config.max_iter)
+        lr.fit((x - self.mean_) / self.scale_, y)
+        self.coef_ = lr.coef_.ravel().astype(np.float64)
+        self.intercept_ = float(lr.intercept_[0])
+        return self
+
+    @classmethod
+    def from_weights(cls, weights: dict[str, float]) -> Ranker:
+        """A hand-set blend (no standardisation), e.g. before any ranker was trained."""
+        r = cls()
+        r.coef_ = np.array([weights.get(f, 0.0) for f in FEATURES])
+        r.intercept_ = 0.0
+        r.mean_ = np.zeros(len(FEATURES))
+        r.scale_ = np.ones(len(FEATURES))
+        return r
+
+    def contributions(self, x: np.ndarray) -> np.ndarray:
+        """``(N, F)`` each feature's share of the logit (relative to an average candidate)."""
+        return (x - self.mean_) / self.scale_ * self.coef_
+
+    def score(self, x: np.ndarray) -> np.ndarray:
+        """``(N,)`` logits."""
+        return self.contributions(x).sum(axis=1) + self.intercept_
+
+    def save(self, path: Path) -> None:
+        arrays = {"coef": self.coef_, "mean": self.mean_, "scale": self.scale_}
+        arrays["intercept"] = np.array([self.intercept_])
+        write_arrays(path, self.name, {**asdict(self.config), "features": list(FEATURES)}, arrays)
+
+    @classmethod
+    def load(cls, path: Path) -> Ranker:
+        manifest, a = read_arrays(path, cls.name)
+        cfg = dict(manifest["config"])
+        if tuple(cfg.pop("features")) != FEATURES:
+            raise ValueError(f"{path}: ranker trained on other features")
+        r = cls(RankerConfig(**cfg))
+        r.coef_, r.mean_, r.scale_ = a["coef"], a["mean"], a["scale"]
+        r.intercept_ = float(a["intercept"][0])
+        return r

@@ -1,0 +1,134 @@
+"""Per-shopper online state, updated on every event: recent items, the current session,
+bought items and time-decayed interest tags (category, brand, price band).
+
+State keys are external ids (SKUs), so that state survives artifact reloads that renumber
+items. Anonymous sessions (``session_id`` without ``user_id``) are keyed ``session:<id>``.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+from shoprec.data.records import EVENT_WEIGHTS, Event, EventType
+
+#: Interest tags lose half their weight in this many seconds (by event time).
+TAG_HALF_LIFE_S = 14 * 86400.0
+#: Most recent item events kept per user (the sequence model reads the last 50).
+MAX_RECENT = 200
+#: A new session starts after this much inactivity when the caller sends no session_id.
+SESSION_GAP_S = 30 * 60.0
+#: Item events that say something about the item (search events may carry no item).
+ITEM_EVENTS = frozenset(
+    {EventType.VIEW, EventType.CLICK, EventType.ADD_TO_CART, EventType.PURCHASE, EventType.REVIEW}
+)
+
+
+def state_key(user_id: str, session_id: str | None) -> str:
+    """The state key of an event's shopper: the user id, or ``session:<id>`` when anonymous."""
+    return user_id if user_id else f"session:{session_id or ''}"
+
+
+@dataclass(slots=True)
+class UserState:
+    """What we know about one shopper now.
+
+    Attributes
+    ----------
+    recent : ``(item_id, timestamp, type)`` of the latest item events, oldest first.
+    bought : item ids purchased (never recommended again).
+    session_id, session_items : the current session and its items, oldest first.
+    tags : ``label -> (weight, as_of)``; the weight decays with :data:`TAG_HALF_LIFE_S`.
+    last_ts : time of the latest event; ``n_events`` how many were applied.
+    queries : the latest search queries, oldest first.
+    """
+
+    recent: list[tuple[str, float, str]] = field(default_factory=list)
+    bought: set[str] = field(default_factory=set)
+    session_id: str | None = None
+    session_items: list[str] = field(default_factory=list)
+    tags: dict[str, tuple[float, float]] = field(default_factory=dict)
+    last_ts: float = 0.0
+    n_events: int = 0
+    queries: list[str] = field(default_factory=list)
+
+    def apply(self, event: Event, item_tags: list[str] | None = None) -> None:
+        """Fold one event in; ``item_tags`` are the event item's tag labels (if known)."""
+        ts = event.timestamp
+        self.n_events += 1
+        new_session = (
+            event.session_id != self.session_id
+            if event.session_id
+            else (ts - self.last_ts > SESSION_GAP_S)
+        )
+        if new_session:
+            self.session_id = event.session_id
+            self.session_items = []
+        self.last_ts = max(self.last_ts, ts)
+        if event.type is EventType.SEARCH and event.query:
+            self.queries = [*self.queries[-9:], event.query]
+        if not event.item_id or event.type not in ITEM_EVENTS:
+            return
+        self.recent.append((event.item_id, ts, str(event.type)))
+        if len(self.recent) > MAX_RECENT:
+            del self.recent[: len(self.recent) - MAX_RECENT]
+        self.session_items.append(event.item_id)
+        if event.type is EventType.PURCHASE:
+            self.bought.add(event.item_id)
+        weight = EVENT_WEIGHTS[event.type]
+        if event.type is EventType.REVIEW and event.rating is not None and event.rating <= 2:
+            weight = -1.0  # a bad review is not an interest
+        for label in item_tags or ():
+            old, as_of = self.tags.get(label, (0.0, ts))
+            self.tags[label] = (_decay(old, as_of, ts) + weight, max(as_of, ts))
+
+    def recent_items(self, n: int = 50) -> list[str]:
+        """The latest ``n`` item ids, oldest first (repeats kept: they are behaviour)."""
+        return [r[0] for r in self.recent[-n:]]
+
+    def recent_times(self, n: int = 50) -> list[float]:
+        return [r[1] for r in self.recent[-n:]]
+
+    def interests(
+        self, now: float | None = None, top: int | None = None
+    ) -> list[tuple[str, float]]:
+        """Tag labels with weights decayed to ``now`` (default: the latest event), normalised
+        to sum 1 over positive weights, strongest first."""
+        now = self.last_ts if now is None else now
+        weights = [(lab, _decay(w, t, now)) for lab, (w, t) in self.tags.items()]
+        weights = [(lab, w) for lab, w in weights if w > 0]
+        total = sum(w for _, w in weights) or 1.0
+        weights.sort(key=lambda x: (-x[1], x[0]))
+        return [(lab, w / total) for lab, w in weights[:top]]
+
+    def to_dict(self) -> dict:
+        """JSON-able snapshot (profile export, the Redis store)."""
+        return {
+            "recent": [list(r) for r in self.recent],
+            "bought": sorted(self.bought),
+            "session_id": self.session_id,
+            "session_items": list(self.session_items),
+            "tags": {k: list(v) for k, v in self.tags.items()},
+            "last_ts": self.last_ts,
+            "n_events": self.n_events,
+            "queries": list(self.queries),
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict) -> UserState:
+        return cls(
+            recent=[(str(a), float(b), str(c)) for a, b, c in d.get("recent", [])],
+            bought=set(d.get("bought", [])),
+            session_id=d.get("session_id"),
+            session_items=list(d.get("session_items", [])),
+            tags={k: (float(v[0]), float(v[1])) for k, v in d.get("tags", {}).items()},
+            last_ts=float(d.get("last_ts", 0.0)),
+            n_events=int(d.get("n_events", 0)),
+            queries=list(d.get("queries", [])),
+        )
+
+
+def _decay(weight: float, as_of: float, now: float) -> float:
+    if now <= as_of:
+        return weight
+    return weight * math.pow(0.5, (now - as_of) / TAG_HALF_LIFE_S)

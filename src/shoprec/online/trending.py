@@ -1,0 +1,62 @@
+"""Trending items: event weights summed with exponential time decay, one float per item.
+
+Every item is decayed by the same factor between two moments, so ranking needs no decay at
+all: each event adds ``weight * exp((ts - ref) / tau)``; ``ref`` moves forward (rescaling
+everything once) before the exponent could overflow.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+
+import numpy as np
+
+#: Trending scores lose half their weight in this many seconds (by event time).
+TRENDING_HALF_LIFE_S = 3 * 86400.0
+
+
+class Trending:
+    """Decayed event counts over internal item indices ``0..n-1`` (grows with the catalog).
+
+    Parameters
+    ----------
+    half_life_s : seconds for a score to halve.
+    """
+
+    def __init__(self, n_items: int = 0, half_life_s: float = TRENDING_HALF_LIFE_S) -> None:
+        self.tau = half_life_s / math.log(2.0)
+        self._values = np.zeros(max(n_items, 16), dtype=np.float64)
+        self._ref: float | None = None
+        self._lock = threading.Lock()
+
+    def add(self, index: np.ndarray | int, weight: np.ndarray | float, ts: float) -> None:
+        """Add ``weight`` to item ``index`` (arrays allowed) at event time ``ts``."""
+        idx = np.atleast_1d(np.asarray(index, dtype=np.int64))
+        with self._lock:
+            if self._ref is None:
+                self._ref = ts
+            if (ts - self._ref) / self.tau > 30.0:  # rescale before exp overflows
+                self._values *= math.exp(-(ts - self._ref) / self.tau)
+                self._ref = ts
+            if idx.size and idx.max() >= len(self._values):
+                grown = np.zeros(max(2 * len(self._values), int(idx.max()) + 1))
+                grown[: len(self._values)] = self._values
+                self._values = grown
+            factor = math.exp((ts - self._ref) / self.tau)
+            np.add.at(self._values, idx, np.asarray(weight, dtype=np.float64) * factor)
+
+    def scores(self, n_items: int, now: float | None = None) -> np.ndarray:
+        """``(n_items,)`` float64 decayed scores (as of ``now``; default: the reference time)."""
+        with self._lock:
+            out = np.zeros(n_items)
+            m = min(n_items, len(self._values))
+            out[:m] = self._values[:m]
+            if now is not None and self._ref is not None:
+                out *= math.exp(-(now - self._ref) / self.tau)
+        return out
+
+    def clear(self) -> None:
+        with self._lock:
+            self._values[:] = 0.0
+            self._ref = None

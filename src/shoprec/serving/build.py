@@ -1,0 +1,133 @@
+"""Assemble a ready engine from a dataset: stores (bootstrapped from the dataset on first
+start), the sequence model (trained or reused), the two serving phases and the ranker."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import numpy as np
+
+from shoprec.data.interactions import SequenceData
+from shoprec.data.records import Event, EventType
+from shoprec.data.splits import leave_one_out
+from shoprec.models.sasrec_recommender import SASRecRecommender
+from shoprec.online.state import UserState
+from shoprec.online.tags import ItemTagger
+from shoprec.serving.engine import Engine
+from shoprec.serving.offline import ServingPhase, build_phase, fit_ranker, offline_catalog
+from shoprec.settings import Settings
+from shoprec.store import MemoryStateStore, open_embedded
+from shoprec.training.sasrec_job import (
+    BEST_CONFIG,
+    checkpoint_dir,
+    find_checkpoint,
+    train_sasrec,
+)
+
+log = logging.getLogger(__name__)
+
+#: The demo's training preset: a few epochs of the benchmark model (about 2 minutes).
+QUICK_SECONDS = 120.0
+
+
+class Vectorizer:
+    """Texts -> unit vectors through the content-hash cache; the encoder loads on first need."""
+
+    def __init__(self, settings: Settings) -> None:
+        from shoprec.text.encoder import VectorCache
+
+        self.cache = VectorCache(settings.text_cache)
+        self._encoder = None
+        self._lock = threading.Lock()
+
+    @property
+    def encoder(self):  # -> TextEncoder
+        with self._lock:
+            if self._encoder is None:
+                from shoprec.text.encoder import TextEncoder
+
+                self._encoder = TextEncoder()
+            return self._encoder
+
+    def __call__(self, texts: list[str]) -> np.ndarray:
+        with self._lock:
+            have_all = all(not t or self.cache.has(t) for t in texts)
+        return self.cache.embed(texts, None if have_all else self.encoder)
+
+
+@dataclass
+class Built:
+    engine: Engine
+    valid: ServingPhase
+    final: ServingPhase
+    data: SequenceData
+
+
+def import_events(data: SequenceData) -> list[Event]:
+    """The dataset's interactions as purchase events with stable ids (import is idempotent)."""
+    out = []
+    users, items = data.users.to_list(), data.items.to_list()
+    for u, seq in enumerate(data.sequences):
+        ts = data.timestamps[u] if data.timestamps is not None else np.arange(len(seq), dtype=float)
+        for k, (i, t) in enumerate(zip(seq.tolist(), ts.tolist(), strict=True)):
+            out.append(
+                Event(users[u], items[i - 1], EventType.PURCHASE, float(t), f"import:{u}:{k}")
+            )
+    return out
+
+
+def build_engine(
+    data: SequenceData,
+    settings: Settings,
+    store_dir: Path | None = None,
+    quick: bool = False,
+    train_seconds: float | None = None,
+    progress: bool = True,
+    import_history: bool = True,
+) -> Built:
+    """Everything ``shoprec serve`` needs, trained or reused, behind one :class:`Engine`."""
+    from shoprec.training.sasrec_job import text_vectors_for
+
+    vectorize = Vectorizer(settings)
+    text = text_vectors_for(data, settings, progress)
+    if text is None:
+        text = np.zeros((data.n_items + 1, 384), np.float32)
+    tagger = ItemTagger(vectorize.encoder)
+    catalog = offline_catalog(data, text, tagger)
+    config = BEST_CONFIG
+    budget = train_seconds if train_seconds is not None else (QUICK_SECONDS if quick else None)
+    if quick:
+        config = replace(config, patience=1)
+    name = "sasrec-quick" if quick else "sasrec"
+    trained = find_checkpoint(checkpoint_dir(settings, data.name, name), data, config)
+    if trained is None:
+        trained = train_sasrec(data, settings, config, name, max_seconds=budget, progress=progress)
+    split = leave_one_out(data.sequences, data.timestamps)
+    valid = build_phase(data, catalog, trained.valid, split.train, split.train_times())
+    ranker = fit_ranker(
+        catalog, valid.bundle, valid.trending, split.train, split.train_times(), split.valid
+    )
+    valid.bundle.ranker = ranker
+    store_dir = store_dir or checkpoint_dir(settings, data.name, "store")
+    events, items = open_embedded(store_dir)
+    engine = Engine(events, items, MemoryStateStore[UserState](), vectorize, tagger)
+    if items.count() == 0:
+        items.upsert(data.catalog, 0.0)
+    if import_history and events.count() == 0:
+        evs = import_events(data)
+        for s in range(0, len(evs), 10_000):
+            events.append(evs[s : s + 10_000])
+        log.info("imported %d events from %s", len(evs), data.name)
+    engine.load()
+    final = build_phase(
+        data, engine.catalog, trained.final, split.test_histories(), split.test_times(), ranker
+    )
+    engine.set_bundle(final.bundle)
+    return Built(engine, valid, final, data)
+
+
+def sasrec_for(path: Path) -> SASRecRecommender:
+    return SASRecRecommender.load(path)

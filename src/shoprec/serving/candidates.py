@@ -1,0 +1,142 @@
+"""Candidate generation and candidate features: the sequence model's top N, co-visitation
+neighbours of the recent items, text-similar items, trending and new arrivals, with one row of
+:data:`~shoprec.models.ranker.FEATURES` per candidate and what each source saw in it (the
+explanations cite those anchors)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from shoprec.models.ranker import FEATURES
+from shoprec.serving.models import ModelBundle
+from shoprec.serving.strategy import Strategy
+
+F = {name: j for j, name in enumerate(FEATURES)}
+#: Recent items read by co-visitation (latest weighs 1, each older one half as much).
+COVIS_RECENT = 5
+TEXT_RECENT = 3
+SEQ_RANK_CAP = 1000.0
+
+
+@dataclass
+class Request:
+    """One shopper's signals for a request, in catalog indices.
+
+    ``history`` ``(L,)`` oldest first (last 50), ``times`` their timestamps (or None),
+    ``interests`` tag label -> normalised weight, ``now`` the engine clock.
+    """
+
+    history: np.ndarray
+    times: np.ndarray | None
+    interests: dict[str, float]
+    now: float
+
+
+@dataclass
+class Candidates:
+    """``ids`` ``(C,)`` catalog indices; ``x`` ``(C, F)`` features; ``covis_anchor`` and
+    ``text_anchor`` ``(C,)`` the recent item that brought each candidate (0 = none);
+    ``affinity_label`` the interest tag that matched best (or "")."""
+
+    ids: np.ndarray
+    x: np.ndarray
+    covis_anchor: np.ndarray
+    text_anchor: np.ndarray
+    affinity_label: list[str]
+    seq_scores: np.ndarray | None  # (N + 1,) the full sequence-model row (None: no model)
+
+
+def _top(scores: np.ndarray, k: int) -> np.ndarray:
+    k = min(k, len(scores))
+    if k <= 0:
+        return np.zeros(0, np.int64)
+    top = np.argpartition(-scores, k - 1)[:k]
+    return top[np.argsort(-scores[top], kind="stable")]
+
+
+def generate(
+    bundle: ModelBundle,
+    labels: list[tuple[str, ...]],
+    vectors: np.ndarray,
+    added_at: np.ndarray,
+    trending: np.ndarray,
+    req: Request,
+    strategy: Strategy,
+) -> Candidates:
+    """Union of every source's candidates with their features.
+
+    ``labels`` per catalog index, ``vectors`` ``(N + 1, 384)`` text vectors, ``added_at``
+    ``(N + 1,)``, ``trending`` ``(N + 1,)`` decayed scores; all aligned to ``bundle.n_rows``.
+    """
+    n = bundle.n_rows
+    hist = req.history[req.history < n]
+    pools: list[np.ndarray] = []
+    seq = None
+    if bundle.encoder is not None and len(hist):
+        seq = bundle.encoder.scores(
+            hist, req.times[-len(hist) :] if req.times is not None else None
+        )
+        seq = seq[:n]
+        pools.append(_top(seq, strategy.n_seq))
+    # co-visitation: neighbours of the latest items, recency-weighted
+    recent = hist[::-1][:COVIS_RECENT]
+    w = 0.5 ** np.arange(len(recent))
+    if len(recent):
+        nb, sims = bundle.covis_ids[recent], bundle.covis_sims[recent] * w[:, None]  # (R, K)
+        flat, fsim = nb.ravel(), sims.ravel()
+        keep = flat > 0
+        covis_sum = np.bincount(flat[keep], fsim[keep], minlength=n)
+        top_covis = _top(covis_sum, strategy.n_covis)
+        pools.append(top_covis[covis_sum[top_covis] > 0])
+        tn = bundle.text_ids[hist[::-1][:TEXT_RECENT]].ravel()
+        pools.append(np.unique(tn[tn > 0])[: strategy.n_text * TEXT_RECENT])
+    else:
+        covis_sum = np.zeros(n)
+    pools.append(_top(trending[:n], strategy.n_trending))
+    if strategy.n_new:
+        fresh = np.flatnonzero(added_at[:n] >= req.now - strategy.new_window_s)
+        fresh = fresh[fresh > 0]
+        pools.append(fresh[np.argsort(-added_at[fresh], kind="stable")][: strategy.n_new])
+    ids = np.unique(np.concatenate(pools)) if pools else np.zeros(0, np.int64)
+    ids = ids[ids > 0]
+    x = np.zeros((len(ids), len(FEATURES)))
+    if seq is not None:
+        x[:, F["seq"]] = seq[ids]
+        head = _top(seq, int(SEQ_RANK_CAP))
+        rank = np.full(n, SEQ_RANK_CAP)
+        rank[head] = np.arange(len(head))
+        x[:, F["seq_logrank"]] = np.log1p(rank[ids])
+    else:
+        x[:, F["seq_logrank"]] = np.log1p(SEQ_RANK_CAP)
+    x[:, F["covis"]] = covis_sum[ids]
+    covis_anchor = np.zeros(len(ids), np.int64)
+    text_anchor = np.zeros(len(ids), np.int64)
+    if len(recent):
+        # the recent item that contributes most to each candidate's co-visitation score
+        contrib = (bundle.covis_ids[recent][:, :, None] == ids[None, None, :]) * (
+            bundle.covis_sims[recent] * w[:, None]
+        )[:, :, None]
+        best = contrib.sum(axis=1)  # (R, C)
+        covis_anchor = np.where(best.max(axis=0) > 0, recent[best.argmax(axis=0)], 0)
+        last = hist[::-1][:TEXT_RECENT]
+        tsims = vectors[ids] @ vectors[last].T  # (C, T)
+        x[:, F["text"]] = tsims.max(axis=1)
+        text_anchor = last[tsims.argmax(axis=1)]
+    x[:, F["trending"]] = np.log1p(np.maximum(trending[ids], 0.0))
+    x[:, F["popularity"]] = np.log1p(bundle.popularity[ids])
+    x[:, F["is_new"]] = (added_at[ids] >= req.now - strategy.new_window_s).astype(np.float64)
+    aff_label = [""] * len(ids)
+    if req.interests:
+        for c, i in enumerate(ids):
+            best_w, best_l = 0.0, ""
+            total = 0.0
+            for lab in labels[i]:
+                wt = req.interests.get(lab, 0.0)
+                total += wt
+                if wt > best_w:
+                    best_w, best_l = wt, lab
+            x[c, F["affinity"]] = total
+            aff_label[c] = best_l
+    return Candidates(ids, x, covis_anchor, text_anchor, aff_label, seq)

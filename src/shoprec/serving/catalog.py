@@ -1,0 +1,127 @@
+"""The live catalog: items by internal index (1..n; 0 = padding) with their text vectors,
+prices, stock, arrival time and tags, as numpy arrays the pipeline reads without copying.
+
+The catalog owns the serving id space. Trained models carry their own item id lists and are
+aligned to it on load; an item upserted after training gets its text vector at once and is
+scored through it (see :mod:`shoprec.serving.models`).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+
+import numpy as np
+
+from shoprec.data.records import Item
+from shoprec.online.tags import ItemTags
+
+TEXT_DIM = 384
+
+
+class Catalog:
+    """Growable arrays over internal indices; writes are serialised by a lock, reads are not
+    (a reader sees either the old or the new arrays, both consistent up to their length)."""
+
+    def __init__(self) -> None:
+        self.ids: list[str] = [""]  # ids[i] is the external id of index i
+        self.index: dict[str, int] = {}
+        self.items: list[Item | None] = [None]
+        self.tags: list[ItemTags | None] = [None]
+        self.labels: list[tuple[str, ...]] = [()]
+        self._cap = 16
+        self.vectors = np.zeros((self._cap, TEXT_DIM), np.float32)
+        self.price = np.full(self._cap, np.nan)
+        self.in_stock = np.zeros(self._cap, bool)
+        self.added_at = np.zeros(self._cap)
+        self._lock = threading.Lock()
+
+    def __len__(self) -> int:
+        """Number of items (indices 1..len)."""
+        return len(self.ids) - 1
+
+    def __contains__(self, item_id: object) -> bool:
+        return item_id in self.index
+
+    def get(self, item_id: str) -> int:
+        """Internal index of ``item_id`` or 0 when unknown."""
+        return self.index.get(item_id, 0)
+
+    def indices(self, item_ids: Sequence[str]) -> np.ndarray:
+        """Internal indices of known ids (unknown ids dropped), int64."""
+        get = self.index.get
+        return np.fromiter((i for i in (get(x, 0) for x in item_ids) if i), np.int64)
+
+    def upsert(
+        self,
+        items: Sequence[Item],
+        vectors: np.ndarray,
+        tags: Sequence[ItemTags],
+        added_at: Sequence[float],
+    ) -> np.ndarray:
+        """Insert or update items (``vectors`` ``(N, 384)`` L2-normalised); returns their indices.
+
+        An updated item keeps its index and its first ``added_at``.
+        """
+        with self._lock:
+            out = np.zeros(len(items), np.int64)
+            n_new = sum(1 for it in {i.item_id for i in items} if it not in self.index)
+            self._grow(len(self.ids) + n_new)
+            for k, item in enumerate(items):
+                idx = self.index.get(item.item_id)
+                if idx is None:
+                    idx = len(self.ids)
+                    self.ids.append(item.item_id)
+                    self.items.append(item)
+                    self.tags.append(tags[k])
+                    self.labels.append(tuple(tags[k].labels()))
+                    self.index[item.item_id] = idx
+                    self.added_at[idx] = added_at[k]
+                else:
+                    self.items[idx] = item
+                    self.tags[idx] = tags[k]
+                    self.labels[idx] = tuple(tags[k].labels())
+                self.vectors[idx] = vectors[k]
+                self.price[idx] = np.nan if item.price is None else item.price
+                self.in_stock[idx] = item.in_stock
+                out[k] = idx
+            return out
+
+    def _grow(self, need: int) -> None:
+        if need <= self._cap:
+            return
+        cap = max(need, 2 * self._cap)
+        for name, fill in (("vectors", 0.0), ("price", np.nan), ("in_stock", False)):
+            old = getattr(self, name)
+            new = np.full((cap, *old.shape[1:]), fill, dtype=old.dtype)
+            new[: len(old)] = old
+            setattr(self, name, new)
+        added = np.zeros(cap)
+        added[: self._cap] = self.added_at
+        self.added_at = added
+        self._cap = cap
+
+    # -- read helpers -----------------------------------------------------------------------
+    def title(self, idx: int) -> str:
+        item = self.items[idx]
+        return (item.title or item.item_id) if item else ""
+
+    def category_of(self, idx: int) -> str | None:
+        """A human category name for explanations (catalog leaf, else the derived one)."""
+        tags = self.tags[idx]
+        return tags.category or tags.department if tags else None
+
+    def matches_category(self, idx: int, category: str) -> bool:
+        """Whether the item's category path, derived category or department names ``category``
+        (case-insensitive)."""
+        want = category.casefold()
+        item, tags = self.items[idx], self.tags[idx]
+        names = list(item.category) if item else []
+        if tags:
+            names += [n for n in (tags.category, tags.department) if n]
+        return any(n.casefold() == want for n in names)
+
+    def view(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """``(vectors, price, in_stock, added_at)`` trimmed to ``len + 1`` rows."""
+        n = len(self.ids)
+        return self.vectors[:n], self.price[:n], self.in_stock[:n], self.added_at[:n]

@@ -1,0 +1,215 @@
+"""The engine behind the API: stores, live catalog, online state, trending, the model bundle
+and the pipeline, with the operations the routes call.
+
+Write path: validate (schemas) -> event log (durable) -> user state + trending, under one lock,
+before the request is acknowledged; so the very next request sees the event.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from shoprec.data.records import EVENT_WEIGHTS, Event, EventType, Item
+from shoprec.online.state import UserState, state_key
+from shoprec.online.tags import ItemTagger, tags_for_catalog
+from shoprec.online.trending import Trending
+from shoprec.serving.candidates import Request
+from shoprec.serving.catalog import Catalog
+from shoprec.serving.models import ModelBundle, build_bundle, extend
+from shoprec.serving.pipeline import Pipeline, Result
+from shoprec.serving.rerank import Filters
+from shoprec.serving.strategy import Strategy
+from shoprec.store.protocols import EventLog, ItemStore, StateStore
+
+log = logging.getLogger(__name__)
+
+#: Items of history the sequence model reads per request.
+HISTORY = 50
+
+
+@dataclass
+class Counters:
+    """Process-local counters for /metrics and the dashboard."""
+
+    events: int = 0
+    duplicates: int = 0
+    fallbacks: dict[str, int] = field(default_factory=dict)
+    impressions: int = 0
+    clicks: int = 0
+
+
+class Engine:
+    """Everything a request needs.
+
+    Parameters
+    ----------
+    events, items, states : the stores (embedded or Redis).
+    vectorize : texts -> ``(N, 384)`` unit text vectors (the encoder, behind the cache).
+    tagger : zero-shot tagger for items without catalog categories (None: catalog tags only).
+    strategy : the default pipeline settings.
+    """
+
+    def __init__(
+        self,
+        events: EventLog,
+        items: ItemStore,
+        states: StateStore[UserState],
+        vectorize: Callable[[list[str]], np.ndarray],
+        tagger: ItemTagger | None = None,
+        strategy: Strategy | None = None,
+    ) -> None:
+        self.events, self.items, self.states = events, items, states
+        self.vectorize, self.tagger = vectorize, tagger
+        self.catalog = Catalog()
+        self.trending = Trending()
+        self.pipeline = Pipeline(self.catalog, strategy)
+        self.bundle: ModelBundle = build_bundle(self.catalog, None, None, None, [])
+        self.counters = Counters()
+        self.clock = 0.0  # the latest event time seen: "now" for trending and new arrivals
+        self._write = threading.Lock()
+
+    # -- start-up -------------------------------------------------------------------------
+    def load(self) -> None:
+        """Rebuild the catalog and every user's state from the stores (after a restart)."""
+        stored = self.items.all()
+        if stored:
+            self._catalog_upsert([it for it, _ in stored], [t for _, t in stored])
+        self.states.clear()
+        self.trending.clear()
+        n = 0
+        for _, event in self.events.replay():
+            self._apply(event)
+            n += 1
+        self.bundle = extend(self.bundle, self.catalog)
+        log.info(
+            "state rebuilt: %d items, %d events, %d shoppers",
+            len(self.catalog),
+            n,
+            len(self.states),
+        )
+
+    def set_bundle(self, bundle: ModelBundle) -> None:
+        """Swap in new models (hot reload): one reference assignment, no request fails."""
+        self.bundle = extend(bundle, self.catalog)
+
+    # -- writes ---------------------------------------------------------------------------
+    def ingest(self, events: Sequence[Event]) -> tuple[int, int]:
+        """Durably log ``events`` and apply the new ones; returns (accepted, duplicates)."""
+        with self._write:
+            stored = self.events.append(events)
+            for event, new in zip(events, stored, strict=True):
+                if new:
+                    self._apply(event)
+            accepted = sum(stored)
+            self.counters.events += accepted
+            self.counters.duplicates += len(events) - accepted
+        return accepted, len(events) - accepted
+
+    def _apply(self, event: Event) -> None:
+        key = state_key(event.user_id, event.session_id)
+        state = self.states.get(key) or UserState()
+        idx = self.catalog.get(event.item_id) if event.item_id else 0
+        state.apply(event, list(self.catalog.labels[idx]) if idx else None)
+        self.states.put(key, state)
+        self.clock = max(self.clock, event.timestamp)
+        if idx:
+            self.trending.add(idx, EVENT_WEIGHTS[event.type], event.timestamp)
+
+    def upsert_items(self, items: Sequence[Item], now: float | None = None) -> np.ndarray:
+        """Store and index items; new ones are recommendable at once (by their text)."""
+        now = time.time() if now is None else now
+        with self._write:
+            self.items.upsert(items, now)
+            idx = self._catalog_upsert(list(items), [now] * len(items))
+            self.bundle = extend(self.bundle, self.catalog)
+        return idx
+
+    def _catalog_upsert(self, items: list[Item], added_at: list[float]) -> np.ndarray:
+        vectors = self.vectorize([it.text() for it in items])
+        tags = tags_for_catalog(items, vectors, self.tagger)
+        return self.catalog.upsert(items, vectors, tags, added_at)
+
+    def delete_user(self, user_id: str) -> int:
+        """Erase the user's events and state; returns the number of events erased."""
+        with self._write:
+            n = self.events.delete_user(user_id)
+            self.states.delete(user_id)
+        return n
+
+    # -- reads ----------------------------------------------------------------------------
+    def state(self, user_id: str) -> UserState | None:
+        return self.states.get(user_id)
+
+    def request_for(self, state: UserState | None) -> Request:
+        """The pipeline's view of a shopper: recent items in catalog indices, interests."""
+        if state is None:
+            return Request(np.zeros(0, np.int64), None, {}, self.clock)
+        recent = state.recent[-HISTORY:]
+        get = self.catalog.index.get
+        pairs = [(get(i, 0), t) for i, t, _ in recent]
+        pairs = [(i, t) for i, t in pairs if i]
+        hist = np.fromiter((i for i, _ in pairs), np.int64, len(pairs))
+        times = np.fromiter((t for _, t in pairs), np.float64, len(pairs))
+        return Request(hist, times, dict(state.interests(self.clock)), self.clock)
+
+    def recommend(
+        self,
+        user_id: str,
+        n: int = 20,
+        category: str | None = None,
+        min_price: float | None = None,
+        max_price: float | None = None,
+        exclude: Sequence[str] = (),
+        strategy: Strategy | None = None,
+        session_id: str | None = None,
+    ) -> Result:
+        state = self.states.get(state_key(user_id, session_id))
+        bundle = self.bundle
+        req = self.request_for(state)
+        excl = set(self.catalog.indices(list(exclude)).tolist())
+        if state is not None:
+            excl |= set(self.catalog.indices(sorted(state.bought)).tolist())
+        filters = Filters(frozenset(excl), category, min_price, max_price)
+        trending = self.trending.scores(bundle.n_rows)
+        result = self.pipeline.recommend(bundle, trending, req, n, filters, strategy)
+        if result.fallback:
+            self.counters.fallbacks[result.fallback] = (
+                self.counters.fallbacks.get(result.fallback, 0) + 1
+            )
+        return result
+
+    def similar(self, item_id: str, n: int = 10) -> list[tuple[int, float, str]]:
+        """Items like ``item_id``: co-visitation neighbours first, then text neighbours."""
+        idx = self.catalog.get(item_id)
+        if not idx:
+            return []
+        b = self.bundle
+        if idx >= b.n_rows:
+            b = extend(b, self.catalog)
+        out: list[tuple[int, float, str]] = []
+        seen = {idx}
+        title = self.catalog.title(idx)
+        _, _, in_stock, _ = self.catalog.view()
+        for ids, sims, why in (
+            (b.covis_ids[idx], b.covis_sims[idx], f"Often bought with {title[:60]}"),
+            (b.text_ids[idx], b.text_sims[idx], f"Similar to {title[:60]}"),
+        ):
+            for j, s in zip(ids.tolist(), sims.tolist(), strict=True):
+                if j > 0 and j not in seen and s > 0 and in_stock[j] and len(out) < n:
+                    out.append((j, float(s), why))
+                    seen.add(j)
+        return out
+
+    def observe_feedback(self, impressions: int, clicks: int) -> None:
+        with self._write:
+            self.counters.impressions += impressions
+            self.counters.clicks += clicks
+
+    def event_types(self) -> list[str]:
+        return [t.value for t in EventType]

@@ -1,0 +1,76 @@
+"""Short, true reasons: each comes from a signal that actually raised the item's score."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from shoprec.models.ranker import FEATURES
+from shoprec.serving.catalog import Catalog
+
+F = {name: j for j, name in enumerate(FEATURES)}
+MAX_REASONS = 2
+
+
+def short(title: str, limit: int = 60) -> str:
+    title = " ".join(title.split())
+    return title if len(title) <= limit else title[: limit - 1].rstrip() + "…"
+
+
+def tag_phrase(label: str) -> str:
+    """``category:Nail polish`` -> ``Nail polish, which you like`` style phrases."""
+    kind, _, value = label.partition(":")
+    if kind == "brand":
+        return f"From {value}, a brand you like"
+    if kind == "price":
+        return f"In your usual price range ({value})"
+    return f"In {value}, which you like"
+
+
+def reasons_for(
+    catalog: Catalog,
+    idx: int,
+    x: np.ndarray,
+    contrib: np.ndarray,
+    covis_anchor: int,
+    text_anchor: int,
+    affinity_label: str,
+    latest: int,
+) -> list[str]:
+    """Reasons for one candidate from its features ``x`` ``(F,)`` and their contributions
+    ``(F,)`` to its score, strongest first; at least one."""
+    out: list[str] = []
+    category = catalog.category_of(idx)
+    order = np.argsort(-contrib, kind="stable")
+    for j in order:
+        if contrib[j] <= 0 or len(out) >= MAX_REASONS:
+            break
+        name = FEATURES[j]
+        reason = None
+        if name in ("seq", "seq_logrank") and latest:
+            reason = f"Based on your recent activity ({short(catalog.title(latest), 40)})"
+        elif name == "covis" and covis_anchor and x[j] > 0:
+            reason = f"Often bought with {short(catalog.title(covis_anchor))}"
+        elif name == "text" and text_anchor and x[j] > 0.5:
+            reason = f"Similar to {short(catalog.title(text_anchor))}"
+        elif name == "trending" and x[j] > 0:
+            reason = f"Trending in {category}" if category else "Trending now"
+        elif name == "popularity" and x[j] > 0:
+            reason = f"Popular in {category}" if category else "Popular with shoppers"
+        elif name == "is_new" and x[j] > 0:
+            reason = f"New in {category}" if category else "New arrival"
+        elif name == "affinity" and affinity_label:
+            reason = tag_phrase(affinity_label)
+        if reason and reason not in out:
+            out.append(reason)
+    if not out:
+        out.append(fallback_reason(catalog, idx, "popular"))
+    return out
+
+
+def fallback_reason(catalog: Catalog, idx: int, kind: str) -> str:
+    category = catalog.category_of(idx)
+    if kind == "new":
+        return f"New in {category}" if category else "New arrival"
+    if kind == "trending":
+        return f"Trending in {category}" if category else "Trending now"
+    return f"Popular in {category}" if category else "Popular with shoppers"

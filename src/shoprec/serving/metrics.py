@@ -1,0 +1,53 @@
+"""Prometheus metrics of one app: latency histograms per route, events, fallbacks, state size.
+
+Each app owns its registry (no process-global collectors), so tests can build many apps.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+
+if TYPE_CHECKING:
+    from shoprec.serving.engine import Engine
+
+BUCKETS = (0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
+
+
+class Metrics:
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self.registry = CollectorRegistry()
+        self.latency = Histogram(
+            "shoprec_request_seconds",
+            "Request latency by route",
+            ["method", "route", "status"],
+            buckets=BUCKETS,
+            registry=self.registry,
+        )
+        self.events = Gauge("shoprec_events_total", "Events accepted", registry=self.registry)
+        self.duplicates = Gauge(
+            "shoprec_duplicate_events_total", "Events ignored as duplicates", registry=self.registry
+        )
+        self.fallbacks = Gauge(
+            "shoprec_fallbacks_total", "Answers from a fallback", ["reason"], registry=self.registry
+        )
+        self.users = Gauge("shoprec_shoppers", "Shoppers with state", registry=self.registry)
+        self.items = Gauge("shoprec_items", "Catalog items", registry=self.registry)
+        self.requests = Counter(
+            "shoprec_http_requests", "Requests by route", ["route"], registry=self.registry
+        )
+
+    def observe(self, method: str, route: str, status: int, seconds: float) -> None:
+        self.latency.labels(method, route, str(status // 100) + "xx").observe(seconds)
+
+    def render(self) -> bytes:
+        c = self.engine.counters
+        self.events.set(c.events)
+        self.duplicates.set(c.duplicates)
+        for reason, n in list(c.fallbacks.items()):
+            self.fallbacks.labels(reason).set(n)
+        self.users.set(len(self.engine.states))
+        self.items.set(len(self.engine.catalog))
+        return generate_latest(self.registry)

@@ -1,0 +1,170 @@
+"""The trained artifacts the pipeline reads, aligned to the live catalog's id space.
+
+A :class:`ModelBundle` is immutable once built: hot reload builds a new one and swaps a
+single reference, so a request in flight finishes on the bundle it started with.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from shoprec.models.itemknn import ItemKNN
+from shoprec.models.ranker import Ranker
+from shoprec.models.sasrec_infer import SASRecEncoder
+from shoprec.models.sasrec_recommender import SASRecRecommender
+from shoprec.serving.catalog import Catalog
+
+log = logging.getLogger(__name__)
+
+#: Neighbours kept per item for the co-visitation and text-similarity candidate sources.
+N_NEIGHBOURS = 50
+
+
+@dataclass
+class ModelBundle:
+    """Everything trained, in catalog indices (row ``i`` = catalog index ``i``).
+
+    Attributes
+    ----------
+    version : the artifact version (manifest hash) or ``"none"``.
+    encoder : the sequence model's numpy user encoder over catalog indices, or None.
+    covis_ids, covis_sims : ``(N + 1, K)`` co-visitation neighbours (item-kNN), 0-padded.
+    text_ids, text_sims : ``(N + 1, K)`` text-vector neighbours.
+    popularity : ``(N + 1,)`` training interaction counts (0 for items added later).
+    ranker : the candidate ranker (None: a fixed blend).
+    n_rows : catalog rows covered (items upserted later are added by :meth:`extend`).
+    """
+
+    version: str
+    encoder: SASRecEncoder | None
+    covis_ids: np.ndarray
+    covis_sims: np.ndarray
+    text_ids: np.ndarray
+    text_sims: np.ndarray
+    popularity: np.ndarray
+    ranker: Ranker | None
+    n_rows: int
+    meta: dict = field(default_factory=dict)
+
+
+def text_neighbours(
+    vectors: np.ndarray, rows: np.ndarray, k: int = N_NEIGHBOURS, chunk: int = 2048
+) -> tuple[np.ndarray, np.ndarray]:
+    """Top-``k`` cosine neighbours among ``vectors`` ``(N + 1, D)`` of each index in ``rows``
+    (self and padding excluded): ``(len(rows), k)`` ids and sims, 0-padded in small catalogs."""
+    ids = np.zeros((len(rows), k), np.int64)
+    sims = np.zeros((len(rows), k), np.float32)
+    width = min(k, len(vectors) - 2)
+    if width < 1:
+        return ids, sims
+    for s in range(0, len(rows), chunk):
+        r = rows[s : s + chunk]
+        sc = vectors[r] @ vectors.T  # (B, N + 1)
+        sc[:, 0] = -np.inf
+        sc[np.arange(len(r)), r] = -np.inf
+        top = np.argpartition(-sc, width - 1, axis=1)[:, :width]
+        val = np.take_along_axis(sc, top, 1)
+        order = np.argsort(-val, axis=1, kind="stable")
+        ids[s : s + chunk, :width] = np.take_along_axis(top, order, 1)
+        sims[s : s + chunk, :width] = np.take_along_axis(val, order, 1)
+    return ids, sims
+
+
+def _align(model_ids: list[str], catalog: Catalog) -> np.ndarray:
+    """Catalog index of each model row (row 0 = padding -> 0); -1 where the catalog lacks it."""
+    return np.array([0] + [catalog.index.get(x, -1) for x in model_ids], np.int64)
+
+
+def build_bundle(
+    catalog: Catalog,
+    sasrec: SASRecRecommender | None,
+    itemknn: ItemKNN | None,
+    ranker: Ranker | None,
+    model_item_ids: list[str],
+    popularity: np.ndarray | None = None,
+    version: str = "none",
+) -> ModelBundle:
+    """Align fitted models (internal ids = positions in ``model_item_ids``, ``popularity``
+    ``(n_model_items + 1,)`` training counts) to ``catalog``."""
+    n = len(catalog) + 1
+    to_cat = _align(model_item_ids, catalog)
+    ok = to_cat > 0
+    vectors = catalog.view()[0]
+    encoder = None
+    if sasrec is not None:
+        base = SASRecEncoder(sasrec.model_)
+        items = np.zeros((n, base.dim), np.float32)
+        from_text = base.text_item_vectors(vectors)
+        if from_text is not None:
+            items[:] = from_text  # items the model never saw: their text alone
+        items[to_cat[ok]] = base.items[np.flatnonzero(ok)]
+        items[0] = 0.0
+        encoder = base.with_items(items)
+    covis_ids = np.zeros((n, N_NEIGHBOURS), np.int64)
+    covis_sims = np.zeros((n, N_NEIGHBOURS), np.float32)
+    pop = np.zeros(n, np.float64)
+    if popularity is not None:
+        pop[to_cat[ok]] = np.asarray(popularity, np.float64)[np.flatnonzero(ok)]
+    if itemknn is not None:
+        rows = np.flatnonzero(ok)
+        nb, sim = itemknn.similar_items(rows, N_NEIGHBOURS)
+        mapped = np.where(sim > 0, np.maximum(to_cat[nb], 0), 0)
+        covis_ids[to_cat[rows]] = mapped
+        covis_sims[to_cat[rows]] = np.where(mapped > 0, sim, 0.0)
+    t_ids, t_sims = text_neighbours(vectors, np.arange(n))
+    return ModelBundle(
+        version=version,
+        encoder=encoder,
+        covis_ids=covis_ids,
+        covis_sims=covis_sims,
+        text_ids=t_ids,
+        text_sims=t_sims,
+        popularity=pop,
+        ranker=ranker,
+        n_rows=n,
+    )
+
+
+def extend(bundle: ModelBundle, catalog: Catalog) -> ModelBundle:
+    """A bundle that also covers items upserted since it was built (text vectors only)."""
+    n = len(catalog) + 1
+    if n <= bundle.n_rows:
+        return bundle
+    vectors = catalog.view()[0]
+    new = np.arange(bundle.n_rows, n)
+    encoder = bundle.encoder
+    if encoder is not None:
+        extra = encoder.text_item_vectors(vectors[new])
+        if extra is None:
+            extra = np.zeros((len(new), encoder.dim), np.float32)
+        encoder = encoder.with_items(np.vstack([encoder.items, extra]))
+    pad = np.zeros((len(new), bundle.covis_ids.shape[1]))
+    t_ids, t_sims = text_neighbours(vectors, new)
+    return ModelBundle(
+        version=bundle.version,
+        encoder=encoder,
+        covis_ids=np.vstack([bundle.covis_ids, pad.astype(np.int64)]),
+        covis_sims=np.vstack([bundle.covis_sims, pad.astype(np.float32)]),
+        text_ids=np.vstack([bundle.text_ids, t_ids]),
+        text_sims=np.vstack([bundle.text_sims, t_sims]),
+        popularity=np.concatenate([bundle.popularity, np.zeros(len(new))]),
+        ranker=bundle.ranker,
+        n_rows=n,
+        meta=bundle.meta,
+    )
+
+
+def manifest_version(path: Path) -> str | None:
+    """The version of a published artifact set (its manifest's ``version``), or None."""
+    manifest = path / "manifest.json"
+    if not manifest.is_file():
+        return None
+    try:
+        return str(json.loads(manifest.read_text()).get("version"))
+    except (OSError, json.JSONDecodeError):
+        return None

@@ -1,0 +1,162 @@
+"""The recommendation pipeline: candidates -> score -> filters -> re-rank -> explanations.
+
+Every request is answered: with no usable history, or if a model fails, the list comes from
+trending and popular items and the response names the fallback (DESIGN.md invariant 3).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+import numpy as np
+
+from shoprec.serving.candidates import Candidates, F, Request, generate
+from shoprec.serving.catalog import Catalog
+from shoprec.serving.explain import fallback_reason, reasons_for
+from shoprec.serving.models import ModelBundle
+from shoprec.serving.rerank import Filters, allowed, explore_slots, mmr
+from shoprec.serving.strategy import Strategy
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Recommended:
+    index: int
+    score: float
+    reasons: list[str]
+
+
+@dataclass
+class Result:
+    items: list[Recommended]
+    fallback: str | None
+
+
+class Pipeline:
+    """Stateless per request; reads the catalog, the current model bundle and trending."""
+
+    def __init__(self, catalog: Catalog, strategy: Strategy | None = None, seed: int = 0) -> None:
+        self.catalog = catalog
+        self.strategy = strategy or Strategy()
+        self.rng = np.random.default_rng(seed)
+
+    def recommend(
+        self,
+        bundle: ModelBundle,
+        trending: np.ndarray,
+        req: Request,
+        n: int,
+        filters: Filters,
+        strategy: Strategy | None = None,
+    ) -> Result:
+        """Top ``n`` for one shopper; ``trending`` ``(bundle.n_rows,)`` decayed scores."""
+        st = strategy or self.strategy
+        cat = self.catalog
+        vectors, price, in_stock, added_at = (a[: bundle.n_rows] for a in cat.view())
+        category_ok = self._category_mask(filters.category, bundle.n_rows)
+        fallback = None
+        try:
+            cands = generate(bundle, cat.labels, vectors, added_at, trending, req, st)
+        except Exception:  # a model failure must not fail the request
+            log.exception("candidate generation failed; serving trending")
+            cands, fallback = None, "model error: trending items"
+        picked: list[Recommended] = []
+        if cands is not None and len(cands.ids):
+            keep = allowed(cands.ids, filters, price, in_stock, category_ok)
+            picked = self._rank(bundle, cands, keep, n, st, vectors, req)
+        if not len(req.history) and fallback is None:
+            fallback = "new shopper: trending and new items"
+        if len(picked) < n:
+            # fill from trending, then popularity (also the whole answer for cold starts)
+            taken = {r.index for r in picked}
+            order = np.lexsort((-bundle.popularity, -trending))
+            mask = allowed(order, filters, price, in_stock, category_ok)
+            for idx in order[mask]:
+                if len(picked) >= n:
+                    break
+                if int(idx) in taken:
+                    continue
+                kind = "trending" if trending[idx] > 0 else "popular"
+                picked.append(Recommended(int(idx), 0.0, [fallback_reason(cat, int(idx), kind)]))
+                taken.add(int(idx))
+        return Result(picked[:n], fallback)
+
+    def _category_mask(self, category: str | None, n_rows: int) -> np.ndarray | None:
+        if not category:
+            return None
+        return np.array(
+            [i > 0 and self.catalog.matches_category(i, category) for i in range(n_rows)]
+        )
+
+    def score(self, bundle: ModelBundle, cands: Candidates, st: Strategy) -> np.ndarray:
+        """The ranker's logits (or, without one, the strongest available single signal)."""
+        if st.use_ranker and bundle.ranker is not None:
+            return bundle.ranker.score(cands.x)
+        x = cands.x
+        if cands.seq_scores is not None:
+            return x[:, F["seq"]]
+        return x[:, F["covis"]] * 1e3 + x[:, F["trending"]]
+
+    def _rank(
+        self,
+        bundle: ModelBundle,
+        cands: Candidates,
+        keep: np.ndarray,
+        n: int,
+        st: Strategy,
+        vectors: np.ndarray,
+        req: Request,
+    ) -> list[Recommended]:
+        rel = self.score(bundle, cands, st)
+        contrib = (
+            bundle.ranker.contributions(cands.x)
+            if bundle.ranker is not None and st.use_ranker
+            else np.where(np.arange(cands.x.shape[1]) == F["seq"], 1.0, 0.0) * (rel[:, None] != 0)
+        )
+        pos = np.flatnonzero(keep)
+        if not len(pos):
+            return []
+        rel_k = rel[pos]
+        explored: dict[int, int] = {}
+        if st.rerank:
+            if st.novelty > 0:
+                pop = np.log1p(bundle.popularity[cands.ids[pos]])
+                top = pop.max() if len(pop) and pop.max() > 0 else 1.0
+                span = float(rel_k.max() - rel_k.min()) or 1.0
+                rel_k = rel_k + st.novelty * span * (1.0 - pop / top)
+            order = pos[mmr(rel_k, vectors[cands.ids[pos]], n, st.mmr_lambda)]
+            slots = explore_slots(min(n, len(order)), st.exploration)
+            new_pool = [
+                p for p in pos if cands.x[p, F["is_new"]] > 0 and p not in set(order.tolist())
+            ]
+            order_l = order.tolist()
+            for slot in slots:
+                if not new_pool:
+                    break
+                j = int(self.rng.integers(len(new_pool)))
+                order_l.insert(slot, new_pool.pop(j))
+                explored[order_l[slot]] = slot
+            order = np.asarray(order_l[:n], np.int64)
+        else:
+            order = pos[np.argsort(-rel_k, kind="stable")][:n]
+        latest = int(req.history[-1]) if len(req.history) else 0
+        out = []
+        for p in order:
+            idx = int(cands.ids[p])
+            if p in explored:
+                reasons = [fallback_reason(self.catalog, idx, "new")]
+            else:
+                reasons = reasons_for(
+                    self.catalog,
+                    idx,
+                    cands.x[p],
+                    contrib[p],
+                    int(cands.covis_anchor[p]),
+                    int(cands.text_anchor[p]),
+                    cands.affinity_label[p],
+                    latest,
+                )
+            out.append(Recommended(idx, float(rel[p]), reasons))
+        return out

@@ -1,0 +1,93 @@
+"""Business filters and the final re-rank: relevance against diversity (MMR), a novelty
+bonus, and a small exploration share for new items."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class Filters:
+    """What the caller and the shop rule out.
+
+    Attributes
+    ----------
+    exclude : catalog indices never to return (already bought, the caller's exclude list,
+        the item a "similar items" list is about).
+    category : keep only items of this category (name matched case-insensitively).
+    min_price, max_price : keep only items priced within (unpriced items pass no price bound).
+    in_stock_only : drop out-of-stock items.
+    """
+
+    exclude: frozenset[int] = field(default_factory=frozenset)
+    category: str | None = None
+    min_price: float | None = None
+    max_price: float | None = None
+    in_stock_only: bool = True
+
+
+def allowed(
+    ids: np.ndarray,
+    filters: Filters,
+    price: np.ndarray,
+    in_stock: np.ndarray,
+    category_ok: np.ndarray | None = None,
+) -> np.ndarray:
+    """Boolean mask over ``ids``; ``category_ok`` ``(N + 1,)`` precomputed for the category."""
+    keep = ids > 0
+    if filters.in_stock_only:
+        keep &= in_stock[ids]
+    if filters.exclude:
+        keep &= ~np.isin(ids, np.fromiter(filters.exclude, np.int64))
+    if filters.min_price is not None:
+        keep &= price[ids] >= filters.min_price  # NaN (unpriced) compares False
+    if filters.max_price is not None:
+        keep &= price[ids] <= filters.max_price
+    if category_ok is not None:
+        keep &= category_ok[ids]
+    return keep
+
+
+def mmr(
+    relevance: np.ndarray,
+    vectors: np.ndarray,
+    n: int,
+    lam: float,
+) -> np.ndarray:
+    """Greedy maximal marginal relevance: positions (into ``relevance``) of ``n`` picks.
+
+    ``relevance`` ``(C,)`` is min-max scaled to [0, 1]; ``vectors`` ``(C, D)`` unit rows; each
+    step picks ``argmax lam * rel - (1 - lam) * max cosine to the picks so far``.
+    """
+    c = len(relevance)
+    n = min(n, c)
+    if n == 0:
+        return np.zeros(0, np.int64)
+    span = relevance.max() - relevance.min()
+    rel = (relevance - relevance.min()) / span if span > 0 else np.zeros(c)
+    if lam >= 1.0:
+        return np.argsort(-rel, kind="stable")[:n]
+    # only the head can be picked: bound the similarity matrix to it
+    head = np.argsort(-rel, kind="stable")[: max(4 * n, 50)]
+    sim = vectors[head] @ vectors[head].T  # (H, H)
+    max_sim = np.full(len(head), -1.0)
+    chosen = np.zeros(len(head), bool)
+    picks = []
+    for _ in range(min(n, len(head))):
+        gain = lam * rel[head] - (1.0 - lam) * np.maximum(max_sim, 0.0)
+        gain[chosen] = -np.inf
+        j = int(np.argmax(gain))
+        picks.append(head[j])
+        chosen[j] = True
+        max_sim = np.maximum(max_sim, sim[j])
+    return np.asarray(picks, np.int64)
+
+
+def explore_slots(n: int, share: float) -> list[int]:
+    """List positions given to exploration: every ``1 / share``-th slot, never the first three."""
+    if share <= 0 or n < 4:
+        return []
+    step = max(2, int(round(1.0 / share)))
+    return [p for p in range(step - 1, n, step) if p >= 3]

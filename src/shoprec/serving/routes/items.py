@@ -1,0 +1,59 @@
+"""Catalog upserts and item-centred lists."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, HTTPException, Path, Query
+
+from shoprec.serving.routes.deps import EngineDep
+from shoprec.serving.schemas import ItemsIn, ItemsOut, SimilarOut
+
+router = APIRouter(prefix="/v1/items", tags=["items"])
+ItemPath = Annotated[str, Path(min_length=1, max_length=256)]
+
+
+@router.put("", response_model=ItemsOut)
+async def put_items(body: ItemsIn, engine: EngineDep) -> dict:
+    """Insert or update 1 to 1,000 items; a new item is recommendable at once (by its text)."""
+    items = [i.to_item() for i in body.items]
+    before = sum(1 for it in items if it.item_id in engine.catalog)
+    engine.upsert_items(items)
+    return {"upserted": len(items), "new": len({i.item_id for i in items}) - before}
+
+
+@router.get("/{item_id}")
+async def get_item(item_id: ItemPath, engine: EngineDep) -> dict:
+    """One catalog item with its derived tags."""
+    idx = engine.catalog.get(item_id)
+    if not idx:
+        raise HTTPException(404, f"item_id: unknown item {item_id!r}")
+    item, tags = engine.catalog.items[idx], engine.catalog.tags[idx]
+    assert item is not None
+    return {
+        "item_id": item.item_id,
+        "title": item.title,
+        "description": item.description,
+        "category": list(item.category),
+        "brand": item.brand,
+        "price": item.price,
+        "in_stock": item.in_stock,
+        "tags": list(engine.catalog.labels[idx]),
+        "derived_category": tags.category if tags else None,
+    }
+
+
+@router.get("/{item_id}/similar", response_model=SimilarOut)
+async def similar(
+    item_id: ItemPath, engine: EngineDep, n: Annotated[int, Query(ge=1, le=100)] = 10
+) -> dict:
+    """Items bought with this one (co-visitation), then items with similar text. An unknown
+    item gets an empty list, not an error."""
+    ids = engine.catalog.ids
+    return {
+        "item_id": item_id,
+        "items": [
+            {"item_id": ids[j], "score": s, "reasons": [why]}
+            for j, s, why in engine.similar(item_id, n)
+        ],
+    }

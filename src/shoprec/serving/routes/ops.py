@@ -1,0 +1,23 @@
+"""Health and Prometheus metrics."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+from fastapi.responses import Response
+
+from shoprec.serving.routes.deps import EngineDep
+
+router = APIRouter(tags=["ops"])
+
+
+@router.get("/healthz")
+async def healthz(engine: EngineDep) -> dict:
+    """Liveness and what is loaded (also the trivial endpoint of the throughput benchmark)."""
+    return {"status": "ok", "items": len(engine.catalog), "model": engine.bundle.version}
+
+
+@router.get("/metrics", response_class=Response)
+async def metrics(request: Request) -> Response:
+    """Prometheus text format."""
+    body = request.app.state.metrics.render()
+    return Response(body, media_type="text/plain; version=0.0.4")

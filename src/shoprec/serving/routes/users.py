@@ -1,0 +1,92 @@
+"""Per-shopper endpoints: recommendations, profile, deletion, feedback."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Query
+
+from shoprec.serving.routes.deps import EngineDep
+from shoprec.serving.schemas import (
+    DeletedOut,
+    FeedbackIn,
+    FeedbackOut,
+    ProfileOut,
+    RecommendationsOut,
+)
+
+router = APIRouter(prefix="/v1", tags=["users"])
+UserPath = Annotated[str, Path(min_length=1, max_length=256)]
+Price = Annotated[float | None, Query(ge=0, le=1e9)]
+
+
+@router.get("/users/{user_id}/recommendations", response_model=RecommendationsOut)
+async def recommendations(
+    user_id: UserPath,
+    engine: EngineDep,
+    n: Annotated[int, Query(ge=1, le=100)] = 20,
+    category: Annotated[str | None, Query(max_length=200)] = None,
+    min_price: Price = None,
+    max_price: Price = None,
+    exclude: Annotated[str | None, Query(max_length=20_000, description="Comma-separated")] = None,
+    session_id: Annotated[str | None, Query(max_length=256)] = None,
+) -> dict:
+    """The home feed: ``n`` items with reasons. Unknown shoppers get trending items (the
+    response names the fallback); ``session_id`` serves an anonymous session's state."""
+    excl = [x for x in (exclude or "").split(",") if x]
+    res = engine.recommend(
+        user_id if not session_id else "",
+        n,
+        category,
+        min_price,
+        max_price,
+        excl,
+        session_id=session_id,
+    )
+    ids = engine.catalog.ids
+    return {
+        "user_id": user_id,
+        "items": [
+            {"item_id": ids[r.index], "score": r.score, "reasons": r.reasons} for r in res.items
+        ],
+        "fallback": res.fallback,
+        "strategy": engine.pipeline.strategy.name,
+    }
+
+
+@router.get("/users/{user_id}/profile", response_model=ProfileOut)
+async def profile(
+    user_id: UserPath, engine: EngineDep, top: Annotated[int, Query(ge=1, le=100)] = 20
+) -> dict:
+    """Weighted interest tags (time-decayed, summing to 1) and the latest items."""
+    st = engine.state(user_id)
+    if st is None:
+        return {
+            "user_id": user_id,
+            "interests": [],
+            "recent": [],
+            "bought": [],
+            "session_id": None,
+            "n_events": 0,
+        }
+    return {
+        "user_id": user_id,
+        "interests": [{"tag": t, "weight": w} for t, w in st.interests(engine.clock, top)],
+        "recent": [{"item_id": i, "timestamp": t, "type": k} for i, t, k in st.recent[-20:][::-1]],
+        "bought": sorted(st.bought),
+        "session_id": st.session_id,
+        "n_events": st.n_events,
+    }
+
+
+@router.delete("/users/{user_id}", response_model=DeletedOut)
+async def delete_user(user_id: UserPath, engine: EngineDep) -> dict:
+    """Erase every event and all state of the user."""
+    return {"user_id": user_id, "events_deleted": engine.delete_user(user_id)}
+
+
+@router.post("/feedback", response_model=FeedbackOut)
+async def feedback(body: FeedbackIn, engine: EngineDep) -> dict:
+    """Impressions and clicks on served recommendations (click-through rate)."""
+    engine.observe_feedback(len(body.impressions), len(body.clicks))
+    return {"impressions": len(body.impressions), "clicks": len(body.clicks)}

@@ -1,0 +1,194 @@
+"""HTTP request and response schemas (pydantic stays at the edge). Every constraint here is
+a clear 422 naming the field, never a 500 and never a silent drop."""
+
+from __future__ import annotations
+
+import math
+import time
+from typing import Annotated, Self
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from shoprec.data.records import Event, EventType, Item
+
+Id = Annotated[str, Field(min_length=1, max_length=256)]
+MAX_BATCH = 1000
+ITEM_EVENTS = {"view", "click", "add_to_cart", "purchase", "review"}
+
+
+class EventIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    user_id: str = Field(default="", max_length=256, description="Empty for anonymous sessions.")
+    item_id: str = Field(default="", max_length=256)
+    type: EventType
+    timestamp: float | None = Field(
+        default=None, ge=0, le=1e11, description="Unix seconds; default: when received."
+    )
+    event_id: str | None = Field(default=None, min_length=1, max_length=256)
+    session_id: str | None = Field(default=None, min_length=1, max_length=256)
+    query: str | None = Field(default=None, max_length=1000)
+    rating: float | None = Field(default=None, ge=1, le=5)
+    text: str | None = Field(default=None, max_length=20_000)
+
+    @field_validator("timestamp", "rating")
+    @classmethod
+    def _finite(cls, v: float | None) -> float | None:
+        if v is not None and not math.isfinite(v):
+            raise ValueError("must be a finite number")
+        return v
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Self:
+        if not self.user_id and not self.session_id:
+            raise ValueError("user_id or session_id is required")
+        if self.type.value in ITEM_EVENTS and not self.item_id:
+            raise ValueError(f"item_id is required for '{self.type.value}' events")
+        if self.type is EventType.SEARCH and not (self.query or self.item_id):
+            raise ValueError("query is required for 'search' events")
+        return self
+
+    def to_event(self, now: float) -> Event:
+        return Event(
+            user_id=self.user_id,
+            item_id=self.item_id,
+            type=self.type,
+            timestamp=self.timestamp if self.timestamp is not None else now,
+            event_id=self.event_id,
+            session_id=self.session_id,
+            query=self.query,
+            text=self.text,
+            rating=self.rating,
+        )
+
+
+class EventsIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    events: list[EventIn] = Field(min_length=1, max_length=MAX_BATCH)
+
+    def to_events(self) -> list[Event]:
+        now = time.time()
+        return [e.to_event(now) for e in self.events]
+
+
+class EventsOut(BaseModel):
+    accepted: int = Field(description="Events newly stored (durable when this answer is sent).")
+    duplicates: int = Field(default=0, description="Events whose event_id was seen before.")
+
+
+class ItemIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    item_id: Id
+    title: str = Field(default="", max_length=1000)
+    description: str = Field(default="", max_length=20_000)
+    category: list[Annotated[str, Field(min_length=1, max_length=200)]] | str = Field(
+        default_factory=list, description="Broad to narrow, as a list or 'A > B'."
+    )
+    brand: str = Field(default="", max_length=200)
+    price: float | None = Field(default=None, ge=0, le=1e9)
+    in_stock: bool = True
+    attributes: dict[str, Annotated[str, Field(max_length=1000)]] = Field(default_factory=dict)
+
+    @field_validator("price")
+    @classmethod
+    def _finite(cls, v: float | None) -> float | None:
+        if v is not None and not math.isfinite(v):
+            raise ValueError("must be a finite number")
+        return v
+
+    def to_item(self) -> Item:
+        cat = self.category
+        path = (
+            tuple(p.strip() for p in cat.split(">") if p.strip())
+            if isinstance(cat, str)
+            else (tuple(cat))
+        )
+        return Item(
+            item_id=self.item_id,
+            title=self.title,
+            description=self.description,
+            category=path,
+            brand=self.brand,
+            price=self.price,
+            in_stock=self.in_stock,
+            attributes=dict(self.attributes),
+        )
+
+
+class ItemsIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    items: list[ItemIn] = Field(min_length=1, max_length=MAX_BATCH)
+
+
+class ItemsOut(BaseModel):
+    upserted: int
+    new: int
+
+
+class RecommendedItem(BaseModel):
+    item_id: str
+    score: float
+    reasons: list[str]
+
+
+class RecommendationsOut(BaseModel):
+    user_id: str
+    items: list[RecommendedItem]
+    fallback: str | None = Field(description="Why a fallback answered, or null.")
+    strategy: str = "default"
+
+
+class SimilarOut(BaseModel):
+    item_id: str
+    items: list[RecommendedItem]
+
+
+class SearchOut(BaseModel):
+    query: str
+    user_id: str | None
+    items: list[RecommendedItem]
+
+
+class TagWeight(BaseModel):
+    tag: str
+    weight: float
+
+
+class RecentItem(BaseModel):
+    item_id: str
+    timestamp: float
+    type: str
+
+
+class ProfileOut(BaseModel):
+    user_id: str
+    interests: list[TagWeight]
+    recent: list[RecentItem]
+    bought: list[str]
+    session_id: str | None
+    n_events: int
+
+
+class FeedbackIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    user_id: Id
+    impressions: list[Id] = Field(default_factory=list, max_length=MAX_BATCH)
+    clicks: list[Id] = Field(default_factory=list, max_length=MAX_BATCH)
+    request_id: str | None = Field(default=None, max_length=256)
+
+    @model_validator(mode="after")
+    def _something(self) -> Self:
+        if not self.impressions and not self.clicks:
+            raise ValueError("impressions or clicks must be non-empty")
+        return self
+
+
+class FeedbackOut(BaseModel):
+    impressions: int
+    clicks: int
+
+
+class DeletedOut(BaseModel):
+    user_id: str
+    events_deleted: int

@@ -1,0 +1,52 @@
+"""A strategy: the named, versioned bundle of pipeline settings (candidate sources, ranker,
+re-rank weights, exploration) that experiments compare."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+
+@dataclass(frozen=True)
+class Strategy:
+    """Pipeline settings.
+
+    Attributes
+    ----------
+    name, version : identify the strategy in responses and experiments.
+    n_seq, n_covis, n_text, n_trending, n_new : candidates taken from each source.
+    new_window_s : an item is "new" for this long after its first upsert.
+    use_ranker : score candidates with the trained ranker (else the sequence score alone,
+        falling back to co-visitation, then trending).
+    rerank : apply MMR, novelty and exploration (off = the ranker's order).
+    mmr_lambda : relevance weight in MMR (1 = no diversity).
+    novelty : bonus weight for less popular items.
+    exploration : share of list slots given to new items not otherwise ranked there.
+    sentiment : weight of review sentiment in the final score (used once sentiment exists).
+    """
+
+    name: str = "default"
+    version: int = 1
+    n_seq: int = 100
+    n_covis: int = 50
+    n_text: int = 30
+    n_trending: int = 30
+    n_new: int = 20
+    new_window_s: float = 7 * 86400.0
+    use_ranker: bool = True
+    rerank: bool = True
+    mmr_lambda: float = 0.9
+    novelty: float = 0.02
+    exploration: float = 0.05
+    sentiment: float = 0.0
+
+    def __post_init__(self) -> None:
+        if not 0.0 <= self.mmr_lambda <= 1.0:
+            raise ValueError("mmr_lambda must be in [0, 1]")
+        if not 0.0 <= self.exploration <= 0.5:
+            raise ValueError("exploration must be in [0, 0.5]")
+        counts = (self.n_seq, self.n_covis, self.n_text, self.n_trending, self.n_new)
+        if min(counts) < 0:
+            raise ValueError("candidate counts must be >= 0")
+
+    def to_dict(self) -> dict:
+        return asdict(self)

@@ -1,0 +1,291 @@
+"""Embedded SQLite implementations of :class:`EventLog` and :class:`ItemStore`.
+
+Both use one connection per object (``check_same_thread=False``) guarded by a
+:class:`threading.Lock`, in WAL mode. ``synchronous=NORMAL`` (the default) makes every
+committed transaction survive a crash of the process; ``fsync=True`` selects ``FULL``, which
+also survives power loss at the cost of one fsync per commit. Both classes may open the same
+database file (they use different tables).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sqlite3
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import fields
+from operator import attrgetter
+from pathlib import Path
+from typing import Any, Self, TypeVar
+
+from shoprec.data.records import Event, EventType, Item
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+
+def _marks(n: int) -> str:
+    """``n`` SQL parameter marks: ``?, ?, ?``."""
+    return ", ".join("?" * n)
+
+
+#: How long a statement waits for another connection's lock before failing.
+_TIMEOUT_S = 30.0
+#: Parameters per ``IN (...)`` look-up; far below SQLite's limit of 32766.
+_CHUNK = 500
+
+_EVENTS_SCHEMA = """
+CREATE TABLE IF NOT EXISTS events (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,  -- AUTOINCREMENT: a seq is never reused
+    event_id TEXT UNIQUE,  -- NULLs are distinct: many events may have none
+    user_id TEXT NOT NULL, item_id TEXT NOT NULL, type TEXT NOT NULL, timestamp REAL NOT NULL,
+    session_id TEXT, query TEXT, text TEXT, rating REAL
+);
+CREATE INDEX IF NOT EXISTS events_user_id ON events (user_id);
+"""
+#: Columns in the order of the dataclass fields, so that a row maps to ``Event(*row)``.
+_EVENT_FIELDS = tuple(f.name for f in fields(Event))
+_EVENT_COLS = ", ".join(_EVENT_FIELDS)
+_event_fields = attrgetter(*_EVENT_FIELDS)
+_EVENT_INSERT = f"INSERT INTO events ({_EVENT_COLS}) VALUES ({_marks(len(_EVENT_FIELDS))})"
+
+_ITEMS_SCHEMA = """
+CREATE TABLE IF NOT EXISTS items (
+    pos INTEGER PRIMARY KEY AUTOINCREMENT,  -- first-insertion order (an upsert keeps it)
+    item_id TEXT NOT NULL UNIQUE, title TEXT NOT NULL, description TEXT NOT NULL,
+    category TEXT NOT NULL,  -- JSON list
+    brand TEXT NOT NULL, price REAL, in_stock INTEGER NOT NULL,
+    attributes TEXT NOT NULL,  -- JSON object
+    added_at REAL NOT NULL
+);
+"""
+_ITEM_FIELDS = tuple(f.name for f in fields(Item))
+_ITEM_COLS = ", ".join(_ITEM_FIELDS)
+_item_fields = attrgetter(*_ITEM_FIELDS)
+_ITEM_UPSERT = (
+    f"INSERT INTO items ({_ITEM_COLS}, added_at) VALUES ({_marks(len(_ITEM_FIELDS) + 1)})"
+    " ON CONFLICT (item_id) DO UPDATE SET "
+    + ", ".join(f"{c} = excluded.{c}" for c in _ITEM_FIELDS[1:])  # not added_at: keep the first
+)
+
+
+class _SQLiteBase:
+    """One locked connection in WAL mode, with the table created if missing."""
+
+    def __init__(self, path: Path, schema: str, synchronous: str) -> None:
+        self.path = Path(path)
+        self._lock = threading.Lock()
+        conn = sqlite3.connect(
+            self.path, timeout=_TIMEOUT_S, isolation_level=None, check_same_thread=False
+        )
+        try:
+            mode = conn.execute("PRAGMA journal_mode=WAL").fetchone()[0]
+            if str(mode).lower() != "wal":
+                raise RuntimeError(f"{self.path}: SQLite refused WAL mode (got {mode!r})")
+            conn.execute(f"PRAGMA synchronous={synchronous}")
+            conn.execute("PRAGMA secure_delete=ON")  # erased rows are zeroed, not just unlinked
+            conn.executescript(schema)
+        except BaseException:
+            conn.close()
+            raise
+        self._conn: sqlite3.Connection | None = conn
+        log.info("opened %s (%s, synchronous=%s)", self.path, type(self).__name__, synchronous)
+
+    def _db(self) -> sqlite3.Connection:
+        """The open connection; call with the lock held."""
+        if self._conn is None:
+            raise sqlite3.ProgrammingError(f"{type(self).__name__} on {self.path} is closed")
+        return self._conn
+
+    def _write(self, statements: Callable[[sqlite3.Connection], T]) -> T:
+        """Run ``statements(conn)`` in one write transaction; commit, or roll back on error.
+
+        ``BEGIN IMMEDIATE`` takes SQLite's write lock at once, so what ``statements`` reads
+        cannot change before it writes, not even from another connection to the file.
+        """
+        with self._lock:
+            conn = self._db()
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                result = statements(conn)
+                conn.execute("COMMIT")
+            except BaseException:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                raise
+        return result
+
+    def _query(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
+        """All rows of a read-only statement."""
+        with self._lock:
+            return self._db().execute(sql, params).fetchall()
+
+    def _scalar(self, sql: str, params: Sequence[Any] = ()) -> Any:
+        rows = self._query(sql, params)
+        return rows[0][0] if rows else None
+
+    def close(self) -> None:
+        """Close the connection; closing twice is allowed."""
+        with self._lock:
+            if self._conn is not None:
+                self._conn.close()
+                self._conn = None
+                log.info("closed %s (%s)", self.path, type(self).__name__)
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+
+def _event_row(event: Event) -> list[Any]:
+    row = list(_event_fields(event))
+    row[2] = EventType(row[2]).value  # validates a plain-str type too
+    return row
+
+
+def _event(row: Sequence[Any]) -> Event:
+    return Event(row[0], row[1], EventType(row[2]), *row[3:])
+
+
+class SQLiteEventLog(_SQLiteBase):
+    """:class:`~shoprec.store.protocols.EventLog` in the ``events`` table of an SQLite file.
+
+    Parameters
+    ----------
+    path : the database file (created if missing; its folder must exist).
+    fsync : ``True`` for ``synchronous=FULL`` (survives power loss), ``False`` for ``NORMAL``
+        (survives a crash of the process, much faster).
+    """
+
+    def __init__(self, path: Path, fsync: bool = False) -> None:
+        super().__init__(path, _EVENTS_SCHEMA, "FULL" if fsync else "NORMAL")
+
+    def append(self, events: Sequence[Event]) -> list[bool]:
+        """Store ``events`` in one transaction; ``False`` marks a duplicate ``event_id``."""
+        if not events:
+            return []
+        rows = [_event_row(e) for e in events]  # validate before taking the lock
+        ids = list({e.event_id for e in events if e.event_id is not None})
+
+        def insert(conn: sqlite3.Connection) -> list[bool]:
+            seen: set[str] = set()
+            for start in range(0, len(ids), _CHUNK):
+                chunk = ids[start : start + _CHUNK]
+                sql = f"SELECT event_id FROM events WHERE event_id IN ({_marks(len(chunk))})"
+                seen.update(r[0] for r in conn.execute(sql, chunk))
+            stored: list[bool] = []
+            new_rows = []
+            for event, row in zip(events, rows, strict=True):
+                fresh = event.event_id is None or event.event_id not in seen
+                if fresh and event.event_id is not None:
+                    seen.add(event.event_id)
+                stored.append(fresh)
+                if fresh:
+                    new_rows.append(row)
+            conn.executemany(_EVENT_INSERT, new_rows)
+            return stored
+
+        return self._write(insert)
+
+    def replay(self, after: int = 0, batch_size: int = 10_000) -> Iterator[tuple[int, Event]]:
+        """Yield ``(seq, event)`` with ``seq > after`` in append order, fetched page by page.
+
+        The lock is held only while a page is fetched, so appends go on during a replay;
+        events appended before the last page is fetched are included.
+        """
+        if batch_size < 1:
+            raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+        return self._pages(int(after), batch_size)
+
+    def _pages(self, after: int, batch_size: int) -> Iterator[tuple[int, Event]]:
+        sql = f"SELECT seq, {_EVENT_COLS} FROM events WHERE seq > ? ORDER BY seq LIMIT ?"
+        while True:
+            rows = self._query(sql, (after, batch_size))
+            for row in rows:
+                yield row[0], _event(row[1:])
+            if len(rows) < batch_size:
+                return
+            after = rows[-1][0]
+
+    def user_events(self, user_id: str) -> list[Event]:
+        """All events of ``user_id`` in append order."""
+        sql = f"SELECT {_EVENT_COLS} FROM events WHERE user_id = ? ORDER BY seq"
+        return [_event(r) for r in self._query(sql, (user_id,))]
+
+    def delete_user(self, user_id: str) -> int:
+        """Erase every event of ``user_id`` (zeroed on disk, WAL checkpointed); return the count."""
+        if not user_id:
+            raise ValueError("user_id must be non-empty (an empty id would erase anonymous events)")
+        sql = "DELETE FROM events WHERE user_id = ?"
+        erased = int(self._write(lambda c: c.execute(sql, (user_id,)).rowcount))
+        # secure_delete zeroed the rows in the pages; the checkpoint moves those pages out of the
+        # WAL and truncates it, so the old page images do not linger there either
+        if erased and self._checkpoint(wait_ms=1000):
+            log.warning("WAL checkpoint busy after erasing a user; old pages remain in the WAL")
+        log.info("erased %d events of one user", erased)
+        return erased
+
+    def _checkpoint(self, wait_ms: int) -> bool:
+        """Checkpoint and truncate the WAL, waiting at most ``wait_ms`` for readers; busy?"""
+        with self._lock:
+            conn = self._db()
+            conn.execute(f"PRAGMA busy_timeout = {int(wait_ms)}")  # writers wait meanwhile
+            try:
+                return bool(conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()[0])
+            finally:
+                conn.execute(f"PRAGMA busy_timeout = {int(_TIMEOUT_S * 1000)}")
+
+    def last_seq(self) -> int:
+        """Highest ``seq`` ever assigned (0 if none); erasing events does not lower it."""
+        value = self._scalar("SELECT seq FROM sqlite_sequence WHERE name = 'events'")
+        return int(value or 0)
+
+    def count(self) -> int:
+        """Number of stored events."""
+        return int(self._scalar("SELECT COUNT(*) FROM events"))
+
+
+def _item_row(item: Item) -> list[Any]:
+    row = list(_item_fields(item))
+    row[3] = json.dumps(list(item.category), ensure_ascii=False)
+    row[6] = int(bool(item.in_stock))
+    row[7] = json.dumps(dict(item.attributes), ensure_ascii=False, sort_keys=True)
+    return row
+
+
+def _item(row: Sequence[Any]) -> Item:
+    item_id, title, description, category, brand, price, in_stock, attrs = row
+    cat = tuple(json.loads(category))
+    return Item(item_id, title, description, cat, brand, price, bool(in_stock), json.loads(attrs))
+
+
+class SQLiteItemStore(_SQLiteBase):
+    """:class:`~shoprec.store.protocols.ItemStore` in the ``items`` table of an SQLite file."""
+
+    def __init__(self, path: Path) -> None:
+        super().__init__(path, _ITEMS_SCHEMA, "NORMAL")
+
+    def upsert(self, items: Sequence[Item], added_at: float) -> None:
+        """Insert or replace ``items``; an item keeps its first ``added_at`` and position."""
+        if not items:
+            return
+        rows = [(*_item_row(i), float(added_at)) for i in items]
+        self._write(lambda c: c.executemany(_ITEM_UPSERT, rows))
+
+    def get(self, item_id: str) -> Item | None:
+        """The item with ``item_id``, or ``None``."""
+        rows = self._query(f"SELECT {_ITEM_COLS} FROM items WHERE item_id = ?", (item_id,))
+        return _item(rows[0]) if rows else None
+
+    def all(self) -> list[tuple[Item, float]]:
+        """Every ``(item, added_at)`` in first-insertion order."""
+        rows = self._query(f"SELECT {_ITEM_COLS}, added_at FROM items ORDER BY pos")
+        return [(_item(r[:-1]), float(r[-1])) for r in rows]
+
+    def count(self) -> int:
+        """Number of items."""
+        return int(self._scalar("SELECT COUNT(*) FROM items"))
