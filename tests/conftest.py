@@ -79,3 +79,26 @@ def beauty(data_settings: Settings) -> SequenceData:
     from shoprec.data.datasets import load_dataset
 
     return load_dataset("amazon-beauty", data_settings)
+
+
+@pytest.fixture(scope="session")
+def serving_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Where the synthetic shop's serving models are trained once per session."""
+    return tmp_path_factory.mktemp("serving")
+
+
+@pytest.fixture(scope="session")
+def built(serving_root: Path, tmp_path_factory: pytest.TempPathFactory):
+    """The synthetic shop served by a real engine on a real embedded store (shared)."""
+    from serving_fixtures import synthetic_engine
+
+    return synthetic_engine(serving_root, tmp_path_factory.mktemp("store"))
+
+
+@pytest.fixture(scope="session")
+def client(built):
+    from fastapi.testclient import TestClient
+
+    from shoprec.serving.app import create_app
+
+    return TestClient(create_app(built.engine))

@@ -133,6 +133,42 @@ def demo(
 
 
 @app.command()
+def serve(
+    dataset: Annotated[
+        str, typer.Option(help="built-in name (amazon-beauty, synthetic) or a shop folder")
+    ] = "amazon-beauty",
+    host: Annotated[str, typer.Option(help="interface to bind")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="TCP port")] = 8000,
+    quick: Annotated[
+        bool, typer.Option(help="train the quick preset (about 2 minutes) if no checkpoint")
+    ] = False,
+    store: Annotated[
+        Path | None, typer.Option(help="folder of the embedded store (default under artifacts)")
+    ] = None,
+    verbose: bool = True,
+) -> None:
+    """Train or reuse the models on a dataset and serve the API (OpenAPI at /docs)."""
+    import uvicorn
+
+    from shoprec.serving.app import create_app
+    from shoprec.serving.build import build_engine, watch_artifacts
+
+    settings = _setup(verbose)
+    if dataset == "amazon-beauty" and not settings.has_data():
+        console.print(
+            f"[yellow]no data folder at {settings.data_dir}: serving the synthetic shop[/]"
+        )
+        dataset = "synthetic"
+    data = _load(dataset, settings)
+    built = build_engine(data, settings, store_dir=store, quick=quick)
+    watch_artifacts(built, settings, quick)
+    console.print(f"[bold green]serving[/] http://{host}:{port}/  (API docs: /docs)")
+    uvicorn.run(
+        create_app(built.engine), host=host, port=port, log_level="warning", access_log=False
+    )
+
+
+@app.command()
 def bench(
     out: Annotated[Path, typer.Option(help="results folder")] = Path("bench/results"),
     dataset: Annotated[

@@ -178,7 +178,7 @@ HINTS: dict[str, str] = {
     "Deodorant": "deodorant, antiperspirant",
     "Bath sponges and loofahs": "loofah, bath sponge, shower pouf, exfoliating gloves",
     "Hair removal and waxing": "wax, depilatory cream, epilator",
-    "Essential oils and aromatherapy": "essential oil, aromatherapy diffuser oil, lavender oil",
+    "Essential oils and aromatherapy": "essential oil, aromatherapy diffuser oil",
     "Shaving cream": "shaving cream, shave gel",
     "Razors": "razor, razor blades, safety razor",
     "Aftershave": "aftershave, after shave balm, bay rum",
@@ -338,7 +338,9 @@ def price_bands(
     ----------
     prices : price per item, None (or NaN) when unknown.
     groups : group key per item (its category). Items of a group with fewer than ``min_group``
-        priced items, or of group None, are banded by the terciles of all priced items.
+        priced items, or of group None, are banded by the terciles of all priced items; with
+        fewer than ``min_group`` priced items in all, nothing is banded (terciles of a handful
+        of prices, e.g. a one-item upsert, would mean nothing).
 
     Returns
     -------
@@ -347,7 +349,7 @@ def price_bands(
     price = np.array([np.nan if p is None else float(p) for p in prices], dtype=np.float64)
     priced = np.isfinite(price)
     out: list[str | None] = [None] * len(price)
-    if not priced.any():
+    if priced.sum() < min_group:
         return out
     members: dict[object, list[int]] = defaultdict(list)
     for i in np.flatnonzero(priced).tolist():
@@ -378,7 +380,8 @@ def tags_for_catalog(
     -------
     One :class:`ItemTags` per item. A catalog path gives its deepest level as the category and
     its first level as the department (confidence 1.0). Price bands are terciles within the
-    item's category (catalog or zero-shot leaf), global terciles when it has < 10 priced items.
+    item's category (catalog or zero-shot leaf), global terciles when it has < 10 priced items,
+    none when ``items`` hold < 10 prices: bands are relative to the items passed in.
     """
     paths = [tuple(c.strip() for c in it.category if c and c.strip()) for it in items]
     todo = [i for i, path in enumerate(paths) if not path]

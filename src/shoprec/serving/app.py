@@ -54,7 +54,7 @@ class MetricsMiddleware:
 
 def create_app(engine: Engine, title: str = "shoprec") -> FastAPI:
     """The API over ``engine`` (OpenAPI at ``/docs`` and ``/openapi.json``)."""
-    from shoprec.serving.routes import events, items, ops, users
+    from shoprec.serving.routes import events, items, ops, search, users
 
     app = FastAPI(
         title=title,
@@ -66,6 +66,7 @@ def create_app(engine: Engine, title: str = "shoprec") -> FastAPI:
     app.include_router(events.router)
     app.include_router(items.router)
     app.include_router(users.router)
+    app.include_router(search.router)
     app.include_router(ops.router)
 
     @app.exception_handler(RequestValidationError)

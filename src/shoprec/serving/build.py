@@ -17,7 +17,9 @@ from shoprec.models.sasrec_recommender import SASRecRecommender
 from shoprec.online.state import UserState
 from shoprec.online.tags import ItemTagger
 from shoprec.serving.engine import Engine
+from shoprec.serving.models import ModelBundle
 from shoprec.serving.offline import ServingPhase, build_phase, fit_ranker, offline_catalog
+from shoprec.serving.reload import ArtifactWatcher
 from shoprec.settings import Settings
 from shoprec.store import MemoryStateStore, open_embedded
 from shoprec.training.sasrec_job import (
@@ -129,5 +131,19 @@ def build_engine(
     return Built(engine, valid, final, data)
 
 
-def sasrec_for(path: Path) -> SASRecRecommender:
-    return SASRecRecommender.load(path)
+def watch_artifacts(built: Built, settings: Settings, quick: bool) -> ArtifactWatcher:
+    """Hot reload: when training publishes a new checkpoint, rebuild and swap the bundle."""
+    data = built.data
+    split = leave_one_out(data.sequences, data.timestamps)
+    ranker = built.final.bundle.ranker
+
+    def rebuild(path: Path) -> ModelBundle:
+        model = SASRecRecommender.load(path)
+        phase = build_phase(
+            data, built.engine.catalog, model, split.test_histories(), split.test_times(), ranker
+        )
+        phase.bundle.version = str(model.manifest_.get("train_seconds", "")) or "reloaded"
+        return phase.bundle
+
+    name = "sasrec-quick" if quick else "sasrec"
+    return ArtifactWatcher(built.engine, checkpoint_dir(settings, data.name, name), rebuild).start()

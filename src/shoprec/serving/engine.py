@@ -73,6 +73,7 @@ class Engine:
         self.counters = Counters()
         self.clock = 0.0  # the latest event time seen: "now" for trending and new arrivals
         self._write = threading.Lock()
+        self._search = None  # the product search index, built on first use
 
     # -- start-up -------------------------------------------------------------------------
     def load(self) -> None:
@@ -204,6 +205,48 @@ class Engine:
                 if j > 0 and j not in seen and s > 0 and in_stock[j] and len(out) < n:
                     out.append((j, float(s), why))
                     seen.add(j)
+        return out
+
+    def search(
+        self, query: str, user_id: str | None = None, n: int = 20
+    ) -> list[tuple[int, float, list[str]]]:
+        """Lexical + semantic matches for ``query``, re-ranked for the shopper when known."""
+        from shoprec.nlp.search import ProductSearch
+        from shoprec.serving.explain import tag_phrase
+
+        if self._search is None:
+            self._search = ProductSearch(self.catalog, self.vectorize)
+        bundle = self.bundle
+        ids, rrf = self._search.search(query, bundle.n_rows)
+        in_stock = self.catalog.view()[2]
+        keep = in_stock[ids]
+        ids, rrf = ids[keep], rrf[keep]
+        if not len(ids):
+            return []
+        score = rrf / rrf.max()
+        personal = np.zeros(len(ids))
+        state = self.states.get(user_id) if user_id else None
+        req = self.request_for(state)
+        if bundle.encoder is not None and len(req.history):
+            seq = bundle.encoder.scores(req.history, req.times)[ids]
+            personal += 0.3 * (np.argsort(np.argsort(seq)) / max(1, len(ids) - 1))
+        best_tag = [""] * len(ids)
+        if req.interests:
+            for k, i in enumerate(ids.tolist()):
+                w = {lab: req.interests.get(lab, 0.0) for lab in self.catalog.labels[i]}
+                if w and max(w.values()) > 0:
+                    best_tag[k] = max(w, key=w.__getitem__)
+                    personal[k] += 0.2 * min(1.0, sum(w.values()) * 3)
+        total = score + personal
+        order = np.argsort(-total, kind="stable")[:n]
+        out = []
+        for k in order.tolist():
+            reasons = [f"Matches “{query[:60]}”"]
+            if personal[k] > 0.15 and best_tag[k]:
+                reasons.append(tag_phrase(best_tag[k]))
+            elif personal[k] > 0.2:
+                reasons.append("Fits your recent activity")
+            out.append((int(ids[k]), float(total[k]), reasons))
         return out
 
     def observe_feedback(self, impressions: int, clicks: int) -> None:

@@ -1,0 +1,24 @@
+"""A served engine over the synthetic shop, built once per test session (about 30 s)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from shoprec.data.datasets import load_dataset
+from shoprec.serving.build import Built, build_engine
+from shoprec.settings import Settings
+
+_CACHE: dict[str, Built] = {}
+
+
+def synthetic_settings(root: Path) -> Settings:
+    return Settings(artifacts_dir=root / "artifacts", text_cache=root / "artifacts" / "text.npz")
+
+
+def synthetic_engine(root: Path, store: Path | None = None) -> Built:
+    """The synthetic shop's engine; models are trained once under ``root`` and reused."""
+    settings = synthetic_settings(root)
+    data = load_dataset("synthetic", settings)
+    return build_engine(
+        data, settings, store_dir=store, quick=True, train_seconds=20, progress=False
+    )
