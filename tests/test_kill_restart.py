@@ -1,0 +1,112 @@
+"""The server as a real subprocess: stream acknowledged events, ``kill -9`` it mid-stream,
+restart it on the same store: no acknowledged event is missing and user state is rebuilt."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from shoprec.store import open_embedded
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def start(serving_root: Path, store: Path, port: int) -> subprocess.Popen:
+    env = {
+        **os.environ,
+        "SHOPREC_ARTIFACTS_DIR": str(serving_root / "artifacts"),
+        "SHOPREC_TEXT_CACHE": str(serving_root / "artifacts" / "text.npz"),
+        "SHOPREC_THREADS": "1",
+    }
+    cmd = [
+        sys.executable,
+        "-m",
+        "shoprec.cli",
+        "serve",
+        "--dataset",
+        "synthetic",
+        "--quick",
+        "--port",
+        str(port),
+        "--store",
+        str(store),
+        "--no-verbose",
+    ]
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 180
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(proc.stderr.read().decode() if proc.stderr else "server died")
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
+                return proc
+        except httpx.HTTPError:
+            time.sleep(0.3)
+    proc.kill()
+    raise TimeoutError("server did not come up")
+
+
+@pytest.mark.timeout(600)
+def test_kill_9_loses_no_acknowledged_event(built, serving_root: Path, tmp_path: Path) -> None:
+    port = free_port()
+    items = built.data.items.to_list()
+    proc = start(serving_root, tmp_path, port)
+    acked: list[str] = []
+    stop = threading.Event()
+
+    def stream() -> None:
+        k = 0
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=5) as c:
+            while not stop.is_set():
+                batch = [
+                    {
+                        "user_id": f"k{j % 7}",
+                        "item_id": items[(k + j) % len(items)],
+                        "type": "view",
+                        "event_id": f"kill-{k + j}",
+                    }
+                    for j in range(25)
+                ]
+                try:
+                    r = c.post("/v1/events", json={"events": batch})
+                except httpx.HTTPError:
+                    return  # the server is gone
+                if r.status_code == 200:
+                    acked.extend(e["event_id"] for e in batch)
+                k += 25
+
+    t = threading.Thread(target=stream)
+    t.start()
+    time.sleep(3.0)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    stop.set()
+    t.join()
+    assert len(acked) > 100, "the stream should have been acknowledged for a while"
+    log, _ = open_embedded(tmp_path)
+    stored = {e.event_id for _, e in log.replay()}
+    log.close()
+    missing = [e for e in acked if e not in stored]
+    assert missing == [], f"{len(missing)} acknowledged events lost"
+    # restart: every user's state is rebuilt from the log
+    proc = start(serving_root, tmp_path, port)
+    try:
+        prof = httpx.get(f"http://127.0.0.1:{port}/v1/users/k0/profile").json()
+        ours = [e for e in acked if int(e.split("-")[1]) % 25 % 7 == 0]
+        assert prof["n_events"] >= len(ours) and prof["recent"]
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=30)
