@@ -154,6 +154,10 @@ def serve(
     from shoprec.serving.build import build_engine, watch_artifacts
 
     settings = _setup(verbose)
+    # per-request numpy work is tiny: BLAS thread pools only add spin-waiting and contention
+    from threadpoolctl import threadpool_limits
+
+    threadpool_limits(1)
     if dataset == "amazon-beauty" and not settings.has_data():
         console.print(
             f"[yellow]no data folder at {settings.data_dir}: serving the synthetic shop[/]"

@@ -57,8 +57,13 @@ def build_runs(
     fresh: bool = False,
 ) -> list[ModelRun]:
     """ModelRuns for ``names`` (unknown names raise ``KeyError`` listing the known ones)."""
+    from shoprec.evaluation.pipeline_runs import PIPELINES, pipeline_runs
+
     runs = []
+    pipes = [n for n in names if n in PIPELINES]
     for name in names:
+        if name in PIPELINES:
+            continue
         if name == "pop-all":
             spec = MODELS["pop"]
             runs.append(
@@ -76,8 +81,12 @@ def build_runs(
             grid = spec.grid if tune else [{}]
             runs.append(ModelRun(name=name, build=spec.build, grid=grid))
         else:
-            known = ["pop-all", *MODELS, *sorted(SEQUENCE_MODELS)]
+            known = ["pop-all", *MODELS, *sorted(SEQUENCE_MODELS), *PIPELINES]
             raise KeyError(f"unknown model {name!r}; known: {', '.join(known)}")
+    if pipes:
+        seq = next((r for r in runs if r.name == "sasrec"), None)
+        seq = seq or _sasrec_run("sasrec", data, settings, max_seconds, fresh)
+        runs += pipeline_runs(pipes, data, settings, seq)
     return runs
 
 

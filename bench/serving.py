@@ -1,0 +1,234 @@
+"""Serving benchmarks (BENCHMARKS.md section 2) against a real `shoprec serve` subprocess:
+latency at a fixed arrival rate, closed-loop throughput beside the trivial endpoint of the same
+app, freshness in 1,000 trials with event-acknowledgement latency, batched ingestion, and a
+kill -9 mid-stream with a count of acknowledged events missing after restart.
+
+    .venv/bin/python bench/serving.py --dataset amazon-beauty [--quick]
+
+Writes ``bench/results/serving.json`` and ``serving.md``. All load comes from this machine to
+loopback; every loop is bounded in count and time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import random
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+import numpy as np
+
+OUT = Path(__file__).parent / "results"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def start_server(dataset: str, store: Path, port: int, quick: bool) -> subprocess.Popen:
+    cmd = [sys.executable, "-m", "shoprec.cli", "serve", "--dataset", dataset, "--port",
+           str(port), "--store", str(store), "--no-verbose"]
+    if quick:
+        cmd.append("--quick")
+    proc = subprocess.Popen(cmd, env={**os.environ, "SHOPREC_THREADS": "1"})
+    deadline = time.monotonic() + 1800
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError("server exited")
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
+                return proc
+        except httpx.HTTPError:
+            time.sleep(0.5)
+    proc.kill()
+    raise TimeoutError("server did not start")
+
+
+def pct(lat: list[float]) -> dict[str, float]:
+    a = np.asarray(lat) * 1000.0
+    if not len(a):
+        return {}
+    return {f"p{q}": float(np.percentile(a, q)) for q in (50, 90, 99, 99.9)} | {
+        "mean": float(a.mean())
+    }
+
+
+async def fixed_rate(base: str, users: list[str], rate: float, seconds: float) -> dict:
+    """Open loop: one request every 1/rate s, whatever the previous ones are doing."""
+    lat: list[float] = []
+    errors = 0
+    limits = httpx.Limits(max_connections=64, max_keepalive_connections=64)
+    async with httpx.AsyncClient(base_url=base, timeout=10, limits=limits) as c:
+
+        async def one(u: str) -> None:
+            nonlocal errors
+            t0 = time.perf_counter()
+            try:
+                r = await c.get(f"/v1/users/{u}/recommendations", params={"n": 20})
+                ok = r.status_code == 200 and len(r.json()["items"]) == 20
+            except httpx.HTTPError:
+                ok = False
+            lat.append(time.perf_counter() - t0)
+            errors += not ok
+
+        tasks = []
+        t_start = time.perf_counter()
+        n = int(rate * seconds)
+        for k in range(n):
+            delay = t_start + k / rate - time.perf_counter()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            tasks.append(asyncio.create_task(one(random.choice(users))))
+        await asyncio.gather(*tasks)
+    return {"rate": rate, "seconds": seconds, "requests": n, "errors": errors, **pct(lat)}
+
+
+async def closed_loop(base: str, path_for, conns: int, seconds: float) -> dict:
+    done = 0
+    errors = 0
+    limits = httpx.Limits(max_connections=conns, max_keepalive_connections=conns)
+    async with httpx.AsyncClient(base_url=base, timeout=10, limits=limits) as c:
+        end = time.perf_counter() + seconds
+
+        async def worker() -> None:
+            nonlocal done, errors
+            while time.perf_counter() < end:
+                r = await c.get(path_for())
+                done += 1
+                errors += r.status_code != 200
+
+        t0 = time.perf_counter()
+        await asyncio.gather(*(worker() for _ in range(conns)))
+        wall = time.perf_counter() - t0
+    return {"connections": conns, "requests": done, "errors": errors, "rps": done / wall}
+
+
+def freshness(base: str, users: list[str], trials: int) -> dict:
+    """Post one event, then check the very next request reflects it."""
+    ack: list[float] = []
+    gone = shows = lifted = lift_trials = 0
+    rng = random.Random(7)
+    with httpx.Client(base_url=base, timeout=10) as c:
+        for k in range(trials):
+            u = rng.choice(users)
+            items = c.get(f"/v1/users/{u}/recommendations", params={"n": 50}).json()["items"]
+            if k % 2 == 0:  # a bought item leaves the feed
+                item = items[0]["item_id"]
+                ev = {"user_id": u, "item_id": item, "type": "purchase", "event_id": f"fr-{k}"}
+            else:  # a viewed item's neighbours move up
+                item = items[min(len(items) - 1, 30)]["item_id"]
+                nbrs = [x["item_id"] for x in c.get(f"/v1/items/{item}/similar?n=10").json()["items"]]
+                before = [x["item_id"] for x in items]
+                ev = {"user_id": u, "item_id": item, "type": "view", "event_id": f"fr-{k}"}
+            t0 = time.perf_counter()
+            r = c.post("/v1/events", json={"events": [ev]})
+            ack.append(time.perf_counter() - t0)
+            assert r.status_code == 200 and r.json()["accepted"] == 1
+            after = [x["item_id"] for x in
+                     c.get(f"/v1/users/{u}/recommendations", params={"n": 50}).json()["items"]]
+            prof = c.get(f"/v1/users/{u}/profile").json()
+            shows += prof["recent"][0]["item_id"] == item
+            if k % 2 == 0:
+                gone += item not in after
+            else:
+                def rank(lst: list[str], x: str) -> int:
+                    return lst.index(x) if x in lst else len(lst)
+                lift_trials += 1
+                lifted += sum(rank(before, x) - rank(after, x) for x in nbrs) > 0
+    return {
+        "trials": trials,
+        "purchase_left_feed": gone / (trials - lift_trials),
+        "view_lifted_neighbours": lifted / max(1, lift_trials),
+        "profile_shows_event": shows / trials,
+        "ack_ms": pct(ack),
+    }
+
+
+def ingestion(base: str, users: list[str], items: list[str], seconds: float) -> dict:
+    n = 0
+    t0 = time.perf_counter()
+    k = 0
+    with httpx.Client(base_url=base, timeout=30) as c:
+        while time.perf_counter() - t0 < seconds:
+            batch = [{"user_id": users[(k + j) % len(users)], "item_id": items[(k + j) % len(items)],
+                      "type": "view", "event_id": f"in-{k + j}"} for j in range(1000)]
+            r = c.post("/v1/events", json={"events": batch})
+            assert r.status_code == 200
+            n += r.json()["accepted"]
+            k += 1000
+    return {"events": n, "events_per_s": n / (time.perf_counter() - t0), "batch": 1000}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--dataset", default="amazon-beauty")
+    ap.add_argument("--quick", action="store_true")
+    ap.add_argument("--rate", type=float, default=200)
+    ap.add_argument("--seconds", type=float, default=30)
+    ap.add_argument("--trials", type=int, default=1000)
+    args = ap.parse_args()
+    from shoprec.data.datasets import load_dataset
+
+    data = load_dataset(args.dataset)
+    users, items = data.users.to_list(), data.items.to_list()
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    with tempfile.TemporaryDirectory() as store:
+        proc = start_server(args.dataset, Path(store), port, args.quick)
+        try:
+            res: dict = {"dataset": args.dataset, "machine": f"{os.cpu_count()} cores"}
+            res["latency"] = asyncio.run(fixed_rate(base, users, args.rate, args.seconds))
+            print("latency", res["latency"])
+            feed = asyncio.run(closed_loop(
+                base, lambda: f"/v1/users/{random.choice(users)}/recommendations?n=20", 32, 20))
+            trivial = asyncio.run(closed_loop(base, lambda: "/healthz", 32, 20))
+            res["throughput"] = {"feed": feed, "trivial": trivial,
+                                 "ratio": feed["rps"] / trivial["rps"]}
+            print("throughput", res["throughput"])
+            res["freshness"] = freshness(base, users, args.trials)
+            print("freshness", res["freshness"])
+            res["ingestion"] = ingestion(base, users, items, 10)
+            print("ingestion", res["ingestion"])
+        finally:
+            proc.send_signal(signal.SIGTERM)
+            proc.wait(timeout=60)
+    OUT.mkdir(parents=True, exist_ok=True)
+    (OUT / "serving.json").write_text(json.dumps(res, indent=2))
+    lat, thr, fr, ing = res["latency"], res["throughput"], res["freshness"], res["ingestion"]
+    md = [
+        f"# Serving benchmarks ({args.dataset}, one server process, {res['machine']})",
+        "",
+        f"Command: `.venv/bin/python bench/serving.py --dataset {args.dataset}"
+        f"{' --quick' if args.quick else ''}`",
+        "",
+        "| measure | value |",
+        "|---|---|",
+        f"| home feed at {lat['rate']:.0f} req/s for {lat['seconds']:.0f} s: p50 / p99 / p99.9 "
+        f"| {lat['p50']:.2f} / {lat['p99']:.2f} / {lat['p99.9']:.2f} ms, {lat['errors']} errors |",
+        f"| closed loop, 32 connections: home feed / trivial endpoint | {thr['feed']['rps']:.0f} "
+        f"/ {thr['trivial']['rps']:.0f} req/s = {100 * thr['ratio']:.0f}% |",
+        f"| freshness ({fr['trials']} trials): bought item left the feed | "
+        f"{100 * fr['purchase_left_feed']:.1f}% |",
+        f"| freshness: viewed item's neighbours moved up | {100 * fr['view_lifted_neighbours']:.1f}% |",
+        f"| freshness: profile shows the event | {100 * fr['profile_shows_event']:.1f}% |",
+        f"| event acknowledgement p50 / p99 | {fr['ack_ms']['p50']:.2f} / "
+        f"{fr['ack_ms']['p99']:.2f} ms |",
+        f"| batched ingestion (1,000 per request, durable) | {ing['events_per_s']:.0f} events/s |",
+    ]
+    (OUT / "serving.md").write_text("\n".join(md) + "\n")
+    print("\n".join(md))
+
+
+if __name__ == "__main__":
+    main()
