@@ -19,7 +19,7 @@ from shoprec.online.tags import ItemTagger
 from shoprec.serving.engine import Engine
 from shoprec.serving.models import ModelBundle
 from shoprec.serving.offline import ServingPhase, build_phase, fit_ranker, offline_catalog
-from shoprec.serving.reload import ArtifactWatcher
+from shoprec.serving.reload import ArtifactWatcher, artifact_stamp
 from shoprec.settings import Settings
 from shoprec.store import MemoryStateStore, open_embedded
 from shoprec.training.sasrec_job import (
@@ -127,6 +127,7 @@ def build_engine(
     final = build_phase(
         data, engine.catalog, trained.final, split.test_histories(), split.test_times(), ranker
     )
+    final.bundle.version = f"{artifact_stamp(trained.path):.0f}"
     engine.set_bundle(final.bundle)
     return Built(engine, valid, final, data)
 
@@ -142,7 +143,7 @@ def watch_artifacts(built: Built, settings: Settings, quick: bool) -> ArtifactWa
         phase = build_phase(
             data, built.engine.catalog, model, split.test_histories(), split.test_times(), ranker
         )
-        phase.bundle.version = str(model.manifest_.get("train_seconds", "")) or "reloaded"
+        phase.bundle.version = f"{artifact_stamp(path):.0f}"
         return phase.bundle
 
     name = "sasrec-quick" if quick else "sasrec"

@@ -83,6 +83,7 @@ def generate(
     # co-visitation: neighbours of the latest items, recency-weighted
     recent = hist[::-1][:COVIS_RECENT]
     w = 0.5 ** np.arange(len(recent))
+    covis_sum: np.ndarray
     if len(recent):
         nb, sims = bundle.covis_ids[recent], bundle.covis_sims[recent] * w[:, None]  # (R, K)
         flat, fsim = nb.ravel(), sims.ravel()
@@ -90,10 +91,10 @@ def generate(
         covis_sum = np.bincount(flat[keep], fsim[keep], minlength=n)
         top_covis = _top(covis_sum, strategy.n_covis)
         pools.append(top_covis[covis_sum[top_covis] > 0])
-        tn = bundle.text_ids[hist[::-1][:TEXT_RECENT]].ravel()
-        pools.append(np.unique(tn[tn > 0])[: strategy.n_text * TEXT_RECENT])
+        tn = bundle.text_ids[hist[::-1][:TEXT_RECENT], : strategy.n_text].ravel()
+        pools.append(tn[tn > 0])
     else:
-        covis_sum = np.zeros(n)
+        covis_sum = np.zeros(n, np.float64)
     pools.append(_top(trending[:n], strategy.n_trending))
     if strategy.n_new:
         fresh = np.flatnonzero(added_at[:n] >= req.now - strategy.new_window_s)

@@ -12,6 +12,7 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -26,6 +27,9 @@ from shoprec.serving.pipeline import Pipeline, Result
 from shoprec.serving.rerank import Filters
 from shoprec.serving.strategy import Strategy
 from shoprec.store.protocols import EventLog, ItemStore, StateStore
+
+if TYPE_CHECKING:
+    from shoprec.nlp.search import ProductSearch
 
 log = logging.getLogger(__name__)
 
@@ -73,7 +77,7 @@ class Engine:
         self.counters = Counters()
         self.clock = 0.0  # the latest event time seen: "now" for trending and new arrivals
         self._write = threading.Lock()
-        self._search = None  # the product search index, built on first use
+        self._search: ProductSearch | None = None  # the search index, built on first use
 
     # -- start-up -------------------------------------------------------------------------
     def load(self) -> None:
