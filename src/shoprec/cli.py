@@ -103,33 +103,13 @@ def train(
 
 @app.command()
 def demo(
-    max_seconds: Annotated[float, typer.Option(help="training budget of the sequence model")] = 90,
+    host: Annotated[str, typer.Option(help="interface to bind")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="TCP port")] = 8000,
     verbose: bool = False,
 ) -> None:
     """Build a store (Amazon Beauty when the data folder exists, else a synthetic shop), train
-    the models, evaluate them and print where the report is."""
-    from shoprec.evaluation.suite import evaluate as run
-
-    settings = _setup(verbose)
-    if settings.has_data():
-        dataset = "amazon-beauty"
-    else:
-        console.print(
-            f"[yellow]no data folder at {settings.data_dir}: using the synthetic store[/]"
-        )
-        dataset = "synthetic"
-    data = _load(dataset, settings)
-    out = Path("runs/demo")
-    # the demo's short-budget checkpoints stay apart from `shoprec train`'s
-    settings = settings.model_copy(update={"artifacts_dir": out / "artifacts"})
-    doc = run(
-        data, ["pop", "itemknn", "sasrec"], out, settings, tune=False, max_seconds=max_seconds
-    )
-    for name, m in doc["models"].items():
-        console.print(
-            f"{name:10s} test HR@10 {m['test']['HR@10']:.4f} NDCG@10 {m['test']['NDCG@10']:.4f}"
-        )
-    console.print(f"report: {out / 'report.md'}")
+    the quick preset, and serve the API on embedded defaults (no server to install)."""
+    serve(dataset="amazon-beauty", host=host, port=port, quick=True, store=None, verbose=verbose)
 
 
 @app.command()

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from shoprec.models.ranker import FEATURES
-from shoprec.serving.models import ModelBundle
+from shoprec.serving.models import ModelBundle, neighbours
 from shoprec.serving.strategy import Strategy
 
 F = {name: j for j, name in enumerate(FEATURES)}
@@ -95,6 +95,9 @@ def generate(
         pools.append(tn[tn > 0])
     else:
         covis_sum = np.zeros(n, np.float64)
+    if len(hist) and strategy.n_session:
+        near = neighbours(bundle, int(hist[-1]), strategy.n_session)
+        pools.append(np.array([j for j, _, _ in near], np.int64))
     pools.append(_top(trending[:n], strategy.n_trending))
     if strategy.n_new:
         fresh = np.flatnonzero(added_at[:n] >= req.now - strategy.new_window_s)

@@ -22,7 +22,8 @@ from shoprec.online.tags import ItemTagger, tags_for_catalog
 from shoprec.online.trending import Trending
 from shoprec.serving.candidates import Request
 from shoprec.serving.catalog import Catalog
-from shoprec.serving.models import ModelBundle, build_bundle, extend
+from shoprec.serving.explain import short
+from shoprec.serving.models import ModelBundle, build_bundle, extend, neighbours
 from shoprec.serving.pipeline import Pipeline, Result
 from shoprec.serving.rerank import Filters
 from shoprec.serving.strategy import Strategy
@@ -197,19 +198,11 @@ class Engine:
         b = self.bundle
         if idx >= b.n_rows:
             b = extend(b, self.catalog)
-        out: list[tuple[int, float, str]] = []
-        seen = {idx}
-        title = self.catalog.title(idx)
-        _, _, in_stock, _ = self.catalog.view()
-        for ids, sims, why in (
-            (b.covis_ids[idx], b.covis_sims[idx], f"Often bought with {title[:60]}"),
-            (b.text_ids[idx], b.text_sims[idx], f"Similar to {title[:60]}"),
-        ):
-            for j, s in zip(ids.tolist(), sims.tolist(), strict=True):
-                if j > 0 and j not in seen and s > 0 and in_stock[j] and len(out) < n:
-                    out.append((j, float(s), why))
-                    seen.add(j)
-        return out
+        title = short(self.catalog.title(idx))
+        why = {"covis": f"Often bought with {title}", "text": f"Similar to {title}"}
+        in_stock = self.catalog.view()[2]
+        near = neighbours(b, idx, 3 * n)
+        return [(j, s, why[src]) for j, s, src in near if in_stock[j]][:n]
 
     def search(
         self, query: str, user_id: str | None = None, n: int = 20

@@ -159,6 +159,26 @@ def extend(bundle: ModelBundle, catalog: Catalog) -> ModelBundle:
     )
 
 
+def neighbours(bundle: ModelBundle, idx: int, n: int) -> list[tuple[int, float, str]]:
+    """Up to ``n`` items like ``idx``: co-visitation neighbours first (``"covis"``), then text
+    neighbours (``"text"``), as ``(index, similarity, source)``."""
+    out: list[tuple[int, float, str]] = []
+    if not 0 < idx < bundle.n_rows:
+        return out
+    seen = {idx}
+    for ids, sims, source in (
+        (bundle.covis_ids[idx], bundle.covis_sims[idx], "covis"),
+        (bundle.text_ids[idx], bundle.text_sims[idx], "text"),
+    ):
+        for j, s in zip(ids.tolist(), sims.tolist(), strict=True):
+            if len(out) >= n:
+                return out
+            if j > 0 and j not in seen and s > 0:
+                out.append((j, float(s), source))
+                seen.add(j)
+    return out
+
+
 def manifest_version(path: Path) -> str | None:
     """The version of a published artifact set (its manifest's ``version``), or None."""
     manifest = path / "manifest.json"

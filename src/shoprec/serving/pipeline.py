@@ -13,8 +13,8 @@ import numpy as np
 
 from shoprec.serving.candidates import Candidates, F, Request, generate
 from shoprec.serving.catalog import Catalog
-from shoprec.serving.explain import fallback_reason, reasons_for
-from shoprec.serving.models import ModelBundle
+from shoprec.serving.explain import fallback_reason, reasons_for, short
+from shoprec.serving.models import ModelBundle, neighbours
 from shoprec.serving.rerank import Filters, allowed, explore_slots, mmr
 from shoprec.serving.strategy import Strategy
 
@@ -120,7 +120,15 @@ class Pipeline:
             return []
         rel_k = rel[pos]
         explored: dict[int, int] = {}
+        latest = int(req.history[-1]) if len(req.history) else 0
+        boosted: set[int] = set()
         if st.rerank:
+            if st.session_boost > 0 and latest:
+                near = {j for j, _, _ in neighbours(bundle, latest, st.n_session)}
+                hit = np.array([int(i) in near for i in cands.ids[pos]])
+                span = float(rel_k.max() - rel_k.min()) or 1.0
+                rel_k = rel_k + st.session_boost * span * hit
+                boosted = {int(p) for p in pos[hit]}
             if st.novelty > 0:
                 pop = np.log1p(bundle.popularity[cands.ids[pos]])
                 top = pop.max() if len(pop) and pop.max() > 0 else 1.0
@@ -141,7 +149,6 @@ class Pipeline:
             order = np.asarray(order_l[:n], np.int64)
         else:
             order = pos[np.argsort(-rel_k, kind="stable")][:n]
-        latest = int(req.history[-1]) if len(req.history) else 0
         out = []
         for p in order:
             idx = int(cands.ids[p])
@@ -158,5 +165,8 @@ class Pipeline:
                     cands.affinity_label[p],
                     latest,
                 )
+            if p in boosted:
+                just = f"Goes with {short(self.catalog.title(latest), 50)}, your latest pick"
+                reasons = [just, *reasons][:2]
             out.append(Recommended(idx, float(rel[p]), reasons))
         return out

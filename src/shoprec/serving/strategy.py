@@ -22,6 +22,9 @@ class Strategy:
     novelty : bonus weight for less popular items.
     exploration : share of list slots given to new items not otherwise ranked there.
     sentiment : weight of review sentiment in the final score (used once sentiment exists).
+    session_boost : relevance bonus (share of the candidates' score span) for the nearest
+        neighbours of the shopper's very last item: the feed answers the last click at once.
+    n_session : how many of the last item's neighbours get the bonus.
     """
 
     name: str = "default"
@@ -38,6 +41,8 @@ class Strategy:
     novelty: float = 0.02
     exploration: float = 0.05
     sentiment: float = 0.0
+    session_boost: float = 0.1
+    n_session: int = 10
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.mmr_lambda <= 1.0:
