@@ -35,6 +35,7 @@ class Catalog:
         self.in_stock = np.zeros(self._cap, bool)
         self.added_at = np.zeros(self._cap)
         self._lock = threading.Lock()
+        self._by_name: dict[str, set[int]] = {}  # casefolded category name -> indices
 
     def __len__(self) -> int:
         """Number of items (indices 1..len)."""
@@ -69,6 +70,7 @@ class Catalog:
             self._grow(len(self.ids) + n_new)
             for k, item in enumerate(items):
                 idx = self.index.get(item.item_id)
+                old = self._names(idx) if idx is not None else set()
                 if idx is None:
                     idx = len(self.ids)
                     self.ids.append(item.item_id)
@@ -81,11 +83,33 @@ class Catalog:
                     self.items[idx] = item
                     self.tags[idx] = tags[k]
                     self.labels[idx] = tuple(tags[k].labels())
+                self._index_names(idx, old)
                 self.vectors[idx] = vectors[k]
                 self.price[idx] = np.nan if item.price is None else item.price
                 self.in_stock[idx] = item.in_stock
                 out[k] = idx
             return out
+
+    def _names(self, idx: int) -> set[str]:
+        item, tags = self.items[idx], self.tags[idx]
+        names = set(item.category) if item else set()
+        if tags:
+            names |= {n for n in (tags.category, tags.department) if n}
+        return {n.casefold() for n in names}
+
+    def _index_names(self, idx: int, old: set[str]) -> None:
+        for name in old:
+            self._by_name.get(name, set()).discard(idx)
+        for name in self._names(idx):
+            self._by_name.setdefault(name, set()).add(idx)
+
+    def in_category(self, category: str, n_rows: int) -> np.ndarray:
+        """``(n_rows,)`` bool: items whose category path, derived category or department is
+        ``category`` (case-insensitive)."""
+        mask = np.zeros(n_rows, bool)
+        members = [i for i in self._by_name.get(category.casefold(), ()) if i < n_rows]
+        mask[members] = True
+        return mask
 
     def _grow(self, need: int) -> None:
         if need <= self._cap:
@@ -110,16 +134,6 @@ class Catalog:
         """A human category name for explanations (catalog leaf, else the derived one)."""
         tags = self.tags[idx]
         return tags.category or tags.department if tags else None
-
-    def matches_category(self, idx: int, category: str) -> bool:
-        """Whether the item's category path, derived category or department names ``category``
-        (case-insensitive)."""
-        want = category.casefold()
-        item, tags = self.items[idx], self.tags[idx]
-        names = list(item.category) if item else []
-        if tags:
-            names += [n for n in (tags.category, tags.department) if n]
-        return any(n.casefold() == want for n in names)
 
     def view(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """``(vectors, price, in_stock, added_at)`` trimmed to ``len + 1`` rows."""

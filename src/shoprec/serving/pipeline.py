@@ -86,9 +86,7 @@ class Pipeline:
     def _category_mask(self, category: str | None, n_rows: int) -> np.ndarray | None:
         if not category:
             return None
-        return np.array(
-            [i > 0 and self.catalog.matches_category(i, category) for i in range(n_rows)]
-        )
+        return self.catalog.in_category(category, n_rows)
 
     def score(self, bundle: ModelBundle, cands: Candidates, st: Strategy) -> np.ndarray:
         """The ranker's logits (or, without one, the strongest available single signal)."""
