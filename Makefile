@@ -26,6 +26,7 @@ test-fast: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/shoprec bench
+	$(BIN)/python bench/serving.py
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests bench

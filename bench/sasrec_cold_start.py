@@ -49,8 +49,12 @@ def measure(model, users, hist, targets, times, counts, n_items) -> dict:
     neg = sample_negatives(hist, targets, n_items, 1)
     res = rank_phase(model, users, hist, targets, neg, timestamps=times)
     cold = counts[targets] <= COLD_MAX_COUNT
-    return {"NDCG@10": M.ndcg(res.ranks, 10), "HR@10": M.hit_rate(res.ranks, 10),
-            "cold_NDCG@10": M.ndcg(res.ranks[cold], 10), "cold_users": int(cold.sum())}
+    return {
+        "NDCG@10": M.ndcg(res.ranks, 10),
+        "HR@10": M.hit_rate(res.ranks, 10),
+        "cold_NDCG@10": M.ndcg(res.ranks[cold], 10),
+        "cold_users": int(cold.sum()),
+    }
 
 
 def main() -> None:
@@ -64,15 +68,27 @@ def main() -> None:
     n = data.n_items + 1
     t0 = time.perf_counter()
     model = SASRecRecommender(cfg, progress=False).fit(
-        TrainData(split.train, data.n_items, item_text_vectors=text,
-                  valid_targets=split.valid, timestamps=split.train_times())
+        TrainData(
+            split.train,
+            data.n_items,
+            item_text_vectors=text,
+            valid_targets=split.valid,
+            timestamps=split.train_times(),
+        )
     )
     epochs = max(1, model.history_.best_epoch)
     c_train = np.bincount(np.concatenate(split.train), minlength=n)
     valid = {}
     for m in GATES:
-        valid[m] = measure(gated(model, c_train, m), split.users, split.train, split.valid,
-                           split.train_times(), c_train, data.n_items)
+        valid[m] = measure(
+            gated(model, c_train, m),
+            split.users,
+            split.train,
+            split.valid,
+            split.train_times(),
+            c_train,
+            data.n_items,
+        )
         logging.info("valid m=%d %s", m, valid[m])
     base = valid[0]["NDCG@10"]
     # the gate with the best cold-slice NDCG that keeps overall NDCG within 1% of m = 0
@@ -85,11 +101,28 @@ def main() -> None:
     c_test = np.bincount(np.concatenate(th), minlength=n)
     test = {}
     for m in sorted({0, chosen}):
-        test[m] = measure(gated(final, c_test, m), split.users, th, split.test,
-                          split.test_times(), c_test, data.n_items)
-    print(json.dumps({"overrides": overrides, "best_epoch": epochs, "chosen_gate": chosen,
-                      "valid": valid, "test": test, "seconds": time.perf_counter() - t0},
-                     indent=2))
+        test[m] = measure(
+            gated(final, c_test, m),
+            split.users,
+            th,
+            split.test,
+            split.test_times(),
+            c_test,
+            data.n_items,
+        )
+    print(
+        json.dumps(
+            {
+                "overrides": overrides,
+                "best_epoch": epochs,
+                "chosen_gate": chosen,
+                "valid": valid,
+                "test": test,
+                "seconds": time.perf_counter() - t0,
+            },
+            indent=2,
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -37,8 +37,19 @@ def free_port() -> int:
 
 
 def start_server(dataset: str, store: Path, port: int, quick: bool) -> subprocess.Popen:
-    cmd = [sys.executable, "-m", "shoprec.cli", "serve", "--dataset", dataset, "--port",
-           str(port), "--store", str(store), "--no-verbose"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "shoprec.cli",
+        "serve",
+        "--dataset",
+        dataset,
+        "--port",
+        str(port),
+        "--store",
+        str(store),
+        "--no-verbose",
+    ]
     if quick:
         cmd.append("--quick")
     proc = subprocess.Popen(cmd, env={**os.environ, "SHOPREC_THREADS": "1"})
@@ -128,22 +139,28 @@ def freshness(base: str, users: list[str], trials: int) -> dict:
                 ev = {"user_id": u, "item_id": item, "type": "purchase", "event_id": f"fr-{k}"}
             else:  # a viewed item's neighbours move up
                 item = items[min(len(items) - 1, 30)]["item_id"]
-                nbrs = [x["item_id"] for x in c.get(f"/v1/items/{item}/similar?n=10").json()["items"]]
+                nbrs = [
+                    x["item_id"] for x in c.get(f"/v1/items/{item}/similar?n=10").json()["items"]
+                ]
                 before = [x["item_id"] for x in items]
                 ev = {"user_id": u, "item_id": item, "type": "view", "event_id": f"fr-{k}"}
             t0 = time.perf_counter()
             r = c.post("/v1/events", json={"events": [ev]})
             ack.append(time.perf_counter() - t0)
             assert r.status_code == 200 and r.json()["accepted"] == 1
-            after = [x["item_id"] for x in
-                     c.get(f"/v1/users/{u}/recommendations", params={"n": 50}).json()["items"]]
+            after = [
+                x["item_id"]
+                for x in c.get(f"/v1/users/{u}/recommendations", params={"n": 50}).json()["items"]
+            ]
             prof = c.get(f"/v1/users/{u}/profile").json()
             shows += prof["recent"][0]["item_id"] == item
             if k % 2 == 0:
                 gone += item not in after
             else:
+
                 def rank(lst: list[str], x: str) -> int:
                     return lst.index(x) if x in lst else len(lst)
+
                 lift_trials += 1
                 lifted += sum(rank(before, x) - rank(after, x) for x in nbrs) > 0
     return {
@@ -161,8 +178,15 @@ def ingestion(base: str, users: list[str], items: list[str], seconds: float) -> 
     k = 0
     with httpx.Client(base_url=base, timeout=30) as c:
         while time.perf_counter() - t0 < seconds:
-            batch = [{"user_id": users[(k + j) % len(users)], "item_id": items[(k + j) % len(items)],
-                      "type": "view", "event_id": f"in-{k + j}"} for j in range(1000)]
+            batch = [
+                {
+                    "user_id": users[(k + j) % len(users)],
+                    "item_id": items[(k + j) % len(items)],
+                    "type": "view",
+                    "event_id": f"in-{k + j}",
+                }
+                for j in range(1000)
+            ]
             r = c.post("/v1/events", json={"events": batch})
             assert r.status_code == 200
             n += r.json()["accepted"]
@@ -173,14 +197,22 @@ def ingestion(base: str, users: list[str], items: list[str], seconds: float) -> 
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--dataset", default="amazon-beauty")
-    ap.add_argument("--quick", action="store_true")
+    ap.add_argument(
+        "--quick",
+        action="store_true",
+        help="serve the quick preset (default: the benchmark model if trained)",
+    )
     ap.add_argument("--rate", type=float, default=200)
     ap.add_argument("--seconds", type=float, default=30)
     ap.add_argument("--trials", type=int, default=1000)
     args = ap.parse_args()
     from shoprec.data.datasets import load_dataset
+    from shoprec.settings import Settings
+    from shoprec.training.sasrec_job import checkpoint_dir
 
     data = load_dataset(args.dataset)
+    if not (checkpoint_dir(Settings(), data.name, "sasrec") / "manifest.json").is_file():
+        args.quick = True  # no benchmark checkpoint: do not spend 15 minutes training one
     users, items = data.users.to_list(), data.items.to_list()
     port = free_port()
     base = f"http://127.0.0.1:{port}"
@@ -190,11 +222,17 @@ def main() -> None:
             res: dict = {"dataset": args.dataset, "machine": f"{os.cpu_count()} cores"}
             res["latency"] = asyncio.run(fixed_rate(base, users, args.rate, args.seconds))
             print("latency", res["latency"])
-            feed = asyncio.run(closed_loop(
-                base, lambda: f"/v1/users/{random.choice(users)}/recommendations?n=20", 32, 20))
+            feed = asyncio.run(
+                closed_loop(
+                    base, lambda: f"/v1/users/{random.choice(users)}/recommendations?n=20", 32, 20
+                )
+            )
             trivial = asyncio.run(closed_loop(base, lambda: "/healthz", 32, 20))
-            res["throughput"] = {"feed": feed, "trivial": trivial,
-                                 "ratio": feed["rps"] / trivial["rps"]}
+            res["throughput"] = {
+                "feed": feed,
+                "trivial": trivial,
+                "ratio": feed["rps"] / trivial["rps"],
+            }
             print("throughput", res["throughput"])
             res["freshness"] = freshness(base, users, args.trials)
             print("freshness", res["freshness"])
@@ -220,7 +258,8 @@ def main() -> None:
         f"/ {thr['trivial']['rps']:.0f} req/s = {100 * thr['ratio']:.0f}% |",
         f"| freshness ({fr['trials']} trials): bought item left the feed | "
         f"{100 * fr['purchase_left_feed']:.1f}% |",
-        f"| freshness: viewed item's neighbours moved up | {100 * fr['view_lifted_neighbours']:.1f}% |",
+        "| freshness: viewed item's neighbours moved up | "
+        f"{100 * fr['view_lifted_neighbours']:.1f}% |",
         f"| freshness: profile shows the event | {100 * fr['profile_shows_event']:.1f}% |",
         f"| event acknowledgement p50 / p99 | {fr['ack_ms']['p50']:.2f} / "
         f"{fr['ack_ms']['p99']:.2f} ms |",
