@@ -447,7 +447,7 @@ def run_ours_side(args, data, split) -> dict:
         if hasattr(config, "time_gaps"):
             config = replace(config, time_gaps=False)
     if args.ours_no_text:
-        config = replace(config, use_text=False)
+        config = replace(config, use_text=False, id_dropout=0.0, id_min_count=0)
     log.info("shoprec SASRec: training %d epoch(s) (%s)", args.ours_epochs, config)
     t0 = time.perf_counter()
     trained = train_sasrec(data, settings, config, name="sasrec-bench", progress=False)

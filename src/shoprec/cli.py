@@ -83,13 +83,12 @@ def train(
     verbose: bool = True,
 ) -> None:
     """Train the SASRec sequence model with early stopping and save a checkpoint."""
-    from dataclasses import replace
 
-    from shoprec.training.sasrec_job import BEST_CONFIG, train_sasrec
+    from shoprec.training.sasrec_job import BEST_CONFIG, ids_only, train_sasrec
 
     settings = _setup(verbose)
     data = _load(dataset, settings)
-    config = BEST_CONFIG if text else replace(BEST_CONFIG, use_text=False)
+    config = BEST_CONFIG if text else ids_only(BEST_CONFIG)
     trained = train_sasrec(
         data, settings, config, name="sasrec" if text else "sasrec-notext", max_seconds=max_seconds
     )

@@ -6,7 +6,6 @@ from __future__ import annotations
 import logging
 import sys
 import time
-from dataclasses import replace
 from pathlib import Path
 
 from shoprec.data.interactions import SequenceData
@@ -28,10 +27,11 @@ def _sasrec_run(
         BEST_CONFIG,
         checkpoint_dir,
         find_checkpoint,
+        ids_only,
         train_sasrec,
     )
 
-    config = BEST_CONFIG if name == "sasrec" else replace(BEST_CONFIG, use_text=False)
+    config = BEST_CONFIG if name == "sasrec" else ids_only(BEST_CONFIG)
     path = checkpoint_dir(settings, data.name, name)
     trained = None if fresh else find_checkpoint(path, data, config)
     if trained is None:

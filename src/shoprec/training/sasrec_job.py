@@ -36,6 +36,11 @@ BEST_CONFIG = SASRecConfig(
 )
 
 
+def ids_only(config: SASRecConfig) -> SASRecConfig:
+    """The same model without text vectors (the ablation, or a catalog with no text)."""
+    return replace(config, use_text=False, use_id=True, id_dropout=0.0, id_min_count=0)
+
+
 def data_fingerprint(data: SequenceData) -> str:
     """Hash of the sequences and item ids: a checkpoint is reused only for the same data."""
     h = hashlib.sha1()
@@ -111,7 +116,7 @@ def train_sasrec(
         text = text_vectors_for(data, settings, progress)
         if text is None:
             log.warning("dataset has no item text: training SASRec on ids only")
-            config = replace(config, use_text=False, use_id=True)
+            config = ids_only(config)
     else:
         text = None
     split = leave_one_out(data.sequences, data.timestamps)
