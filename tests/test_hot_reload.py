@@ -14,8 +14,9 @@ from shoprec.serving.build import watch_artifacts
 from shoprec.training.sasrec_job import checkpoint_dir
 
 
-def test_new_checkpoint_is_swapped_in_without_failed_requests(built, client: TestClient,
-                                                             serving_root: Path) -> None:
+def test_new_checkpoint_is_swapped_in_without_failed_requests(
+    built, client: TestClient, serving_root: Path
+) -> None:
     from serving_fixtures import synthetic_settings
 
     settings = synthetic_settings(serving_root)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import time
+from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -52,9 +53,13 @@ class MetricsMiddleware:
             )
 
 
-def create_app(engine: Engine, title: str = "shoprec") -> FastAPI:
-    """The API over ``engine`` (OpenAPI at ``/docs`` and ``/openapi.json``)."""
+def create_app(engine: Engine, title: str = "shoprec", reports_dir: Path | None = None) -> FastAPI:
+    """The API over ``engine`` (OpenAPI at ``/docs`` and ``/openapi.json``), the storefront at
+    ``/`` and the dashboard at ``/dashboard`` (its charts come from ``reports_dir``)."""
+    from fastapi.staticfiles import StaticFiles
+
     from shoprec.serving.routes import events, items, ops, search, users
+    from shoprec.web import routes as web
 
     app = FastAPI(
         title=title,
@@ -68,6 +73,11 @@ def create_app(engine: Engine, title: str = "shoprec") -> FastAPI:
     app.include_router(users.router)
     app.include_router(search.router)
     app.include_router(ops.router)
+    app.include_router(web.router)
+    app.mount("/static", StaticFiles(directory=web.STATIC), name="static")
+    app.state.reports_dir = reports_dir if reports_dir and reports_dir.is_dir() else None
+    if app.state.reports_dir:
+        app.mount("/reports", StaticFiles(directory=reports_dir), name="reports")
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:

@@ -26,6 +26,7 @@ from shoprec.serving.explain import short
 from shoprec.serving.models import ModelBundle, build_bundle, extend, neighbours
 from shoprec.serving.pipeline import Pipeline, Result
 from shoprec.serving.rerank import Filters
+from shoprec.serving.stats import LiveStats
 from shoprec.serving.strategy import Strategy
 from shoprec.store.protocols import EventLog, ItemStore, StateStore
 
@@ -45,8 +46,6 @@ class Counters:
     events: int = 0
     duplicates: int = 0
     fallbacks: dict[str, int] = field(default_factory=dict)
-    impressions: int = 0
-    clicks: int = 0
 
 
 class Engine:
@@ -76,6 +75,7 @@ class Engine:
         self.pipeline = Pipeline(self.catalog, strategy)
         self.bundle: ModelBundle = build_bundle(self.catalog, None, None, None, [])
         self.counters = Counters()
+        self.stats = LiveStats()
         self.clock = 0.0  # the latest event time seen: "now" for trending and new arrivals
         self._write = threading.Lock()
         self._search: ProductSearch | None = None  # the search index, built on first use
@@ -113,6 +113,7 @@ class Engine:
                 if new:
                     self._apply(event)
             accepted = sum(stored)
+            self.stats.add_events(accepted)
             self.counters.events += accepted
             self.counters.duplicates += len(events) - accepted
         return accepted, len(events) - accepted
@@ -184,6 +185,7 @@ class Engine:
         filters = Filters(frozenset(excl), category, min_price, max_price)
         trending = self.trending.scores(bundle.n_rows)
         result = self.pipeline.recommend(bundle, trending, req, n, filters, strategy)
+        self.stats.add_served([r.index for r in result.items], result.fallback is not None)
         if result.fallback:
             self.counters.fallbacks[result.fallback] = (
                 self.counters.fallbacks.get(result.fallback, 0) + 1
@@ -247,9 +249,7 @@ class Engine:
         return out
 
     def observe_feedback(self, impressions: int, clicks: int) -> None:
-        with self._write:
-            self.counters.impressions += impressions
-            self.counters.clicks += clicks
+        self.stats.add_feedback(impressions, clicks)
 
     def event_types(self) -> list[str]:
         return [t.value for t in EventType]

@@ -41,6 +41,8 @@ class Metrics:
 
     def observe(self, method: str, route: str, status: int, seconds: float) -> None:
         self.latency.labels(method, route, str(status // 100) + "xx").observe(seconds)
+        if route.startswith("/v1/"):
+            self.engine.stats.add_latency(f"{method} {route}", seconds)
 
     def render(self) -> bytes:
         c = self.engine.counters

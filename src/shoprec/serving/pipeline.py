@@ -165,6 +165,7 @@ class Pipeline:
                 )
             if p in boosted:
                 just = f"Goes with {short(self.catalog.title(latest), 50)}, your latest pick"
-                reasons = [just, *reasons][:2]
+                others = [r for r in reasons if not r.startswith("Based on your recent")]
+                reasons = [just, *others][:2]
             out.append(Recommended(idx, float(rel[p]), reasons))
         return out

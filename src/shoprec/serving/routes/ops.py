@@ -21,3 +21,15 @@ async def metrics(request: Request) -> Response:
     """Prometheus text format."""
     body = request.app.state.metrics.render()
     return Response(body, media_type="text/plain; version=0.0.4")
+
+
+@router.get("/v1/stats")
+async def stats(engine: EngineDep) -> dict:
+    """Live figures for the dashboard: events/s, latency percentiles per route (ms),
+    click-through rate from feedback, catalog coverage of served lists, fallback rate."""
+    return {
+        **engine.stats.snapshot(len(engine.catalog)),
+        "items": len(engine.catalog),
+        "shoppers": len(engine.states),
+        "model_version": engine.bundle.version,
+    }

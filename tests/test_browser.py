@@ -1,0 +1,158 @@
+"""The storefront and dashboard in real headless Chromium (Debian's package, driven by
+Playwright's Python package; never `playwright install`). Screenshots go to test-artifacts/.
+
+A shopper clicks three products of one category and the feed's top results shift toward it;
+the dashboard shows the events just sent; the first page is interactive quickly (measured).
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import uvicorn
+
+from shoprec.serving.app import create_app
+
+ROOT = Path(__file__).resolve().parents[1]
+ARTIFACTS = ROOT / "test-artifacts"
+FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
+
+
+def chromium() -> str:
+    path = shutil.which("chromium")
+    if path is None:
+        pytest.fail(
+            "Debian's chromium is not on PATH (make test installs it: apt-get install "
+            "chromium chromium-driver)",
+            pytrace=False,
+        )
+    return path
+
+
+@pytest.fixture(scope="module")
+def base_url(built) -> Iterator[str]:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    app = create_app(built.engine, reports_dir=ROOT / "bench" / "results" / "beauty")
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    t = threading.Thread(target=server.run, daemon=True)
+    t.start()
+    while not server.started:
+        time.sleep(0.05)
+    yield f"http://127.0.0.1:{port}"
+    server.should_exit = True
+    t.join(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[object]:
+    from playwright.sync_api import sync_playwright
+
+    ARTIFACTS.mkdir(exist_ok=True)
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=chromium(), args=FLAGS)
+        yield b
+        b.close()
+
+
+def category_of(page, item_id: str) -> str:  # noqa: ANN001
+    it = page.request.get(f"/v1/items/{item_id}").json()
+    return it["derived_category"] or (it["category"] or [""])[-1]
+
+
+def feed_ids(page) -> list[str]:  # noqa: ANN001
+    return page.eval_on_selector_all("#feed > li", "els => els.map(e => e.dataset.itemId)")
+
+
+def test_clicks_shift_the_feed_toward_a_category(browser, base_url: str, built) -> None:  # noqa: ANN001
+    page = browser.new_page(base_url=base_url, viewport={"width": 1280, "height": 900})
+    t0 = time.perf_counter()
+    page.goto("/")
+    page.wait_for_selector("body[data-ready='1']", timeout=15_000)
+    interactive_s = time.perf_counter() - t0
+    page.fill("#new-shopper", "browser-shopper")
+    page.click("#use-shopper")
+    page.wait_for_function("document.getElementById('who').textContent === 'browser-shopper'")
+    page.wait_for_selector("#feed > li")
+    before = feed_ids(page)
+    # three products of one category, found through the search box like a shopper would
+    cat = built.engine.catalog
+    target = category_of(page, before[-1])
+    picks = [i for i in range(1, len(cat) + 1) if cat.category_of(i) == target][:3]
+    assert len(picks) == 3
+    for idx in picks:
+        version = page.evaluate("document.body.dataset.feedVersion")
+        page.evaluate(f"openProduct({json.dumps(cat.ids[idx])})")
+        page.wait_for_function(f"document.body.dataset.feedVersion !== '{version}'")
+    after = feed_ids(page)
+    share_before = sum(category_of(page, i) == target for i in before[:10]) / 10
+    share_after = sum(category_of(page, i) == target for i in after[:10]) / 10
+    page.screenshot(path=str(ARTIFACTS / "storefront_after_clicks.png"), full_page=True)
+    (ARTIFACTS / "storefront_timing.json").write_text(
+        json.dumps(
+            {
+                "interactive_s": interactive_s,
+                "share_before": share_before,
+                "share_after": share_after,
+                "category": target,
+            }
+        )
+    )
+    assert share_after > share_before, (target, share_before, share_after)
+    assert page.inner_text("#interests")  # the profile panel shows the new interests
+    page.close()
+
+
+def test_first_page_is_interactive_fast(browser, base_url: str) -> None:  # noqa: ANN001
+    page = browser.new_page(base_url=base_url)
+    page.goto("/")  # warm
+    t0 = time.perf_counter()
+    page.goto("/")
+    page.wait_for_selector("body[data-ready='1']", timeout=15_000)
+    seconds = time.perf_counter() - t0
+    (ARTIFACTS / "storefront_interactive.json").write_text(json.dumps({"seconds": seconds}))
+    assert page.locator("#feed > li").count() == 12
+    page.screenshot(path=str(ARTIFACTS / "storefront.png"), full_page=True)
+    page.set_viewport_size({"width": 390, "height": 844})  # phone width
+    page.screenshot(path=str(ARTIFACTS / "storefront_phone.png"), full_page=True)
+    page.close()
+
+
+def test_dashboard_shows_the_events_just_sent(browser, base_url: str) -> None:  # noqa: ANN001
+    page = browser.new_page(base_url=base_url)
+    page.request.post(
+        "/v1/events",
+        data={
+            "events": [
+                {"user_id": "dash-user", "item_id": "P00001", "type": "view"} for _ in range(5)
+            ]
+        },
+    )
+    page.goto("/dashboard")
+    page.wait_for_selector("body[data-refreshed]")
+    assert int(page.inner_text("#events-minute")) >= 5
+    assert page.inner_text("#items") != "–"
+    page.screenshot(path=str(ARTIFACTS / "dashboard.png"), full_page=True)
+    page.close()
+
+
+def test_keyboard_reaches_the_feed(browser, base_url: str) -> None:  # noqa: ANN001
+    page = browser.new_page(base_url=base_url)
+    page.goto("/")
+    page.wait_for_selector("body[data-ready='1']")
+    for _ in range(40):
+        page.keyboard.press("Tab")
+        if page.evaluate("document.activeElement.classList.contains('open')"):
+            break
+    assert page.evaluate("document.activeElement.classList.contains('open')")
+    for label in ("shopper", "q", "question"):
+        assert page.locator(f"label[for='{label}']").count() == 1
+    page.close()
