@@ -31,6 +31,7 @@ from shoprec.serving.strategy import Strategy
 from shoprec.store.protocols import EventLog, ItemStore, StateStore
 
 if TYPE_CHECKING:
+    from shoprec.nlp.assistant import Assistant
     from shoprec.nlp.search import ProductSearch
 
 log = logging.getLogger(__name__)
@@ -79,6 +80,7 @@ class Engine:
         self.clock = 0.0  # the latest event time seen: "now" for trending and new arrivals
         self._write = threading.Lock()
         self._search: ProductSearch | None = None  # the search index, built on first use
+        self._assistant: Assistant | None = None
 
     # -- start-up -------------------------------------------------------------------------
     def load(self) -> None:
@@ -247,6 +249,25 @@ class Engine:
                 reasons.append("Fits your recent activity")
             out.append((int(ids[k]), float(total[k]), reasons))
         return out
+
+    def assistant(self) -> Assistant:
+        """The shopping assistant over this engine's catalog, search and purchases."""
+        from shoprec.nlp.assistant import Assistant
+
+        if self._assistant is None:
+
+            def purchases(user_id: str) -> list[tuple[str, float]]:
+                st = self.states.get(user_id)
+                return [(i, t) for i, t, k in st.recent if k == "purchase"] if st else []
+
+            self._assistant = Assistant(
+                self.catalog, lambda q, u, n: self.search(q, u, n), purchases, self.sentiment_of
+            )
+        return self._assistant
+
+    def sentiment_of(self, idx: int) -> tuple[float, int] | None:
+        """(share of positive reviews, count) of an item, when reviews were scored."""
+        return None
 
     def observe_feedback(self, impressions: int, clicks: int) -> None:
         self.stats.add_feedback(impressions, clicks)

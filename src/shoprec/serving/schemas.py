@@ -192,3 +192,35 @@ class FeedbackOut(BaseModel):
 class DeletedOut(BaseModel):
     user_id: str
     events_deleted: int
+
+
+class AssistantIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    question: str = Field(min_length=1, max_length=2000)
+    user_id: str | None = Field(default=None, min_length=1, max_length=256)
+
+    @field_validator("question")
+    @classmethod
+    def _not_blank(cls, v: str) -> str:
+        if not v.strip():
+            raise ValueError("must not be blank")
+        return v
+
+
+class Product(BaseModel):
+    item_id: str
+    reasons: list[str]
+
+
+class CitationOut(BaseModel):
+    item_id: str
+    field: str
+    text: str
+
+
+class AssistantOut(BaseModel):
+    answer: str
+    intent: str = Field(description="need, product or order")
+    products: list[Product]
+    citations: list[CitationOut]
+    constraints: dict

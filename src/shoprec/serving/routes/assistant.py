@@ -1,0 +1,25 @@
+"""``POST /v1/assistant``: grounded answers from the catalog, personalised to the shopper."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+
+from fastapi import APIRouter
+
+from shoprec.serving.routes.deps import EngineDep
+from shoprec.serving.schemas import AssistantIn, AssistantOut
+
+router = APIRouter(prefix="/v1", tags=["assistant"])
+
+
+@router.post("/assistant", response_model=AssistantOut)
+async def ask(body: AssistantIn, engine: EngineDep) -> dict:
+    """Answer a shopper's question; every fact in ``answer`` comes from a cited record."""
+    a = engine.assistant().ask(body.question, body.user_id)
+    return {
+        "answer": a.answer,
+        "intent": a.intent,
+        "products": [{"item_id": i, "reasons": r} for i, r in a.products],
+        "citations": [asdict(c) for c in a.citations],
+        "constraints": asdict(a.constraints),
+    }
