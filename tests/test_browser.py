@@ -156,3 +156,16 @@ def test_keyboard_reaches_the_feed(browser, base_url: str) -> None:  # noqa: ANN
     for label in ("shopper", "q", "question"):
         assert page.locator(f"label[for='{label}']").count() == 1
     page.close()
+
+
+def test_the_assistant_answers(browser, base_url: str) -> None:  # noqa: ANN001
+    page = browser.new_page(base_url=base_url)
+    page.goto("/")
+    page.wait_for_selector("body[data-ready='1']")
+    page.fill("#question", "a gentle facial cleanser under $20")
+    page.press("#question", "Enter")
+    page.wait_for_selector("#chat .bot")
+    answer = page.inner_text("#chat .bot")
+    assert "Cleanser" in answer and "not available" not in answer
+    page.screenshot(path=str(ARTIFACTS / "assistant.png"), full_page=True)
+    page.close()

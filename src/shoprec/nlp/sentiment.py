@@ -366,3 +366,197 @@ def split_alexa(
         alexa, test_size=test_size, random_state=seed, stratify=alexa["y"]
     )
     return train, test
+
+
+# -- evaluation ---------------------------------------------------------------------------------
+def _class_report(y: np.ndarray, pred: np.ndarray, labels: Sequence[int]) -> dict[str, Any]:
+    from sklearn.metrics import accuracy_score, confusion_matrix, f1_score
+    from sklearn.metrics import precision_recall_fscore_support as prfs
+
+    p, r, f, n = prfs(y, pred, labels=list(labels), zero_division=0)
+    return {
+        "n": int(len(y)),
+        "accuracy": float(accuracy_score(y, pred)),
+        "macro_f1": float(f1_score(y, pred, labels=list(labels), average="macro", zero_division=0)),
+        "per_class": {
+            LABELS[c]: {"precision": float(p[i]), "recall": float(r[i]), "f1": float(f[i]),
+                        "support": int(n[i])}
+            for i, c in enumerate(labels)
+        },
+        "labels": [LABELS[c] for c in labels],
+        "confusion": confusion_matrix(y, pred, labels=list(labels)).tolist(),
+    }
+
+
+def macro_f1(y: np.ndarray, pred: np.ndarray, n_classes: int = len(LABELS)) -> float:
+    """Macro-F1 over the classes present in ``y`` or ``pred`` (fast; no sklearn overhead)."""
+    cm = np.bincount(y * n_classes + pred, minlength=n_classes**2).reshape(n_classes, n_classes)
+    tp, support, predicted = np.diag(cm), cm.sum(1), cm.sum(0)
+    seen = (support + predicted) > 0
+    f1 = 2 * tp / np.maximum(support + predicted, 1)
+    return float(f1[seen].mean())
+
+
+def binary_pred(probs: np.ndarray) -> np.ndarray:
+    """Positive (2) when ``P(positive) > P(negative)``, else negative (0)."""
+    return np.where(probs[:, POS] > probs[:, NEG], POS, NEG)
+
+
+def evaluate(probs_md: np.ndarray, y_md: np.ndarray, probs_al: np.ndarray,
+             y_al: np.ndarray) -> dict[str, Any]:
+    """Binary report on the multi-domain rows and three-class report on the Alexa rows."""
+    return {
+        "multidomain": _class_report(y_md, binary_pred(probs_md), (NEG, POS)),
+        "alexa": _class_report(y_al, probs_al.argmax(1), (NEG, NEU, POS)),
+    }
+
+
+def vader_scores(texts: Sequence[str]) -> np.ndarray:
+    """VADER compound score in [-1, 1] per text (the lexicon baseline)."""
+    from tqdm.auto import tqdm
+    from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
+
+    sia = SentimentIntensityAnalyzer()
+    return np.array(
+        [sia.polarity_scores(t)["compound"] for t in tqdm(texts, desc="vader", leave=False)]
+    )
+
+
+def vader_baseline(
+    train_md: pd.DataFrame, test_md: pd.DataFrame, train_al: pd.DataFrame, test_al: pd.DataFrame
+) -> dict[str, Any]:
+    """VADER with compound thresholds chosen on the training parts: one cut for the binary
+    set (best accuracy), two cuts ``lo <= hi`` for Alexa (best macro-F1; neutral in between)."""
+    grid = np.round(np.arange(-0.95, 0.951, 0.025), 3)
+    c_tr, c_te = vader_scores(train_md["text"].tolist()), vader_scores(test_md["text"].tolist())
+    y_tr = train_md["y"].to_numpy()
+    cut = max(grid, key=lambda t: float(np.mean(np.where(c_tr > t, POS, NEG) == y_tr)))
+    md = _class_report(test_md["y"].to_numpy(), np.where(c_te > cut, POS, NEG), (NEG, POS))
+
+    def three(c: np.ndarray, lo: float, hi: float) -> np.ndarray:
+        return np.where(c < lo, NEG, np.where(c < hi, NEU, POS))
+
+    a_tr, a_te = vader_scores(train_al["text"].tolist()), vader_scores(test_al["text"].tolist())
+    ya = train_al["y"].to_numpy()
+    best = max(
+        ((lo, hi) for lo in grid for hi in grid if hi >= lo),
+        key=lambda p: macro_f1(ya, three(a_tr, *p)),
+    )
+    al = _class_report(test_al["y"].to_numpy(), three(a_te, *best), (NEG, NEU, POS))
+    return {
+        "multidomain": {"threshold": float(cut), **md},
+        "alexa": {"thresholds": [float(best[0]), float(best[1])], **al},
+    }
+
+
+# -- training on the review sets ----------------------------------------------------------------
+VARIANTS: tuple[tuple[str, SentimentConfig], ...] = (
+    ("lr", SentimentConfig()),
+)
+
+
+def _vectors(model: SentimentModel, frames: Sequence[pd.DataFrame]) -> list[np.ndarray]:
+    texts = [t for f in frames for t in f["text"].tolist()]
+    vecs = model.embed(texts)
+    cuts = np.cumsum([0] + [len(f) for f in frames])
+    return [vecs[a:b] for a, b in zip(cuts[:-1], cuts[1:], strict=True)]
+
+
+def _fit_eval(
+    encoder: Encoder, cfg: SentimentConfig, train: Sequence[pd.DataFrame],
+    test: Sequence[pd.DataFrame],
+) -> tuple[SentimentModel, dict[str, Any]]:
+    """Fit on the concatenated ``train`` frames, report on ``test`` = (multidomain, alexa)."""
+    model = SentimentModel(encoder, cfg)
+    v_train, v_test = _vectors(model, train), _vectors(model, test)
+    texts = [t for f in train for t in f["text"].tolist()]
+    y = np.concatenate([f["y"].to_numpy() for f in train])
+    t0 = time.perf_counter()
+    model.fit(texts, y, vecs=np.concatenate(v_train))
+    fit_s = time.perf_counter() - t0
+    probs = [model.predict_proba(f["text"].tolist(), v) for f, v in zip(test, v_test, strict=True)]
+    report = evaluate(probs[0], test[0]["y"].to_numpy(), probs[1], test[1]["y"].to_numpy())
+    report["fit_s"] = fit_s
+    return model, report
+
+
+def train_default(
+    settings: Settings,
+    encoder: Encoder,
+    variants: Sequence[tuple[str, SentimentConfig]] | None = None,
+    vader: bool = True,
+) -> tuple[SentimentModel, dict[str, Any]]:
+    """Choose a head on validation, refit it on the training parts, report on the held-out parts.
+
+    Held out: 20 % of the multi-domain set (stratified by domain and label) and 20 % of the
+    distinct Alexa texts (stratified by class), seed ``settings.seed``. Validation: 20 % carved
+    the same way from each training part. Each of ``variants`` (default :data:`VARIANTS`) is fit
+    on training-minus-validation and scored by binary accuracy (multi-domain) plus macro-F1
+    (Alexa) on validation; the best is refit on the whole training parts. Encoder vectors are
+    cached by content hash in ``settings.artifacts_dir / "sentiment_vectors.npz"``.
+
+    Returns
+    -------
+    The refit model (holding ``encoder``) and a report: split sizes, the variants with their
+    validation figures, the chosen one, held-out figures, the VADER baseline, seconds.
+    """
+    t_start = time.perf_counter()
+    seed = settings.seed
+    cached = CachedEncoder(encoder, Path(settings.artifacts_dir) / "sentiment_vectors.npz")
+    md, alexa = load_reviews(settings)
+    md_train, md_test = split_multidomain(md, seed=seed)
+    al_train, al_test = split_alexa(alexa, seed=seed)
+    md_fit, md_val = split_multidomain(md_train, seed=seed)
+    al_fit, al_val = split_alexa(al_train, seed=seed)
+    report: dict[str, Any] = {
+        "sizes": {
+            name: {"rows": len(f), "per_class": {LABELS[k]: int(v) for k, v in
+                                                 sorted(f["y"].value_counts().items())}}
+            for name, f in [("multidomain_train", md_train), ("multidomain_test", md_test),
+                            ("multidomain_fit", md_fit), ("multidomain_val", md_val),
+                            ("alexa_train", al_train), ("alexa_test", al_test),
+                            ("alexa_fit", al_fit), ("alexa_val", al_val)]
+        },
+        "alexa_rows_before_dedup": int(alexa["copies"].sum()),
+        "variants": [],
+    }
+    t0 = time.perf_counter()
+    _vectors(SentimentModel(cached), [md, alexa])  # encode everything once (cached)
+    report["encode_s"] = time.perf_counter() - t0
+    best: tuple[float, str, SentimentConfig] | None = None
+    for name, cfg in variants or VARIANTS:
+        _, val = _fit_eval(cached, cfg, [md_fit, al_fit], [md_val, al_val])
+        acc, f1 = val["multidomain"]["accuracy"], val["alexa"]["macro_f1"]
+        score = (acc + f1) / 2
+        log.info("variant %-22s val acc %.4f  alexa macro-F1 %.4f", name, acc, f1)
+        report["variants"].append({
+            "name": name, "config": asdict(cfg), "val_multidomain_accuracy": acc,
+            "val_alexa_macro_f1": f1, "val_score": score, "fit_s": val["fit_s"],
+        })
+        if best is None or score > best[0]:
+            best = (score, name, cfg)
+    assert best is not None
+    report["chosen"] = best[1]
+    model, test = _fit_eval(cached, best[2], [md_train, al_train], [md_test, al_test])
+    report["test"] = test
+    if vader:
+        t0 = time.perf_counter()
+        report["vader"] = vader_baseline(md_train, md_test, al_train, al_test)
+        report["vader_s"] = time.perf_counter() - t0
+    model.encoder = encoder
+    report["seconds"] = time.perf_counter() - t_start
+    return model, report
+
+
+def load_or_train(settings: Settings, encoder: Encoder) -> SentimentModel:
+    """The model cached under ``settings.artifacts_dir / "sentiment"``; trained when missing."""
+    import json
+
+    path = Path(settings.artifacts_dir) / ARTIFACT
+    if (path / "manifest.json").is_file():
+        return SentimentModel.load(path, encoder)
+    model, report = train_default(settings, encoder)
+    model.save(path)
+    (path / "report.json").write_text(json.dumps(report, indent=2))
+    log.info("sentiment model trained and saved to %s", path)
+    return model
