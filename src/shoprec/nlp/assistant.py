@@ -13,9 +13,16 @@ from dataclasses import dataclass, field
 from shoprec.serving.catalog import Catalog
 
 ORDER_WORDS = re.compile(
-    r"\b(order|orders|return|returns|refund|cancel|package|parcel|deliver|delivery|shipping|"
-    r"shipped|track|tracking|arrived|damaged|exchange|receipt|invoice|warranty)\b",
+    r"\b(order|orders|ordered|return|returns|refund|cancel|package|parcel|deliver|delivery|"
+    r"ship|ships|shipping|shipped|track|tracking|arrived|received|exchange|receipt|invoice|"
+    r"warranty|missing|wrong item)\b",
     re.I,
+)
+STOP = frozenset(
+    "a an the and or of for to in on with my me i is it its this that do does you your have has "
+    "what whats which how who where can could would should will be are was were there any some "
+    "about tell more info information details describe need want looking look like get color "
+    "colour shade smell size big".split()
 )
 PRODUCT_PREFIX = re.compile(
     r"^\s*(tell me (more )?about|what is|what's|what about|details (on|of|for)|"
@@ -66,7 +73,13 @@ class Answer:
     constraints: Constraints
 
 
+def words(text: str) -> set[str]:
+    return {w for w in re.findall(r"[a-z0-9']+", text.casefold()) if w not in STOP}
+
+
 def intent_of(question: str) -> str:
+    """``order`` / ``product`` (asked by its name) / ``need``, from the wording alone; the
+    assistant also turns a ``need`` into ``product`` when the question names one title."""
     if ORDER_WORDS.search(question):
         return "order"
     if PRODUCT_PREFIX.search(question):
@@ -148,10 +161,9 @@ class Assistant:
             return self._order(question, user_id)
         cats, brands = self._names()
         cons, query = constraints_of(question, cats, brands)
-        if intent == "product":
-            hit = self._one_product(PRODUCT_PREFIX.sub("", question).strip(" ?"))
-            if hit:
-                return self._describe(hit, cons)
+        hit = self._one_product(PRODUCT_PREFIX.sub("", question).strip(" ?"), intent)
+        if hit:
+            return self._describe(hit, cons)
         return self._need(question, query or question, cons, user_id, n)
 
     # -- intents ----------------------------------------------------------------------------
@@ -202,18 +214,22 @@ class Assistant:
             head += " within your price range"
         return Answer("need", head + ":\n" + "\n".join(lines), products, cites, cons)
 
-    def _one_product(self, name: str) -> int | None:
-        hits = self.search(name, None, 5)
+    def _one_product(self, name: str, intent: str) -> int | None:
+        """The product the question names: most of its content words are in one title, and no
+        other close match contains them all (else it is a need, not a name)."""
+        asked = words(name)
+        if len(asked) < 2:
+            return None
+        hits = [(idx, words(self.catalog.title(idx))) for idx, _, _ in self.search(name, None, 20)]
         if not hits:
             return None
-        words = {w for w in re.findall(r"[a-z0-9]+", name.casefold()) if len(w) > 2}
-        best, overlap = None, 0.0
-        for idx, _, _ in hits:
-            title = set(re.findall(r"[a-z0-9]+", self.catalog.title(idx).casefold()))
-            share = len(words & title) / max(1, len(words))
-            if share > overlap:
-                best, overlap = idx, share
-        return best if overlap >= 0.6 else None
+        best, title = max(hits[:5], key=lambda h: len(asked & h[1]))
+        matched = asked & title
+        share = len(matched) / len(asked)
+        unique = sum(1 for _, t in hits if matched <= t) == 1
+        if intent == "product":
+            return best if share >= 0.6 else None
+        return best if share >= 0.6 and len(matched) >= 3 and unique else None
 
     def _describe(self, idx: int, cons: Constraints) -> Answer:
         line, cites = self._fact_line(idx, full=True)
