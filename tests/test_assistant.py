@@ -36,7 +36,12 @@ def test_intent(q: str, intent: str) -> None:
 
 def test_constraints() -> None:
     c, rest = constraints_of("an OPI nail polish under $12 but not glitter", CATS, BRANDS)
-    assert (c.max_price, c.brand, c.category, c.exclude) == (12.0, "OPI", "Nail polish", ["glitter"])
+    assert (c.max_price, c.brand, c.category, c.exclude) == (
+        12.0,
+        "OPI",
+        "Nail polish",
+        ["glitter"],
+    )
     assert "12" not in rest and "glitter" not in rest
     c, _ = constraints_of("shampoo between 10 and 25 dollars", CATS, BRANDS)
     assert (c.min_price, c.max_price, c.category) == (10.0, 25.0, "Shampoo")
@@ -48,8 +53,13 @@ def test_unsupported_catches_invented_facts() -> None:
     cites = [Citation("A", "title", "Gentle Cleanser 50 ml"), Citation("A", "price", "$9.99")]
     ok = Answer("need", "1. Gentle Cleanser 50 ml ($9.99)", [("A", [])], cites, Constraints())
     assert unsupported(ok) == []
-    bad = Answer("need", "1. Gentle Cleanser 50 ml ($7.99), 4.8 stars", [("A", []), ("B", [])],
-                 cites, Constraints())
+    bad = Answer(
+        "need",
+        "1. Gentle Cleanser 50 ml ($7.99), 4.8 stars",
+        [("A", []), ("B", [])],
+        cites,
+        Constraints(),
+    )
     assert set(unsupported(bad)) == {"number 7.99", "number 4.8", "product B"}
 
 
@@ -60,9 +70,13 @@ def ask(client: TestClient, question: str, user_id: str | None = "u00001") -> di
 
 
 def grounded(body: dict) -> list[str]:
-    a = Answer(body["intent"], body["answer"],
-               [(p["item_id"], p["reasons"]) for p in body["products"]],
-               [Citation(**c) for c in body["citations"]], Constraints())
+    a = Answer(
+        body["intent"],
+        body["answer"],
+        [(p["item_id"], p["reasons"]) for p in body["products"]],
+        [Citation(**c) for c in body["citations"]],
+        Constraints(),
+    )
     return unsupported(a)
 
 
@@ -95,7 +109,8 @@ def test_constraints_are_applied(client: TestClient, built) -> None:  # noqa: AN
         assert price is not None and price <= 20
     body = ask(client, "shampoo but not dry shampoo")
     assert body["products"] and not any(
-        "dry" in cat.title(cat.get(p["item_id"])).lower() for p in body["products"])
+        "dry" in cat.title(cat.get(p["item_id"])).lower() for p in body["products"]
+    )
 
 
 def test_one_product_and_order(client: TestClient, built) -> None:  # noqa: ANN001
@@ -108,8 +123,16 @@ def test_one_product_and_order(client: TestClient, built) -> None:  # noqa: ANN0
 
 
 @pytest.mark.parametrize(
-    "payload", [{}, {"question": ""}, {"question": "   "}, {"question": 5},
-                {"question": "x" * 3000}, {"question": "hi", "user_id": ""}, {"q": "hi"}],
+    "payload",
+    [
+        {},
+        {"question": ""},
+        {"question": "   "},
+        {"question": 5},
+        {"question": "x" * 3000},
+        {"question": "hi", "user_id": ""},
+        {"q": "hi"},
+    ],
 )
 def test_bad_requests(client: TestClient, payload: dict) -> None:
     r = client.post("/v1/assistant", json=payload)

@@ -265,8 +265,39 @@ class Engine:
             )
         return self._assistant
 
+    def audience(
+        self, category: str | None, item_ids: list[str], n: int
+    ) -> tuple[list[tuple[str, float]], int]:
+        """The ``n`` shoppers most likely to buy in ``category`` or among ``item_ids`` next,
+        with their probabilities; returns (members, size of the target set)."""
+        from shoprec.marketing.audience import audience
+
+        bundle = self.bundle
+        if category:
+            target = np.flatnonzero(self.catalog.in_category(category, bundle.n_rows))
+        else:
+            target = self.catalog.indices(item_ids)
+        if bundle.encoder is None or not len(target):
+            return [], len(target)
+
+        def shoppers():  # noqa: ANN202
+            for user in self.states.users():
+                st = self.states.get(user)
+                if st is None or user.startswith("session:"):
+                    continue
+                req = self.request_for(st)
+                bought = set(self.catalog.indices(sorted(st.bought)).tolist())
+                yield user, req.history, req.times, bought
+
+        members = audience(bundle.encoder, shoppers(), target, n)
+        return [(m.user_id, m.score) for m in members], len(target)
+
     def sentiment_of(self, idx: int) -> tuple[float, int] | None:
         """(share of positive reviews, count) of an item, when reviews were scored."""
+        return None
+
+    def highlight_of(self, idx: int) -> tuple[str, str] | None:
+        """(review id, sentence) of the item's most positive review, if any."""
         return None
 
     def observe_feedback(self, impressions: int, clicks: int) -> None:
