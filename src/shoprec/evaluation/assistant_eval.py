@@ -51,8 +51,9 @@ def evaluate_assistant(assistant: Assistant, questions: list[dict], k: int = 5) 
             precision.append(sum(g in rel for g in got) / k)
         elif q["kind"] == "product":
             product_ok.append(bool(got) and got[0] == q["target_id"])
-        per_question.append({"id": q["id"], "intent": a.intent, "products": got,
-                             "unsupported": problems})
+        per_question.append(
+            {"id": q["id"], "intent": a.intent, "products": got, "unsupported": problems}
+        )
     return {
         "questions": len(questions),
         "need_questions": len(hits),

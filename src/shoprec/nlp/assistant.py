@@ -240,8 +240,10 @@ class Assistant:
     def _order(self, question: str, user_id: str | None) -> Answer:
         bought = self.purchases(user_id) if user_id else []
         cites = [Citation(i, "event", f"purchase of {i} at {t:.0f}") for i, t in bought[-3:]]
-        cites += [Citation(i, "title", self.catalog.title(self.catalog.get(i)) or i)
-                  for i, _ in bought[-3:]]
+        cites += [
+            Citation(i, "title", self.catalog.title(self.catalog.get(i)) or i)
+            for i, _ in bought[-3:]
+        ]
         if bought:
             names = ", ".join(self.catalog.title(self.catalog.get(i)) or i for i, _ in bought[-3:])
             text = (

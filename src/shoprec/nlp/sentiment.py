@@ -16,7 +16,7 @@ import logging
 import math
 import time
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Protocol, Self, cast
 
@@ -280,7 +280,9 @@ class SentimentModel:
         if model.config.tfidf:
             terms = arrays["tfidf_terms"].tolist()
             vec = TfidfVectorizer(
-                ngram_range=(1, 2), sublinear_tf=True, vocabulary={t: i for i, t in enumerate(terms)}
+                ngram_range=(1, 2),
+                sublinear_tf=True,
+                vocabulary={t: i for i, t in enumerate(terms)},
             )
             vec.idf_ = arrays["tfidf_idf"]
             model._vectorizer = vec
@@ -379,8 +381,12 @@ def _class_report(y: np.ndarray, pred: np.ndarray, labels: Sequence[int]) -> dic
         "accuracy": float(accuracy_score(y, pred)),
         "macro_f1": float(f1_score(y, pred, labels=list(labels), average="macro", zero_division=0)),
         "per_class": {
-            LABELS[c]: {"precision": float(p[i]), "recall": float(r[i]), "f1": float(f[i]),
-                        "support": int(n[i])}
+            LABELS[c]: {
+                "precision": float(p[i]),
+                "recall": float(r[i]),
+                "f1": float(f[i]),
+                "support": int(n[i]),
+            }
             for i, c in enumerate(labels)
         },
         "labels": [LABELS[c] for c in labels],
@@ -402,8 +408,9 @@ def binary_pred(probs: np.ndarray) -> np.ndarray:
     return np.where(probs[:, POS] > probs[:, NEG], POS, NEG)
 
 
-def evaluate(probs_md: np.ndarray, y_md: np.ndarray, probs_al: np.ndarray,
-             y_al: np.ndarray) -> dict[str, Any]:
+def evaluate(
+    probs_md: np.ndarray, y_md: np.ndarray, probs_al: np.ndarray, y_al: np.ndarray
+) -> dict[str, Any]:
     """Binary report on the multi-domain rows and three-class report on the Alexa rows."""
     return {
         "multidomain": _class_report(y_md, binary_pred(probs_md), (NEG, POS)),
@@ -450,9 +457,7 @@ def vader_baseline(
 
 
 # -- training on the review sets ----------------------------------------------------------------
-VARIANTS: tuple[tuple[str, SentimentConfig], ...] = (
-    ("lr", SentimentConfig()),
-)
+VARIANTS: tuple[tuple[str, SentimentConfig], ...] = (("lr", SentimentConfig()),)
 
 
 def _vectors(model: SentimentModel, frames: Sequence[pd.DataFrame]) -> list[np.ndarray]:
@@ -463,7 +468,9 @@ def _vectors(model: SentimentModel, frames: Sequence[pd.DataFrame]) -> list[np.n
 
 
 def _fit_eval(
-    encoder: Encoder, cfg: SentimentConfig, train: Sequence[pd.DataFrame],
+    encoder: Encoder,
+    cfg: SentimentConfig,
+    train: Sequence[pd.DataFrame],
     test: Sequence[pd.DataFrame],
 ) -> tuple[SentimentModel, dict[str, Any]]:
     """Fit on the concatenated ``train`` frames, report on ``test`` = (multidomain, alexa)."""
@@ -510,12 +517,20 @@ def train_default(
     al_fit, al_val = split_alexa(al_train, seed=seed)
     report: dict[str, Any] = {
         "sizes": {
-            name: {"rows": len(f), "per_class": {LABELS[k]: int(v) for k, v in
-                                                 sorted(f["y"].value_counts().items())}}
-            for name, f in [("multidomain_train", md_train), ("multidomain_test", md_test),
-                            ("multidomain_fit", md_fit), ("multidomain_val", md_val),
-                            ("alexa_train", al_train), ("alexa_test", al_test),
-                            ("alexa_fit", al_fit), ("alexa_val", al_val)]
+            name: {
+                "rows": len(f),
+                "per_class": {LABELS[k]: int(v) for k, v in sorted(f["y"].value_counts().items())},
+            }
+            for name, f in [
+                ("multidomain_train", md_train),
+                ("multidomain_test", md_test),
+                ("multidomain_fit", md_fit),
+                ("multidomain_val", md_val),
+                ("alexa_train", al_train),
+                ("alexa_test", al_test),
+                ("alexa_fit", al_fit),
+                ("alexa_val", al_val),
+            ]
         },
         "alexa_rows_before_dedup": int(alexa["copies"].sum()),
         "variants": [],
@@ -529,10 +544,16 @@ def train_default(
         acc, f1 = val["multidomain"]["accuracy"], val["alexa"]["macro_f1"]
         score = (acc + f1) / 2
         log.info("variant %-22s val acc %.4f  alexa macro-F1 %.4f", name, acc, f1)
-        report["variants"].append({
-            "name": name, "config": asdict(cfg), "val_multidomain_accuracy": acc,
-            "val_alexa_macro_f1": f1, "val_score": score, "fit_s": val["fit_s"],
-        })
+        report["variants"].append(
+            {
+                "name": name,
+                "config": asdict(cfg),
+                "val_multidomain_accuracy": acc,
+                "val_alexa_macro_f1": f1,
+                "val_score": score,
+                "fit_s": val["fit_s"],
+            }
+        )
         if best is None or score > best[0]:
             best = (score, name, cfg)
     assert best is not None

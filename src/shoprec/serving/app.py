@@ -58,7 +58,16 @@ def create_app(engine: Engine, title: str = "shoprec", reports_dir: Path | None 
     ``/`` and the dashboard at ``/dashboard`` (its charts come from ``reports_dir``)."""
     from fastapi.staticfiles import StaticFiles
 
-    from shoprec.serving.routes import assistant, events, items, marketing, ops, search, users
+    from shoprec.serving.routes import (
+        assistant,
+        events,
+        items,
+        marketing,
+        ops,
+        search,
+        sentiment,
+        users,
+    )
     from shoprec.web import routes as web
 
     app = FastAPI(
@@ -74,6 +83,7 @@ def create_app(engine: Engine, title: str = "shoprec", reports_dir: Path | None 
     app.include_router(search.router)
     app.include_router(assistant.router)
     app.include_router(marketing.router)
+    app.include_router(sentiment.router)
     app.include_router(ops.router)
     app.include_router(web.router)
     app.mount("/static", StaticFiles(directory=web.STATIC), name="static")

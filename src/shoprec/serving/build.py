@@ -115,7 +115,14 @@ def build_engine(
     valid.bundle.ranker = ranker
     store_dir = store_dir or checkpoint_dir(settings, data.name, "store")
     events, items = open_embedded(store_dir)
-    engine = Engine(events, items, MemoryStateStore[UserState](), vectorize, tagger)
+    engine = Engine(
+        events,
+        items,
+        MemoryStateStore[UserState](),
+        vectorize,
+        tagger,
+        sentiment=lambda: sentiment_model(settings, vectorize),
+    )
     if items.count() == 0:
         items.upsert(data.catalog, 0.0)
     if import_history and events.count() == 0:
@@ -130,6 +137,18 @@ def build_engine(
     final.bundle.version = f"{artifact_stamp(trained.path):.0f}"
     engine.set_bundle(final.bundle)
     return Built(engine, valid, final, data)
+
+
+def sentiment_model(settings: Settings, vectorize: Vectorizer):  # -> SentimentModel | None
+    """The review sentiment model (cached under artifacts/, trained on the public reviews the
+    first time); None when it cannot be had (no data folder): the API then answers 503."""
+    from shoprec.nlp.sentiment import load_or_train
+
+    try:
+        return load_or_train(settings, vectorize.encoder)
+    except (FileNotFoundError, OSError) as exc:
+        log.warning("review sentiment unavailable: %s", exc)
+        return None
 
 
 def watch_artifacts(built: Built, settings: Settings, quick: bool) -> ArtifactWatcher:

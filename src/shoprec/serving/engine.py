@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from shoprec.data.records import EVENT_WEIGHTS, Event, EventType, Item
+from shoprec.online.reviews import LABELS, ReviewSentiment, ScoredReview
 from shoprec.online.state import UserState, state_key
 from shoprec.online.tags import ItemTagger, tags_for_catalog
 from shoprec.online.trending import Trending
@@ -33,6 +34,7 @@ from shoprec.store.protocols import EventLog, ItemStore, StateStore
 if TYPE_CHECKING:
     from shoprec.nlp.assistant import Assistant
     from shoprec.nlp.search import ProductSearch
+    from shoprec.nlp.sentiment import SentimentModel
 
 log = logging.getLogger(__name__)
 
@@ -68,6 +70,7 @@ class Engine:
         vectorize: Callable[[list[str]], np.ndarray],
         tagger: ItemTagger | None = None,
         strategy: Strategy | None = None,
+        sentiment: Callable[[], SentimentModel] | None = None,
     ) -> None:
         self.events, self.items, self.states = events, items, states
         self.vectorize, self.tagger = vectorize, tagger
@@ -77,8 +80,12 @@ class Engine:
         self.bundle: ModelBundle = build_bundle(self.catalog, None, None, None, [])
         self.counters = Counters()
         self.stats = LiveStats()
+        self.reviews = ReviewSentiment()
+        self._sentiment_factory = sentiment
+        self._sentiment: SentimentModel | None = None
         self.clock = 0.0  # the latest event time seen: "now" for trending and new arrivals
         self._write = threading.Lock()
+        self.drift: dict[int, float] = {}  # item index -> sentiment drift (see online.reviews)
         self._search: ProductSearch | None = None  # the search index, built on first use
         self._assistant: Assistant | None = None
 
@@ -91,9 +98,13 @@ class Engine:
         self.states.clear()
         self.trending.clear()
         n = 0
+        reviews: list[Event] = []
         for _, event in self.events.replay():
             self._apply(event)
+            if event.type is EventType.REVIEW and event.text:
+                reviews.append(event)
             n += 1
+        self._score_reviews(reviews)
         self.bundle = extend(self.bundle, self.catalog)
         log.info(
             "state rebuilt: %d items, %d events, %d shoppers",
@@ -114,6 +125,13 @@ class Engine:
             for event, new in zip(events, stored, strict=True):
                 if new:
                     self._apply(event)
+            self._score_reviews(
+                [
+                    e
+                    for e, new in zip(events, stored, strict=True)
+                    if new and e.type is EventType.REVIEW and e.text
+                ]
+            )
             accepted = sum(stored)
             self.stats.add_events(accepted)
             self.counters.events += accepted
@@ -129,6 +147,30 @@ class Engine:
         self.clock = max(self.clock, event.timestamp)
         if idx:
             self.trending.add(idx, EVENT_WEIGHTS[event.type], event.timestamp)
+
+    # -- review sentiment -------------------------------------------------------------------
+    def sentiment_model(self) -> SentimentModel | None:
+        """The review sentiment model (loaded or trained on first use), or None."""
+        if self._sentiment is None and self._sentiment_factory is not None:
+            self._sentiment = self._sentiment_factory()
+        return self._sentiment
+
+    def _score_reviews(self, events: list[Event]) -> None:
+        if not events or self.sentiment_model() is None:
+            return
+        model = self.sentiment_model()
+        assert model is not None
+        results = model.predict([e.text or "" for e in events])
+        for e, r in zip(events, results, strict=True):
+            rid = e.event_id or f"{e.user_id}|{e.item_id}|{e.timestamp:.0f}"
+            label = LABELS.index(r.label)
+            self.reviews.add(
+                e.item_id, ScoredReview(e.timestamp, label, r.intensity, rid, e.text or "")
+            )
+        for item in {e.item_id for e in events}:
+            idx = self.catalog.get(item)
+            if idx:
+                self.drift[idx] = self.reviews.summary(item)["drift"]
 
     def upsert_items(self, items: Sequence[Item], now: float | None = None) -> np.ndarray:
         """Store and index items; new ones are recommendable at once (by their text)."""
@@ -147,8 +189,15 @@ class Engine:
     def delete_user(self, user_id: str) -> int:
         """Erase the user's events and state; returns the number of events erased."""
         with self._write:
+            gone = {
+                e.event_id or f"{e.user_id}|{e.item_id}|{e.timestamp:.0f}"
+                for e in self.events.user_events(user_id)
+                if e.type is EventType.REVIEW
+            }
             n = self.events.delete_user(user_id)
             self.states.delete(user_id)
+            if gone:
+                self.reviews.remove_reviews(gone)
         return n
 
     # -- reads ----------------------------------------------------------------------------
@@ -186,7 +235,11 @@ class Engine:
             excl |= set(self.catalog.indices(sorted(state.bought)).tolist())
         filters = Filters(frozenset(excl), category, min_price, max_price)
         trending = self.trending.scores(bundle.n_rows)
-        result = self.pipeline.recommend(bundle, trending, req, n, filters, strategy)
+        result = self.pipeline.recommend(bundle, trending, req, n, filters, strategy, self.drift)
+        for r in result.items:  # a true, useful fact from review sentiment
+            share = self.sentiment_of(r.index)
+            if share and share[1] >= 5 and share[0] >= 0.8 and len(r.reasons) < 3:
+                r.reasons.append(f"{round(100 * share[0])}% of {share[1]} reviewers are positive")
         self.stats.add_served([r.index for r in result.items], result.fallback is not None)
         if result.fallback:
             self.counters.fallbacks[result.fallback] = (
@@ -294,11 +347,11 @@ class Engine:
 
     def sentiment_of(self, idx: int) -> tuple[float, int] | None:
         """(share of positive reviews, count) of an item, when reviews were scored."""
-        return None
+        return self.reviews.positive_share(self.catalog.ids[idx]) if idx else None
 
     def highlight_of(self, idx: int) -> tuple[str, str] | None:
-        """(review id, sentence) of the item's most positive review, if any."""
-        return None
+        """(review id, first sentence) of the item's most positive review, if any."""
+        return self.reviews.highlight(self.catalog.ids[idx]) if idx else None
 
     def observe_feedback(self, impressions: int, clicks: int) -> None:
         self.stats.add_feedback(impressions, clicks)

@@ -50,6 +50,7 @@ class Pipeline:
         n: int,
         filters: Filters,
         strategy: Strategy | None = None,
+        drift: dict[int, float] | None = None,
     ) -> Result:
         """Top ``n`` for one shopper; ``trending`` ``(bundle.n_rows,)`` decayed scores."""
         st = strategy or self.strategy
@@ -65,7 +66,7 @@ class Pipeline:
         picked: list[Recommended] = []
         if cands is not None and len(cands.ids):
             keep = allowed(cands.ids, filters, price, in_stock, category_ok)
-            picked = self._rank(bundle, cands, keep, n, st, vectors, req)
+            picked = self._rank(bundle, cands, keep, n, st, vectors, req, drift or {})
         if not len(req.history) and fallback is None:
             fallback = "new shopper: trending and new items"
         if len(picked) < n:
@@ -106,6 +107,7 @@ class Pipeline:
         st: Strategy,
         vectors: np.ndarray,
         req: Request,
+        drift: dict[int, float],
     ) -> list[Recommended]:
         rel = self.score(bundle, cands, st)
         contrib = (
@@ -127,6 +129,11 @@ class Pipeline:
                 span = float(rel_k.max() - rel_k.min()) or 1.0
                 rel_k = rel_k + st.session_boost * span * hit
                 boosted = {int(p) for p in pos[hit]}
+            if st.sentiment > 0 and drift:
+                # a product whose reviews are turning negative is demoted (drift in [-2, 0])
+                d = np.array([min(0.0, drift.get(int(i), 0.0)) for i in cands.ids[pos]])
+                span = float(rel_k.max() - rel_k.min()) or 1.0
+                rel_k = rel_k + st.sentiment * span * d
             if st.novelty > 0:
                 pop = np.log1p(bundle.popularity[cands.ids[pos]])
                 top = pop.max() if len(pop) and pop.max() > 0 else 1.0

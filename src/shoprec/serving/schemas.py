@@ -261,3 +261,44 @@ class MessageOut(BaseModel):
     item_id: str
     message: str
     citations: list[CitationOut]
+
+
+class SentimentIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    texts: list[Annotated[str, Field(max_length=20_000)]] = Field(min_length=1, max_length=100)
+
+
+class SentimentScores(BaseModel):
+    negative: float
+    neutral: float
+    positive: float
+
+
+class SentimentOne(BaseModel):
+    label: str
+    intensity: float = Field(ge=0, le=1)
+    scores: SentimentScores
+
+
+class SentimentOut(BaseModel):
+    results: list[SentimentOne]
+
+
+class WeekSentiment(BaseModel):
+    week: str
+    count: int
+    negative: float
+    neutral: float
+    positive: float
+
+
+class ItemSentimentOut(BaseModel):
+    item_id: str
+    count: int
+    negative: float
+    neutral: float
+    positive: float
+    mean_intensity: float
+    drift: float = Field(description="Net sentiment of the last 4 weeks minus before")
+    trend: list[WeekSentiment]
+    highlight: str | None

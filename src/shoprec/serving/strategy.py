@@ -21,7 +21,8 @@ class Strategy:
     mmr_lambda : relevance weight in MMR (1 = no diversity).
     novelty : bonus weight for less popular items.
     exploration : share of list slots given to new items not otherwise ranked there.
-    sentiment : weight of review sentiment in the final score (used once sentiment exists).
+    sentiment : demotion of products whose reviews are turning negative (share of the
+        candidates' score span per unit of drift).
     session_boost : relevance bonus (share of the candidates' score span) for the nearest
         neighbours of the shopper's very last item: the feed answers the last click at once.
     n_session : how many of the last item's neighbours get the bonus.
@@ -40,7 +41,7 @@ class Strategy:
     mmr_lambda: float = 0.9
     novelty: float = 0.02
     exploration: float = 0.05
-    sentiment: float = 0.0
+    sentiment: float = 0.3
     session_boost: float = 0.1
     n_session: int = 10
 

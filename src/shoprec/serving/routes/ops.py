@@ -32,4 +32,13 @@ async def stats(engine: EngineDep) -> dict:
         "items": len(engine.catalog),
         "shoppers": len(engine.states),
         "model_version": engine.bundle.version,
+        "falling_sentiment": [
+            {
+                "item_id": i,
+                "title": engine.catalog.title(engine.catalog.get(i)),
+                "drift": d,
+                "reviews": n,
+            }
+            for i, d, n in engine.reviews.falling(10)
+        ],
     }

@@ -26,6 +26,13 @@ async function refresh() {
     }
     return tr;
   }));
+  if (s.falling_sentiment.length) {
+    $("falling").replaceChildren(...s.falling_sentiment.map((f) => {
+      const li = document.createElement("li");
+      li.textContent = `${f.title || f.item_id}: net sentiment ${f.drift.toFixed(2)} over the last 4 weeks (${f.reviews} reviews)`;
+      return li;
+    }));
+  }
   document.body.dataset.refreshed = String(Number(document.body.dataset.refreshed || 0) + 1);
 }
 refresh();

@@ -1,0 +1,42 @@
+"""Review sentiment: score texts (not stored) and per-product aggregates with their trend."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, HTTPException, Path
+
+from shoprec.serving.routes.deps import EngineDep
+from shoprec.serving.schemas import ItemSentimentOut, SentimentIn, SentimentOut
+
+router = APIRouter(prefix="/v1", tags=["sentiment"])
+
+
+@router.post("/sentiment", response_model=SentimentOut)
+def score(body: SentimentIn, engine: EngineDep) -> dict:
+    """Negative / neutral / positive with an intensity in [0, 1] per text."""
+    model = engine.sentiment_model()
+    if model is None:
+        raise HTTPException(503, "sentiment model unavailable", headers={"Retry-After": "60"})
+    return {
+        "results": [
+            {"label": r.label, "intensity": r.intensity, "scores": r.scores}
+            for r in model.predict(body.texts)
+        ]
+    }
+
+
+@router.get("/items/{item_id}/sentiment", response_model=ItemSentimentOut)
+async def item_sentiment(
+    item_id: Annotated[str, Path(min_length=1, max_length=256)], engine: EngineDep
+) -> dict:
+    """Shares of negative / neutral / positive reviews, mean intensity, count and the weekly
+    trend of one product (zeros when it has no scored review yet)."""
+    if item_id not in engine.catalog:
+        raise HTTPException(404, f"item_id: unknown item {item_id!r}")
+    hl = engine.reviews.highlight(item_id)
+    return {
+        "item_id": item_id,
+        **engine.reviews.summary(item_id),
+        "highlight": hl[1] if hl else None,
+    }
