@@ -165,7 +165,8 @@ class SentimentModel:
         cfg = self.config
         y = np.asarray(labels, dtype=np.int64)
         vecs = self.embed(texts) if vecs is None else vecs
-        self.arrays = {"mu": vecs.mean(0), "sigma": vecs.std(0) + 1e-6}
+        # the encoder has near-dead dimensions (std ~1e-32): floor sigma so they stay ~0
+        self.arrays = {"mu": vecs.mean(0), "sigma": np.maximum(vecs.std(0), 1e-3)}
         if cfg.tfidf:
             self._vectorizer = TfidfVectorizer(
                 ngram_range=(1, 2), min_df=2, max_features=cfg.tfidf_features, sublinear_tf=True

@@ -29,6 +29,7 @@ BEST_CONFIG = SASRecConfig(
     dropout=0.3,
     use_text=True,
     time_gaps=True,
+    id_dropout=0.3,
     batch_size=128,
     eval_every=2,
     patience=3,
