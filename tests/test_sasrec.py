@@ -152,3 +152,25 @@ def test_time_gaps_numpy_encoder_matches_and_buckets() -> None:
             seq = torch.from_numpy(pad_left([h], cfg.max_len))
             ref = (net.encode(seq, None, g)[:, -1] @ net.item_matrix().T)[0].numpy()
         np.testing.assert_allclose(enc.scores(h, ts)[1:], ref[1:], atol=1e-5, rtol=1e-5)
+
+
+def test_logit_adjustment_round_trip_and_encoder(trained: SASRecRecommender, tmp_path) -> None:
+    """scores - tau * log prior: applied by score(), kept by save/load, and by the serving
+    encoder built from the bundle (same numbers)."""
+    hist = _cyclic_histories(5, seed=4)
+    users = np.zeros(5, dtype=np.int64)
+    plain = trained.score(users, hist)
+    counts = np.arange(N_ITEMS + 1, dtype=np.float64)
+    trained.set_logit_adjustment(0.2, counts)
+    try:
+        adjusted = trained.score(users, hist)
+        prior = np.log((counts + 1) / (counts.sum() + len(counts)))
+        np.testing.assert_allclose(adjusted[:, 1:], plain[:, 1:] - 0.2 * prior[1:], atol=1e-5)
+        trained.save(tmp_path / "adj")
+        loaded = SASRecRecommender.load(tmp_path / "adj")
+        np.testing.assert_allclose(loaded.score(users, hist), adjusted, atol=1e-6)
+        enc = SASRecEncoder(trained.model_)
+        enc = enc.with_items(enc.items, trained.score_bias())
+        np.testing.assert_allclose(enc.scores(hist[0])[1:], adjusted[0, 1:], atol=1e-5)
+    finally:
+        trained.set_logit_adjustment(0.0, counts)

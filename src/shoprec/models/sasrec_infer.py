@@ -69,6 +69,7 @@ class SASRecEncoder:
             )  # (D_text, C): an item the model never saw is placed by its text alone
             self.lnf_w = model.ln_f.weight.numpy().copy()
             self.lnf_b = model.ln_f.bias.numpy().copy()
+        self.bias: np.ndarray | None = None  # additive score term per item (logit adjustment)
         L = self.max_len
         self._causal = np.triu(np.full((L, L), -np.inf, dtype=np.float32), 1)
 
@@ -79,12 +80,14 @@ class SASRecEncoder:
             return None
         return (np.asarray(text_vectors, np.float32) @ self.text_proj).astype(np.float32)
 
-    def with_items(self, items: np.ndarray) -> SASRecEncoder:
+    def with_items(self, items: np.ndarray, bias: np.ndarray | None = None) -> SASRecEncoder:
         """A shallow copy reading item vectors from ``items`` ``(N, C)`` (another id space,
-        e.g. the live catalog's, where new items were added by :meth:`text_item_vectors`)."""
+        e.g. the live catalog's, where new items were added by :meth:`text_item_vectors`),
+        with an optional additive score term ``bias`` ``(N,)`` (the logit adjustment)."""
         other = copy.copy(self)
         other.items = np.ascontiguousarray(items, np.float32)
         other.items_scaled = other.items * np.float32(math.sqrt(self.dim))
+        other.bias = None if bias is None else np.ascontiguousarray(bias, np.float32)
         return other
 
     def _attend(self, x: np.ndarray, blk: dict, last_only: bool) -> np.ndarray:
@@ -129,5 +132,7 @@ class SASRecEncoder:
     def scores(self, history: np.ndarray, timestamps: np.ndarray | None = None) -> np.ndarray:
         """Scores over the catalog ``(n_items + 1,)``; column 0 is ``-inf``."""
         s = self.items @ self.user_vector(history, timestamps) / np.float32(self.temperature)
+        if self.bias is not None:
+            s += self.bias
         s[0] = -np.inf
         return s

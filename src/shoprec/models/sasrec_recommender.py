@@ -45,6 +45,10 @@ class SASRecRecommender:
         self.config = config or SASRecConfig()
         self.max_seconds = max_seconds
         self.progress = progress
+        #: post-hoc logit adjustment (Menon et al., 2021): scores - tau * log prior(item),
+        #: tau chosen on validation (see training.sasrec_job.calibrate); 0 = off
+        self.logit_adjustment_ = 0.0
+        self.log_prior_: np.ndarray | None = None
 
     # -- training -----------------------------------------------------------------------
     def fit(self, data: TrainData) -> Self:
@@ -145,8 +149,24 @@ class SASRecRecommender:
             u = self.user_vectors(histories[s : s + 4096], ts)
             out.append((u @ self.items_.T) / self.config.temperature)
         scores = np.concatenate(out).astype(np.float32, copy=False)
+        if self.logit_adjustment_ and self.log_prior_ is not None:
+            scores -= np.float32(self.logit_adjustment_) * self.log_prior_
         scores[:, 0] = -np.inf
         return scores
+
+    def set_logit_adjustment(self, tau: float, counts: np.ndarray) -> None:
+        """Subtract ``tau * log p(item)`` from every score, ``p`` from training ``counts``
+        ``(n_items + 1,)`` (add-one smoothed): ``tau > 0`` lifts rarely seen items."""
+        counts = np.asarray(counts, np.float64)
+        prior = np.log((counts + 1.0) / (counts.sum() + len(counts))).astype(np.float32)
+        prior[0] = 0.0
+        self.logit_adjustment_, self.log_prior_ = float(tau), prior
+
+    def score_bias(self) -> np.ndarray | None:
+        """``(n_items + 1,)`` the additive score term of the logit adjustment, or None."""
+        if not self.logit_adjustment_ or self.log_prior_ is None:
+            return None
+        return (-self.logit_adjustment_ * self.log_prior_).astype(np.float32)
 
     # -- artifacts ----------------------------------------------------------------------
     def save(self, path: Path, extra: dict | None = None) -> None:
@@ -154,11 +174,14 @@ class SASRecRecommender:
         path.mkdir(parents=True, exist_ok=True)
         state = {k: v.contiguous() for k, v in self.model_.state_dict().items()}
         save_file(state, str(path / "model.safetensors"))
+        if self.log_prior_ is not None:
+            np.save(path / "log_prior.npy", self.log_prior_, allow_pickle=False)
         manifest = {
             "model": self.name,
             "format_version": FORMAT_VERSION,
             "config": self.config.to_dict(),
             "n_items": self.model_.n_items,
+            "logit_adjustment": self.logit_adjustment_,
             "history": self.history_.to_dict() if hasattr(self, "history_") else None,
             **(extra or {}),
         }
@@ -175,6 +198,10 @@ class SASRecRecommender:
         rec.model_ = SASRec(cfg, manifest["n_items"], state.get("text_vectors"))
         rec.model_.load_state_dict(state)
         rec.manifest_ = manifest
+        prior = path / "log_prior.npy"
+        if manifest.get("logit_adjustment") and prior.is_file():
+            rec.logit_adjustment_ = float(manifest["logit_adjustment"])
+            rec.log_prior_ = np.load(prior, allow_pickle=False)
         rec._cache_items()
         return rec
 

@@ -104,7 +104,13 @@ def build_bundle(
             items[:] = from_text  # items the model never saw: their text alone
         items[to_cat[ok]] = base.items[np.flatnonzero(ok)]
         items[0] = 0.0
-        encoder = base.with_items(items)
+        bias = None
+        model_bias = sasrec.score_bias()
+        if model_bias is not None:
+            # an item the model never saw counts as never seen (the largest lift)
+            bias = np.full(n, float(model_bias.max()), np.float32)
+            bias[to_cat[ok]] = model_bias[np.flatnonzero(ok)]
+        encoder = base.with_items(items, bias)
     covis_ids = np.zeros((n, N_NEIGHBOURS), np.int64)
     covis_sims = np.zeros((n, N_NEIGHBOURS), np.float32)
     pop = np.zeros(n, np.float64)
@@ -142,7 +148,10 @@ def extend(bundle: ModelBundle, catalog: Catalog) -> ModelBundle:
         extra = encoder.text_item_vectors(vectors[new])
         if extra is None:
             extra = np.zeros((len(new), encoder.dim), np.float32)
-        encoder = encoder.with_items(np.vstack([encoder.items, extra]))
+        bias = encoder.bias
+        if bias is not None:
+            bias = np.concatenate([bias, np.full(len(new), bias.max(), np.float32)])
+        encoder = encoder.with_items(np.vstack([encoder.items, extra]), bias)
     pad = np.zeros((len(new), bundle.covis_ids.shape[1]))
     t_ids, t_sims = text_neighbours(vectors, new)
     return ModelBundle(

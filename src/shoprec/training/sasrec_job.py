@@ -14,6 +14,7 @@ import numpy as np
 
 from shoprec.data.interactions import SequenceData, TrainData
 from shoprec.data.splits import leave_one_out
+from shoprec.evaluation.protocol import validation_ndcg10
 from shoprec.models.sasrec import SASRecConfig
 from shoprec.models.sasrec_recommender import SASRecRecommender
 from shoprec.settings import Settings
@@ -85,6 +86,52 @@ class TrainedSASRec:
     seconds: float
 
 
+#: Logit-adjustment strengths tried on validation (0 = none).
+TAUS = (0.0, 0.05, 0.1, 0.15, 0.2, 0.3)
+
+
+def calibrate(valid: SASRecRecommender, final: SASRecRecommender, data: SequenceData) -> dict:
+    """Choose the logit adjustment ``tau`` on validation NDCG@10 (overall, not any slice) and
+    set it on both fits, each with the item prior of its own training data."""
+    split = leave_one_out(data.sequences, data.timestamps)
+    n = data.n_items + 1
+    c_valid = np.bincount(np.concatenate(split.train), minlength=n)
+    c_final = np.bincount(np.concatenate(split.test_histories()), minlength=n)
+    grid = {}
+    for tau in TAUS:
+        valid.set_logit_adjustment(tau, c_valid)
+        grid[tau] = validation_ndcg10(valid, split.train, split.valid, split.train_times())
+        log.info("logit adjustment tau=%.2f: valid NDCG@10 %.4f", tau, grid[tau])
+    best = max(TAUS, key=lambda t: (round(grid[t], 6), -t))
+    valid.set_logit_adjustment(best, c_valid)
+    final.set_logit_adjustment(best, c_final)
+    return {"tau": best, "valid_NDCG@10": {str(t): v for t, v in grid.items()}}
+
+
+def _save_calibration(
+    path: Path, valid: SASRecRecommender, final: SASRecRecommender, calib: dict
+) -> None:
+    for model, where in ((final, path), (valid, path / "valid")):
+        manifest = json.loads((where / "manifest.json").read_text())
+        model.save(
+            where,
+            extra={
+                k: v
+                for k, v in manifest.items()
+                if k
+                not in {
+                    "model",
+                    "format_version",
+                    "config",
+                    "n_items",
+                    "history",
+                    "logit_adjustment",
+                }
+            }
+            | {"calibration": calib},
+        )
+
+
 def find_checkpoint(path: Path, data: SequenceData, config: SASRecConfig) -> TrainedSASRec | None:
     """A saved training run for exactly this data and config, or None."""
     manifest = path / "manifest.json"
@@ -99,6 +146,9 @@ def find_checkpoint(path: Path, data: SequenceData, config: SASRecConfig) -> Tra
         return None
     final = SASRecRecommender.load(path)
     valid = SASRecRecommender.load(path / "valid")
+    if "calibration" not in meta:  # trained before calibration existed: calibrate once now
+        calib = calibrate(valid, final, data)
+        _save_calibration(path, valid, final, calib)
     return TrainedSASRec(valid=valid, final=final, path=path, seconds=meta.get("train_seconds", 0))
 
 
@@ -140,6 +190,7 @@ def train_sasrec(
             timestamps=split.test_times(),
         )
     )
+    calib = calibrate(valid, final, data)
     seconds = time.perf_counter() - t0
     path = checkpoint_dir(settings, data.name, name)
     common = {
@@ -148,6 +199,7 @@ def train_sasrec(
         "search_config": search_config.to_dict(),
         "item_ids": data.items.to_list(),
         "metrics": {"valid_NDCG@10": valid.history_.best_score},
+        "calibration": calib,
     }
     valid.save(path / "valid", extra={**common, "data_cutoff": "all but the last two items"})
     final.save(
