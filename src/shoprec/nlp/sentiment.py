@@ -279,12 +279,8 @@ class SentimentModel:
         model = cls(encoder, SentimentConfig(**manifest["config"]))
         model.arrays = arrays
         if model.config.tfidf:
-            terms = arrays["tfidf_terms"].tolist()
-            vec = TfidfVectorizer(
-                ngram_range=(1, 2),
-                sublinear_tf=True,
-                vocabulary={t: i for i, t in enumerate(terms)},
-            )
+            terms = arrays["tfidf_terms"].tobytes().decode("utf-8").split("\n")
+            vec = _tfidf(model.config, vocabulary={t: i for i, t in enumerate(terms)})
             vec.idf_ = arrays["tfidf_idf"]
             model._vectorizer = vec
         return model

@@ -110,11 +110,15 @@ class Pipeline:
         drift: dict[int, float],
     ) -> list[Recommended]:
         rel = self.score(bundle, cands, st)
-        contrib = (
-            bundle.ranker.contributions(cands.x)
-            if bundle.ranker is not None and st.use_ranker
-            else np.where(np.arange(cands.x.shape[1]) == F["seq"], 1.0, 0.0) * (rel[:, None] != 0)
-        )
+        if bundle.ranker is not None and st.use_ranker:
+            contrib = bundle.ranker.contributions(cands.x)
+        else:  # the fixed blend of :meth:`score`: its own terms are the reasons
+            w = np.zeros(cands.x.shape[1])
+            if cands.seq_scores is not None:
+                w[F["seq"]] = 1.0
+            else:
+                w[F["covis"]], w[F["trending"]] = 1e3, 1.0
+            contrib = cands.x * w
         pos = np.flatnonzero(keep)
         if not len(pos):
             return []

@@ -65,7 +65,7 @@ async function loadFeed() {
     body: JSON.stringify({ user_id: state.user, impressions: body.items.map((i) => i.item_id) }),
   }).catch(() => {});
   const prof = await api(`/v1/users/${encodeURIComponent(state.user)}/profile?top=8`);
-  $("interests").replaceChildren(...prof.interests.map((t) => {
+  $("interests").replaceChildren(...prof.interests.filter((t) => t.weight >= 0.01).map((t) => {
     const li = document.createElement("li");
     li.textContent = `${t.tag.replace(/^[a-z]+:/, "")} (${Math.round(t.weight * 100)}%)`;
     return li;
