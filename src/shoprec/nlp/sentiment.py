@@ -53,8 +53,12 @@ class SentimentConfig:
     c : inverse L2 strength of the logistic regression.
     hidden : hidden units of the MLP.
     alpha : L2 strength of the MLP.
-    tfidf : concatenate TF-IDF word uni/bigram features (sublinear tf, L2 rows) to the vectors.
-    tfidf_features : vocabulary size of the TF-IDF block (most frequent terms, min_df 2).
+    tfidf : concatenate TF-IDF word n-gram features (sublinear tf, L2 rows) to the vectors.
+    ngram_max : longest word n-gram of the TF-IDF block.
+    min_df : least number of training texts a TF-IDF term must occur in.
+    tfidf_features : cap on the TF-IDF vocabulary (most frequent terms); ``None``: no cap.
+    nb : scale each TF-IDF term by its naive-Bayes log-count ratio, positive vs negative texts
+        (NB-LR, Wang & Manning 2012).
     tfidf_scale : weight of the TF-IDF block beside the standardised embedding.
     class_weight : ``"balanced"`` (inverse class frequency), ``"sqrt"`` (its square root) or
         ``"none"``; the neutral class only comes from the small Alexa set.
@@ -67,7 +71,10 @@ class SentimentConfig:
     hidden: int = 256
     alpha: float = 1e-2
     tfidf: bool = False
-    tfidf_features: int = 50_000
+    ngram_max: int = 2
+    min_df: int = 1
+    tfidf_features: int | None = None
+    nb: bool = False
     tfidf_scale: float = 1.0
     class_weight: str = "balanced"
     seed: int = 42
@@ -151,7 +158,9 @@ class SentimentModel:
         x = (vecs - self.arrays["mu"]) / self.arrays["sigma"]
         if not self.config.tfidf:
             return x
-        tf = self._vectorizer.transform([t or "" for t in texts]) * self.config.tfidf_scale
+        tf = self._vectorizer.transform([t or "" for t in texts])
+        scale = self.arrays.get("tfidf_nb", np.ones(tf.shape[1])) * self.config.tfidf_scale
+        tf = tf @ sparse.diags(scale)
         return sparse.hstack([sparse.csr_matrix(x), tf], format="csr")
 
     # -- training -----------------------------------------------------------------------------
@@ -160,22 +169,25 @@ class SentimentModel:
 
         ``vecs`` may pass precomputed :meth:`embed` output for ``texts``.
         """
-        from sklearn.feature_extraction.text import TfidfVectorizer
-
         cfg = self.config
         y = np.asarray(labels, dtype=np.int64)
         vecs = self.embed(texts) if vecs is None else vecs
         # the encoder has near-dead dimensions (std ~1e-32): floor sigma so they stay ~0
         self.arrays = {"mu": vecs.mean(0), "sigma": np.maximum(vecs.std(0), 1e-3)}
         if cfg.tfidf:
-            self._vectorizer = TfidfVectorizer(
-                ngram_range=(1, 2), min_df=2, max_features=cfg.tfidf_features, sublinear_tf=True
-            )
-            self._vectorizer.fit([t or "" for t in texts])
+            self._vectorizer = _tfidf(cfg)
+            tf = self._vectorizer.fit_transform([t or "" for t in texts])
             vocab = self._vectorizer.vocabulary_
             terms = sorted(vocab, key=vocab.__getitem__)
-            self.arrays["tfidf_terms"] = np.asarray(terms, dtype=str)
+            # terms are space-joined \w\w+ tokens: newline-joined UTF-8 bytes are compact
+            blob = "\n".join(terms).encode("utf-8")
+            self.arrays["tfidf_terms"] = np.frombuffer(blob, dtype=np.uint8).copy()
             self.arrays["tfidf_idf"] = self._vectorizer.idf_.astype(np.float64)
+            if cfg.nb:
+                present = (tf > 0).astype(np.float64)
+                p = 1.0 + np.asarray(present[y == POS].sum(0)).ravel()
+                q = 1.0 + np.asarray(present[y == NEG].sum(0)).ravel()
+                self.arrays["tfidf_nb"] = np.log(p / p.sum()) - np.log(q / q.sum())
         x = self._features(texts, vecs)
         counts = np.bincount(y, minlength=len(LABELS)).astype(np.float64)
         w_class = np.where(counts > 0, len(y) / (len(LABELS) * np.maximum(counts, 1)), 0.0)
@@ -273,8 +285,6 @@ class SentimentModel:
     @classmethod
     def load(cls, path: Path, encoder: Encoder) -> SentimentModel:
         """Inverse of :meth:`save`; ``encoder`` must be the one the model was trained with."""
-        from sklearn.feature_extraction.text import TfidfVectorizer
-
         manifest, arrays = read_arrays(Path(path), ARTIFACT)
         model = cls(encoder, SentimentConfig(**manifest["config"]))
         model.arrays = arrays
@@ -284,6 +294,22 @@ class SentimentModel:
             vec.idf_ = arrays["tfidf_idf"]
             model._vectorizer = vec
         return model
+
+
+def _tfidf(cfg: SentimentConfig, vocabulary: dict[str, int] | None = None) -> Any:
+    """The TF-IDF vectoriser of ``cfg`` (with a fixed ``vocabulary`` when loading)."""
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    if vocabulary is not None:
+        return TfidfVectorizer(
+            ngram_range=(1, cfg.ngram_max), sublinear_tf=True, vocabulary=vocabulary
+        )
+    return TfidfVectorizer(
+        ngram_range=(1, cfg.ngram_max),
+        min_df=cfg.min_df,
+        max_features=cfg.tfidf_features,
+        sublinear_tf=True,
+    )
 
 
 class CachedEncoder:
