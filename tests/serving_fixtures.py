@@ -19,6 +19,15 @@ def synthetic_engine(root: Path, store: Path | None = None) -> Built:
     """The synthetic shop's engine; models are trained once under ``root`` and reused."""
     settings = synthetic_settings(root)
     data = load_dataset("synthetic", settings)
+    # the review sentiment model is shared with the other tests (trained once, under artifacts/)
+    from conftest import make_settings
+
     return build_engine(
-        data, settings, store_dir=store, quick=True, train_seconds=20, progress=False
+        data,
+        settings,
+        store_dir=store,
+        quick=True,
+        train_seconds=20,
+        progress=False,
+        sentiment_settings=make_settings(),
     )

@@ -111,6 +111,25 @@ def demo(
     serve(dataset="amazon-beauty", host=host, port=port, quick=True, store=None, verbose=verbose)
 
 
+@app.command("train-sentiment")
+def train_sentiment(verbose: bool = True) -> None:
+    """Train the review sentiment model on the public reviews (cached under artifacts/) and
+    print its held-out figures; the API's sentiment endpoints use it."""
+    import json
+
+    from shoprec.nlp.sentiment import ARTIFACT, train_default
+    from shoprec.text.encoder import TextEncoder
+
+    settings = _setup(verbose)
+    model, report = train_default(settings, TextEncoder())
+    path = Path(settings.artifacts_dir) / ARTIFACT
+    model.save(path)
+    (path / "report.json").write_text(json.dumps(report, indent=2))
+    console.print(json.dumps({k: v for k, v in report.items() if not isinstance(v, dict | list)},
+                             indent=2))
+    console.print(f"saved to {path}")
+
+
 @app.command()
 def serve(
     dataset: Annotated[

@@ -27,6 +27,14 @@ class Settings(BaseSettings):
     seed: int = Field(default=42, description="Global random seed.")
     threads: int = Field(default=0, ge=0, description="Torch threads; 0 = all cores.")
 
+    write_keys: str = Field(
+        default="", description="Comma-separated API keys for write endpoints (empty = open)."
+    )
+    admin_keys: str = Field(default="", description="Comma-separated API keys for admin endpoints.")
+    read_keys: str = Field(default="", description="Comma-separated keys required on reads.")
+    rate_limit_per_s: float = Field(default=0.0, ge=0, description="Requests/s per key; 0 = off.")
+    max_body_bytes: int = Field(default=4_000_000, ge=1024, description="Request body limit.")
+
     def has_data(self) -> bool:
         """Whether the public data folder is present."""
         return (self.data_dir / "amazon_beauty" / "interactions.csv").is_file()

@@ -15,6 +15,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from shoprec.serving.engine import Engine
 from shoprec.serving.metrics import Metrics
+from shoprec.serving.security import BodyLimitMiddleware, SecurityConfig, guard
 
 log = logging.getLogger(__name__)
 
@@ -53,7 +54,12 @@ class MetricsMiddleware:
             )
 
 
-def create_app(engine: Engine, title: str = "shoprec", reports_dir: Path | None = None) -> FastAPI:
+def create_app(
+    engine: Engine,
+    title: str = "shoprec",
+    reports_dir: Path | None = None,
+    security: SecurityConfig | None = None,
+) -> FastAPI:
     """The API over ``engine`` (OpenAPI at ``/docs`` and ``/openapi.json``), the storefront at
     ``/`` and the dashboard at ``/dashboard`` (its charts come from ``reports_dir``)."""
     from fastapi.staticfiles import StaticFiles
@@ -76,6 +82,8 @@ def create_app(engine: Engine, title: str = "shoprec", reports_dir: Path | None 
         description="Real-time personalisation: events in, recommendations with reasons out.",
     )
     app.state.engine = engine
+    sec = security or SecurityConfig()
+    app.state.guards = {level: guard(sec, level) for level in ("read", "write", "admin")}
     app.state.metrics = Metrics(engine)
     app.include_router(events.router)
     app.include_router(items.router)
@@ -111,5 +119,6 @@ def create_app(engine: Engine, title: str = "shoprec", reports_dir: Path | None 
             headers=getattr(exc, "headers", None),
         )
 
+    app.add_middleware(BodyLimitMiddleware, max_bytes=sec.max_body_bytes)
     app.add_middleware(MetricsMiddleware, metrics=app.state.metrics)
     return app

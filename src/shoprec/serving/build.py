@@ -89,6 +89,7 @@ def build_engine(
     train_seconds: float | None = None,
     progress: bool = True,
     import_history: bool = True,
+    sentiment_settings: Settings | None = None,
 ) -> Built:
     """Everything ``shoprec serve`` needs, trained or reused, behind one :class:`Engine`."""
     from shoprec.training.sasrec_job import text_vectors_for
@@ -121,7 +122,7 @@ def build_engine(
         MemoryStateStore[UserState](),
         vectorize,
         tagger,
-        sentiment=lambda: sentiment_model(settings, vectorize),
+        sentiment=lambda: sentiment_model(sentiment_settings or settings, vectorize),
     )
     if items.count() == 0:
         items.upsert(data.catalog, 0.0)
@@ -140,15 +141,14 @@ def build_engine(
 
 
 def sentiment_model(settings: Settings, vectorize: Vectorizer):  # -> SentimentModel | None
-    """The review sentiment model (cached under artifacts/, trained on the public reviews the
-    first time); None when it cannot be had (no data folder): the API then answers 503."""
-    from shoprec.nlp.sentiment import load_or_train
+    """The trained review sentiment model (``shoprec train-sentiment``, cached under
+    artifacts/), or None until one exists: serving never trains in a request."""
+    from shoprec.nlp.sentiment import ARTIFACT, SentimentModel
 
-    try:
-        return load_or_train(settings, vectorize.encoder)
-    except (FileNotFoundError, OSError) as exc:
-        log.warning("review sentiment unavailable: %s", exc)
+    path = Path(settings.artifacts_dir) / ARTIFACT
+    if not (path / "manifest.json").is_file():
         return None
+    return SentimentModel.load(path, vectorize.encoder)
 
 
 def watch_artifacts(built: Built, settings: Settings, quick: bool) -> ArtifactWatcher:

@@ -83,6 +83,7 @@ class Engine:
         self.reviews = ReviewSentiment()
         self._sentiment_factory = sentiment
         self._sentiment: SentimentModel | None = None
+        self._sentiment_checked = -1e9
         self.clock = 0.0  # the latest event time seen: "now" for trending and new arrivals
         self._write = threading.Lock()
         self.drift: dict[int, float] = {}  # item index -> sentiment drift (see online.reviews)
@@ -150,8 +151,15 @@ class Engine:
 
     # -- review sentiment -------------------------------------------------------------------
     def sentiment_model(self) -> SentimentModel | None:
-        """The review sentiment model (loaded or trained on first use), or None."""
-        if self._sentiment is None and self._sentiment_factory is not None:
+        """The review sentiment model, loaded on first use; None while none is trained (looked
+        for again at most every 30 s, so a model trained later is picked up)."""
+        now = time.monotonic()
+        if (
+            self._sentiment is None
+            and self._sentiment_factory is not None
+            and now - self._sentiment_checked > 30.0
+        ):
+            self._sentiment_checked = now
             self._sentiment = self._sentiment_factory()
         return self._sentiment
 

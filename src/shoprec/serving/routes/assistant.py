@@ -6,13 +6,13 @@ from dataclasses import asdict
 
 from fastapi import APIRouter
 
-from shoprec.serving.routes.deps import EngineDep
+from shoprec.serving.routes.deps import READ, EngineDep
 from shoprec.serving.schemas import AssistantIn, AssistantOut
 
 router = APIRouter(prefix="/v1", tags=["assistant"])
 
 
-@router.post("/assistant", response_model=AssistantOut)
+@router.post("/assistant", response_model=AssistantOut, dependencies=[READ])
 async def ask(body: AssistantIn, engine: EngineDep) -> dict:
     """Answer a shopper's question; every fact in ``answer`` comes from a cited record."""
     a = engine.assistant().ask(body.question, body.user_id)

@@ -13,4 +13,15 @@ def get_engine(request: Request) -> Engine:
     return request.app.state.engine  # type: ignore[no-any-return]
 
 
+def _level(level: str):  # noqa: ANN202
+    def check(request: Request) -> None:
+        request.app.state.guards[level](request)
+
+    return check
+
+
 EngineDep = Annotated[Engine, Depends(get_engine)]
+#: Route dependencies: API key (and rate limit) for reads, writes and admin operations.
+READ = Depends(_level("read"))
+WRITE = Depends(_level("write"))
+ADMIN = Depends(_level("admin"))

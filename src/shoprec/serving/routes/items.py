@@ -6,14 +6,14 @@ from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Path, Query
 
-from shoprec.serving.routes.deps import EngineDep
+from shoprec.serving.routes.deps import READ, WRITE, EngineDep
 from shoprec.serving.schemas import ItemsIn, ItemsOut, SimilarOut
 
 router = APIRouter(prefix="/v1/items", tags=["items"])
 ItemPath = Annotated[str, Path(min_length=1, max_length=256)]
 
 
-@router.put("", response_model=ItemsOut)
+@router.put("", response_model=ItemsOut, dependencies=[WRITE])
 async def put_items(body: ItemsIn, engine: EngineDep) -> dict:
     """Insert or update 1 to 1,000 items; a new item is recommendable at once (by its text)."""
     items = [i.to_item() for i in body.items]
@@ -22,7 +22,7 @@ async def put_items(body: ItemsIn, engine: EngineDep) -> dict:
     return {"upserted": len(items), "new": len({i.item_id for i in items}) - before}
 
 
-@router.get("/{item_id}")
+@router.get("/{item_id}", dependencies=[READ])
 async def get_item(item_id: ItemPath, engine: EngineDep) -> dict:
     """One catalog item with its derived tags."""
     idx = engine.catalog.get(item_id)
@@ -43,7 +43,7 @@ async def get_item(item_id: ItemPath, engine: EngineDep) -> dict:
     }
 
 
-@router.get("/{item_id}/similar", response_model=SimilarOut)
+@router.get("/{item_id}/similar", response_model=SimilarOut, dependencies=[READ])
 async def similar(
     item_id: ItemPath, engine: EngineDep, n: Annotated[int, Query(ge=1, le=100)] = 10
 ) -> dict:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
-from shoprec.serving.routes.deps import EngineDep
+from shoprec.serving.routes.deps import READ, EngineDep
 
 router = APIRouter(tags=["ops"])
 
@@ -23,7 +23,7 @@ async def metrics(request: Request) -> Response:
     return Response(body, media_type="text/plain; version=0.0.4")
 
 
-@router.get("/v1/stats")
+@router.get("/v1/stats", dependencies=[READ])
 async def stats(engine: EngineDep) -> dict:
     """Live figures for the dashboard: events/s, latency percentiles per route (ms),
     click-through rate from feedback, catalog coverage of served lists, fallback rate."""

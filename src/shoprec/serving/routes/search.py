@@ -6,13 +6,13 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from shoprec.serving.routes.deps import EngineDep
+from shoprec.serving.routes.deps import READ, EngineDep
 from shoprec.serving.schemas import SearchOut
 
 router = APIRouter(prefix="/v1", tags=["search"])
 
 
-@router.get("/search", response_model=SearchOut)
+@router.get("/search", response_model=SearchOut, dependencies=[READ])
 async def search(
     q: Annotated[str, Query(min_length=1, max_length=500)],
     engine: EngineDep,

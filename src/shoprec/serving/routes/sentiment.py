@@ -6,13 +6,13 @@ from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Path
 
-from shoprec.serving.routes.deps import EngineDep
+from shoprec.serving.routes.deps import READ, EngineDep
 from shoprec.serving.schemas import ItemSentimentOut, SentimentIn, SentimentOut
 
 router = APIRouter(prefix="/v1", tags=["sentiment"])
 
 
-@router.post("/sentiment", response_model=SentimentOut)
+@router.post("/sentiment", response_model=SentimentOut, dependencies=[READ])
 def score(body: SentimentIn, engine: EngineDep) -> dict:
     """Negative / neutral / positive with an intensity in [0, 1] per text."""
     model = engine.sentiment_model()
@@ -26,7 +26,7 @@ def score(body: SentimentIn, engine: EngineDep) -> dict:
     }
 
 
-@router.get("/items/{item_id}/sentiment", response_model=ItemSentimentOut)
+@router.get("/items/{item_id}/sentiment", response_model=ItemSentimentOut, dependencies=[READ])
 async def item_sentiment(
     item_id: Annotated[str, Path(min_length=1, max_length=256)], engine: EngineDep
 ) -> dict:

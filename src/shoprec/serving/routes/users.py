@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Query
 
-from shoprec.serving.routes.deps import EngineDep
+from shoprec.serving.routes.deps import ADMIN, READ, WRITE, EngineDep
 from shoprec.serving.schemas import (
     DeletedOut,
     FeedbackIn,
@@ -20,7 +20,9 @@ UserPath = Annotated[str, Path(min_length=1, max_length=256)]
 Price = Annotated[float | None, Query(ge=0, le=1e9)]
 
 
-@router.get("/users/{user_id}/recommendations", response_model=RecommendationsOut)
+@router.get(
+    "/users/{user_id}/recommendations", response_model=RecommendationsOut, dependencies=[READ]
+)
 async def recommendations(
     user_id: UserPath,
     engine: EngineDep,
@@ -54,7 +56,7 @@ async def recommendations(
     }
 
 
-@router.get("/users/{user_id}/profile", response_model=ProfileOut)
+@router.get("/users/{user_id}/profile", response_model=ProfileOut, dependencies=[READ])
 async def profile(
     user_id: UserPath, engine: EngineDep, top: Annotated[int, Query(ge=1, le=100)] = 20
 ) -> dict:
@@ -79,14 +81,27 @@ async def profile(
     }
 
 
-@router.delete("/users/{user_id}", response_model=DeletedOut)
+@router.delete("/users/{user_id}", response_model=DeletedOut, dependencies=[WRITE])
 async def delete_user(user_id: UserPath, engine: EngineDep) -> dict:
     """Erase every event and all state of the user."""
     return {"user_id": user_id, "events_deleted": engine.delete_user(user_id)}
 
 
-@router.post("/feedback", response_model=FeedbackOut)
+@router.post("/feedback", response_model=FeedbackOut, dependencies=[WRITE])
 async def feedback(body: FeedbackIn, engine: EngineDep) -> dict:
     """Impressions and clicks on served recommendations (click-through rate)."""
     engine.observe_feedback(len(body.impressions), len(body.clicks))
     return {"impressions": len(body.impressions), "clicks": len(body.clicks)}
+
+
+@router.get("/users/{user_id}/export", dependencies=[ADMIN])
+async def export(user_id: UserPath, engine: EngineDep) -> dict:
+    """Everything held on a user: every stored event and the online state (profile)."""
+    from dataclasses import asdict
+
+    st = engine.state(user_id)
+    return {
+        "user_id": user_id,
+        "events": [{**asdict(e), "type": str(e.type)} for e in engine.events.user_events(user_id)],
+        "state": st.to_dict() if st else None,
+    }

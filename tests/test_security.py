@@ -1,0 +1,92 @@
+"""API keys on write and admin endpoints, rate limits (429), body limits (413), export."""
+
+from __future__ import annotations
+
+import pytest
+from fastapi.testclient import TestClient
+
+from shoprec.serving.app import create_app
+from shoprec.serving.security import SecurityConfig
+
+
+@pytest.fixture(scope="module")
+def secured(built) -> TestClient:  # noqa: ANN001
+    cfg = SecurityConfig(write_keys=("w-key",), admin_keys=("a-key",), max_body_bytes=50_000)
+    return TestClient(create_app(built.engine, security=cfg))
+
+
+EVENT = {"events": [{"user_id": "sec-user", "item_id": "P00001", "type": "view"}]}
+
+
+def test_write_needs_a_write_key(secured: TestClient) -> None:
+    assert secured.post("/v1/events", json=EVENT).status_code == 401
+    r = secured.post("/v1/events", json=EVENT, headers={"X-API-Key": "wrong"})
+    assert r.status_code == 401 and "API key" in r.json()["error"]
+    assert secured.post("/v1/events", json=EVENT, headers={"X-API-Key": "w-key"}).status_code == 200
+    ok = secured.post("/v1/events", json=EVENT, headers={"Authorization": "Bearer a-key"})
+    assert ok.status_code == 200  # admin keys may write too
+    assert secured.delete("/v1/users/sec-user").status_code == 401
+    assert secured.put("/v1/items", json={"items": [{"item_id": "z"}]}).status_code == 401
+
+
+def test_admin_needs_an_admin_key(secured: TestClient) -> None:
+    body = {"category": "Shampoo", "n": 3}
+    assert (
+        secured.post("/v1/audiences", json=body, headers={"X-API-Key": "w-key"}).status_code == 401
+    )
+    assert secured.post("/v1/audiences", json=body, headers={"X-API-Key": "a-key"}).status_code in (
+        200,
+        404,
+    )
+    assert secured.get("/v1/users/sec-user/export").status_code == 401
+
+
+def test_reads_stay_open_without_read_keys(secured: TestClient) -> None:
+    assert secured.get("/v1/users/sec-user/recommendations?n=3").status_code == 200
+    assert secured.get("/healthz").status_code == 200
+
+
+def test_read_keys_when_configured(built) -> None:  # noqa: ANN001
+    c = TestClient(create_app(built.engine, security=SecurityConfig(read_keys=("r",))))
+    assert c.get("/v1/users/u/recommendations").status_code == 401
+    assert c.get("/v1/users/u/recommendations", headers={"X-API-Key": "r"}).status_code == 200
+
+
+def test_rate_limit_answers_429_with_retry_after(built) -> None:  # noqa: ANN001
+    c = TestClient(create_app(built.engine, security=SecurityConfig(rate_per_s=1.0, burst=3)))
+    codes = [c.get("/v1/users/u/recommendations?n=1").status_code for _ in range(5)]
+    assert codes[:3] == [200, 200, 200] and codes[3] == 429
+    r = c.get("/v1/users/u/recommendations?n=1")
+    assert r.status_code == 429 and int(r.headers["retry-after"]) >= 1
+
+
+def test_body_limit(secured: TestClient) -> None:
+    big = {"events": [{"user_id": "u", "item_id": "i" * 200, "type": "view"}] * 400}
+    r = secured.post("/v1/events", json=big, headers={"X-API-Key": "w-key"})
+    assert r.status_code == 413 and "body" in r.json()["error"]
+
+
+def test_export_then_delete_leaves_nothing(secured: TestClient, built) -> None:  # noqa: ANN001
+    h = {"X-API-Key": "a-key"}
+    secured.post(
+        "/v1/events",
+        json={
+            "events": [
+                {
+                    "user_id": "gdpr",
+                    "item_id": "P00002",
+                    "type": "review",
+                    "text": "Lovely.",
+                    "rating": 5,
+                },
+                {"user_id": "gdpr", "item_id": "P00003", "type": "purchase"},
+            ]
+        },
+        headers=h,
+    )
+    data = secured.get("/v1/users/gdpr/export", headers=h).json()
+    assert len(data["events"]) == 2 and data["state"]["n_events"] == 2
+    assert secured.delete("/v1/users/gdpr", headers=h).json()["events_deleted"] == 2
+    data = secured.get("/v1/users/gdpr/export", headers=h).json()
+    assert data["events"] == [] and data["state"] is None
+    assert built.engine.events.user_events("gdpr") == []
