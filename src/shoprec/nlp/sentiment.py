@@ -203,7 +203,7 @@ class SentimentModel:
             pieces += chunks
             owner += [i] * len(chunks)
         if not pieces:
-            return np.zeros((len(texts), DIM), dtype=np.float32)
+            return np.zeros((len(texts), len(self.arrays.get("mu", range(DIM)))), np.float32)
         vecs = np.asarray(self.encoder.encode(pieces), dtype=np.float32)
         out = np.zeros((len(texts), vecs.shape[1]), dtype=np.float32)
         np.add.at(out, np.asarray(owner), vecs)

@@ -1,0 +1,213 @@
+"""Review sentiment: choose a variant on validation, refit on the training parts and measure on
+the held-out parts of the Multi-Domain (binary accuracy) and Alexa (three-class macro-F1) sets,
+beside a VADER lexicon baseline whose cuts are chosen on the same training parts.
+
+    .venv/bin/python bench/sentiment_eval.py [--only-default]
+
+Writes ``bench/results/sentiment.{json,md,png}`` and saves the model where ``load_or_train``
+finds it (``artifacts/sentiment``). Encoder vectors are cached under ``artifacts/`` by content
+hash: the first run encodes about 30,000 review pieces (minutes), reruns take a few minutes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import time
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+
+from shoprec.nlp.sentiment import LABELS, SentimentConfig, train_default  # noqa: E402
+from shoprec.settings import Settings  # noqa: E402
+from shoprec.text.encoder import TextEncoder  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+OUT = ROOT / "bench" / "results"
+EXAMPLES = [
+    "Absolutely love it, best purchase this year!",
+    "It's fine. Does what it says, nothing more.",
+    "Broke after two days and support never answered. Avoid.",
+    "Not bad, but the sound could be better.",
+    "",
+]
+
+
+def settings() -> Settings:
+    """``Settings()`` with relative folders resolved against the repository root."""
+    s = Settings()
+    fix = {k: ROOT / v for k, v in [("data_dir", s.data_dir), ("artifacts_dir", s.artifacts_dir)]}
+    return Settings(**{k: v for k, v in fix.items() if not getattr(s, k).is_absolute()})
+
+
+def table(rows: list[list[object]], head: list[str]) -> str:
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    fmt = [f"{v:.4f}" if isinstance(v, float) else str(v) for r in rows for v in r]
+    for i in range(0, len(fmt), len(head)):
+        lines.append("| " + " | ".join(fmt[i : i + len(head)]) + " |")
+    return "\n".join(lines)
+
+
+def per_class(rep: dict) -> str:
+    rows = [
+        [k, v["precision"], v["recall"], v["f1"], v["support"]] for k, v in rep["per_class"].items()
+    ]
+    return table(rows, ["class", "precision", "recall", "F1", "support"])
+
+
+def confusion(rep: dict) -> str:
+    rows = [[f"true {a}", *r] for a, r in zip(rep["labels"], rep["confusion"], strict=True)]
+    return table(rows, ["", *[f"pred {b}" for b in rep["labels"]]])
+
+
+def markdown(r: dict) -> str:
+    t, v = r["test"], r["vader"]
+    md, al = t["multidomain"], t["alexa"]
+    out = [
+        "# sentiment",
+        "",
+        "Command: `.venv/bin/python bench/sentiment_eval.py` (1 torch thread, seed 42).",
+        f"Chosen on validation: **{r['chosen']}**. Total {r['seconds']:.0f} s "
+        f"(encoding {r['encode_s']:.0f} s, VADER {r['vader_s']:.0f} s).",
+        "",
+        "## Held-out figures (20 % test parts)",
+        "",
+        table(
+            [
+                [
+                    "multidomain binary accuracy",
+                    md["accuracy"],
+                    v["multidomain"]["accuracy"],
+                    ">= 0.90",
+                ],
+                ["multidomain macro-F1", md["macro_f1"], v["multidomain"]["macro_f1"], ""],
+                ["alexa macro-F1 (3 classes)", al["macro_f1"], v["alexa"]["macro_f1"], "> VADER"],
+                ["alexa accuracy", al["accuracy"], v["alexa"]["accuracy"], ""],
+            ],
+            ["measure", "model", "VADER", "floor"],
+        ),
+        "",
+        f"VADER cuts chosen on the training parts: multidomain {v['multidomain']['cuts']}, "
+        f"alexa {v['alexa']['cuts']} (compound below the first: negative; from the second: "
+        "positive).",
+        "",
+        "### Multi-domain (binary: P(positive) vs P(negative))",
+        "",
+        per_class(md),
+        "",
+        confusion(md),
+        "",
+        "### Alexa (three classes)",
+        "",
+        per_class(al),
+        "",
+        confusion(al),
+        "",
+        "### Alexa, VADER baseline",
+        "",
+        per_class(v["alexa"]),
+        "",
+        confusion(v["alexa"]),
+        "",
+        "## Variants (validation: 20 % of each training part)",
+        "",
+        table(
+            [
+                [
+                    x["name"],
+                    x["val_accuracy"],
+                    x["val_alexa_macro_f1"],
+                    (x["val_accuracy"] + x["val_alexa_macro_f1"]) / 2,
+                    round(x["fit_s"], 1),
+                ]
+                for x in r["variants"]
+            ],
+            ["variant", "multidomain accuracy", "alexa macro-F1", "mean (criterion)", "fit s"],
+        ),  # fmt: skip
+        "",
+        "## Split sizes",
+        "",
+        table([[k, *c.values()] for k, c in r["sizes"].items()], ["part", *LABELS]),
+        "",
+        f"Alexa: {r['alexa_rows_before_dedup']} non-empty reviews merged into "
+        f"{sum(r['sizes']['alexa_train'].values()) + sum(r['sizes']['alexa_test'].values())} "
+        "distinct texts before splitting.",
+        "",
+        "## Examples",
+        "",
+        table(
+            [[repr(e["text"]), e["label"], e["intensity"]] for e in r["examples"]],
+            ["text", "label", "intensity"],
+        ),  # fmt: skip
+        "",
+    ]
+    return "\n".join(out)
+
+
+def plot(r: dict, path: Path) -> None:
+    fig, axes = plt.subplots(1, 4, figsize=(19, 4.2))
+    panels = [
+        ("multidomain test (model)", r["test"]["multidomain"]),
+        ("alexa test (model)", r["test"]["alexa"]),
+        ("alexa test (VADER)", r["vader"]["alexa"]),
+    ]
+    for ax, (title, rep) in zip(axes[:3], panels, strict=True):
+        cm = np.asarray(rep["confusion"], dtype=float)
+        ax.imshow(cm / np.maximum(cm.sum(1, keepdims=True), 1), cmap="Blues", vmin=0, vmax=1)
+        for (i, j), n in np.ndenumerate(cm):
+            ax.text(j, i, int(n), ha="center", va="center")
+        ax.set_xticks(range(len(rep["labels"])), rep["labels"])
+        ax.set_yticks(range(len(rep["labels"])), rep["labels"])
+        ax.set_title(f"{title}\nacc {rep['accuracy']:.3f}  macro-F1 {rep['macro_f1']:.3f}")
+        ax.set_xlabel("predicted")
+    ax = axes[3]
+    names = [x["name"] for x in r["variants"]]
+    y = np.arange(len(names))
+    ax.barh(y - 0.2, [x["val_accuracy"] for x in r["variants"]], 0.4, label="multidomain acc")
+    ax.barh(y + 0.2, [x["val_alexa_macro_f1"] for x in r["variants"]], 0.4, label="alexa macro-F1")
+    ax.set_yticks(y, names, fontsize=7)
+    ax.set_xlim(0.4, 1.0)
+    ax.set_title("validation figures per variant")
+    ax.legend(fontsize=7, loc="lower right")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--only-default", action="store_true", help="skip the variant comparison")
+    args = ap.parse_args()
+    torch.set_num_threads(1)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    s = settings()
+    t0 = time.perf_counter()
+    variants = [("default", SentimentConfig())] if args.only_default else None
+    model, report = train_default(s, TextEncoder(), variants)
+    model.save(s.artifacts_dir / "sentiment")
+    (s.artifacts_dir / "sentiment" / "report.json").write_text(json.dumps(report, indent=2))
+    report["examples"] = [
+        {"text": t, "label": p.label, "intensity": round(p.intensity, 3), "scores": p.scores}
+        for t, p in zip(EXAMPLES, model.predict(EXAMPLES), strict=True)
+    ]
+    report["wall_s"] = time.perf_counter() - t0
+    OUT.mkdir(parents=True, exist_ok=True)
+    (OUT / "sentiment.json").write_text(json.dumps(report, indent=2))
+    (OUT / "sentiment.md").write_text(markdown(report))
+    plot(report, OUT / "sentiment.png")
+    t, v = report["test"], report["vader"]
+    logging.info(
+        "chosen %s: multidomain accuracy %.4f (VADER %.4f), alexa macro-F1 %.4f (VADER %.4f)",
+        report["chosen"], t["multidomain"]["accuracy"], v["multidomain"]["accuracy"],
+        t["alexa"]["macro_f1"], v["alexa"]["macro_f1"],
+    )  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()

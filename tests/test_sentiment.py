@@ -1,0 +1,195 @@
+"""Review sentiment: shapes and labels on tiny data, intensity in [0, 1] and monotone, pickle-free
+save / load giving identical probabilities, empty texts; on the real review sets the two floors
+(binary accuracy >= 0.90 on Multi-Domain, Alexa macro-F1 above VADER in the same run)."""
+
+from __future__ import annotations
+
+import hashlib
+import time
+
+import numpy as np
+import pytest
+
+from conftest import ROOT, require_data
+from shoprec.nlp.sentiment import (
+    LABELS,
+    SentimentConfig,
+    SentimentModel,
+    SentimentResult,
+    chunk_text,
+    intensity,
+    load_reviews,
+    split_alexa,
+    split_multidomain,
+    train_default,
+)
+from shoprec.settings import Settings
+
+POS_W = ["great", "love", "excellent", "perfect", "wonderful", "amazing"]
+NEG_W = ["awful", "broken", "terrible", "waste", "refund", "useless"]
+NEU_W = ["okay", "average", "fine", "decent", "ordinary", "acceptable"]
+
+
+class HashEncoder:
+    """A deterministic stand-in for the text encoder: hashed bag of words, unit rows."""
+
+    def __init__(self, dim: int = 32) -> None:
+        self.dim, self.calls = dim, 0
+
+    def encode(self, texts: list[str]) -> np.ndarray:
+        self.calls += 1
+        out = np.zeros((len(texts), self.dim), np.float32)
+        for i, t in enumerate(texts):
+            for w in t.lower().split():
+                out[i, int(hashlib.md5(w.encode()).hexdigest(), 16) % self.dim] += 1.0
+        return out / np.maximum(np.linalg.norm(out, axis=1, keepdims=True), 1e-9)
+
+
+def _tiny(n: int = 60, seed: int = 0) -> tuple[list[str], np.ndarray]:
+    rng = np.random.default_rng(seed)
+    texts, labels = [], []
+    for i in range(n):
+        y = i % 3
+        words = [NEG_W, NEU_W, POS_W][y]
+        texts.append(" ".join(rng.choice(words, 3).tolist() + ["the", "product"]))
+        labels.append(y)
+    return texts, np.array(labels)
+
+
+CONFIGS = {
+    "lr": SentimentConfig(layers=None, chunk_words=4, tfidf=False, nb=False, c=1.0),
+    "lr+nb": SentimentConfig(layers=None, chunk_words=4, tfidf_scale=1.0, c=1.0),
+    "mlp": SentimentConfig(layers=None, chunk_words=4, tfidf=False, nb=False, head="mlp"),
+    "mlp+tfidf": SentimentConfig(layers=None, tfidf_scale=1.0, nb=False, head="mlp", hidden=16),
+}
+
+
+@pytest.mark.parametrize("name", list(CONFIGS))
+def test_fit_predict_shapes_and_labels(name: str) -> None:
+    texts, y = _tiny()
+    model = SentimentModel(HashEncoder(), CONFIGS[name]).fit(texts, y)
+    probs = model.predict_proba(texts)
+    assert probs.shape == (len(texts), 3)
+    np.testing.assert_allclose(probs.sum(1), 1.0, atol=1e-9)
+    assert np.mean(probs.argmax(1) == y) >= (0.9 if CONFIGS[name].head == "lr" else 0.75)
+    res = model.predict(["love it, excellent", "awful, a waste"])
+    assert all(isinstance(r, SentimentResult) and r.label in LABELS for r in res)
+    assert [r.label for r in res] == ["positive", "negative"]
+    assert all(0.0 <= r.intensity <= 1.0 and set(r.scores) == set(LABELS) for r in res)
+
+
+def test_intensity_in_unit_interval_and_monotone() -> None:
+    rng = np.random.default_rng(0)
+    p = rng.dirichlet(np.ones(3), size=2000)
+    s = intensity(p)
+    assert s.min() >= 0.0 and s.max() <= 1.0
+    lab = p.argmax(1)
+    for src in range(3):  # move 10 % of another class's mass onto the predicted class
+        q = p.copy()
+        moved = 0.1 * q[np.arange(len(q)), src] * (src != lab)
+        q[np.arange(len(q)), src] -= moved
+        q[np.arange(len(q)), lab] += moved
+        assert np.all(q.argmax(1) == lab)
+        assert np.all(intensity(q) >= s - 1e-12)
+    # a sure prediction is fully intense, a tie between the poles is not intense at all
+    np.testing.assert_allclose(intensity(np.eye(3)), 1.0)
+    assert intensity(np.array([[0.5, 0.0, 0.5]]))[0] == 0.0
+
+
+@pytest.mark.parametrize("name", list(CONFIGS))
+def test_save_load_round_trip_identical(tmp_path, name: str) -> None:
+    texts, y = _tiny()
+    model = SentimentModel(HashEncoder(), CONFIGS[name]).fit(texts, y)
+    model.save(tmp_path / "m")
+    with np.load(tmp_path / "m" / "arrays.npz", allow_pickle=False) as z:
+        assert all(z[k].dtype != object for k in z.files)
+    again = SentimentModel.load(tmp_path / "m", HashEncoder())
+    probe = texts + ["great but broken", "never seen words here", ""]
+    assert np.array_equal(model.predict_proba(probe), again.predict_proba(probe))
+    assert again.config == model.config
+
+
+def test_empty_texts() -> None:
+    texts, y = _tiny()
+    model = SentimentModel(HashEncoder(), CONFIGS["lr+nb"]).fit(texts + ["", "  "], np.r_[y, 1, 1])
+    probs = model.predict_proba(["", "   ", "great"])
+    np.testing.assert_array_equal(probs[:2], [[0, 1, 0], [0, 1, 0]])
+    assert model.predict_proba([]).shape == (0, 3)
+    assert model.predict([""])[0].label == "neutral"
+    with pytest.raises(RuntimeError):
+        SentimentModel(HashEncoder()).predict_proba(["x"])
+
+
+def test_chunks_cover_the_text_in_equal_pieces() -> None:
+    words = [f"w{i}" for i in range(450)]
+    pieces = chunk_text(" ".join(words), 200)
+    assert len(pieces) == 3 and " ".join(pieces).split() == words
+    assert {len(p.split()) for p in pieces} == {150}
+    assert chunk_text("   ", 200) == [] and chunk_text("one two", 200) == ["one two"]
+
+
+def test_long_text_is_averaged_over_pieces() -> None:
+    enc = HashEncoder()
+    model = SentimentModel(enc, CONFIGS["lr"])
+    text = " ".join(["great"] * 5 + ["awful"] * 3)
+    v = model.embed([text])[0]
+    pieces = enc.encode(chunk_text(text, 4))
+    want = pieces.sum(0) / np.linalg.norm(pieces.sum(0))
+    np.testing.assert_allclose(v, want, rtol=1e-6)
+
+
+def test_real_text_encoder_tiny() -> None:
+    """The model takes the project's TextEncoder as is (sentence vectors, no layers)."""
+    from shoprec.text.encoder import TextEncoder
+
+    texts, y = _tiny(30)
+    cfg = SentimentConfig(layers=None, tfidf=False, nb=False, c=10.0)
+    model = SentimentModel(TextEncoder(), cfg).fit(texts, y)
+    assert model.predict_proba(texts).shape == (30, 3)
+    assert model.predict(["I love it, excellent"])[0].label == "positive"
+
+
+# -- real data ----------------------------------------------------------------------------------
+def _review_settings() -> Settings:
+    settings = require_data()
+    if not (settings.data_dir / "reviews" / "amazon_alexa.tsv").is_file():
+        reason = f"reviews/ not found under {settings.data_dir}"
+        if settings.require_data:
+            pytest.fail(f"SHOPREC_REQUIRE_DATA=1 but {reason}", pytrace=False)
+        pytest.skip(reason)
+    return Settings(data_dir=settings.data_dir, artifacts_dir=ROOT / "artifacts")
+
+
+def test_splits_are_stratified_and_disjoint() -> None:
+    settings = _review_settings()
+    md, alexa = load_reviews(settings)
+    assert len(md) == 6000 and set(md["y"]) == {0, 2} and set(alexa["y"]) == {0, 1, 2}
+    train, test = split_multidomain(md)
+    assert len(test) == 1200
+    assert (test.groupby(["domain", "y"]).size() == 200).all()
+    a_train, a_test = split_alexa(alexa)
+    norm = lambda f: set(f["text"].str.lower().str.split().str.join(" "))  # noqa: E731
+    assert not norm(a_train) & norm(a_test)
+    share = a_test["y"].value_counts(normalize=True) - alexa["y"].value_counts(normalize=True)
+    assert share.abs().max() < 0.01
+
+
+@pytest.mark.slow
+def test_floors_on_real_reviews() -> None:
+    """Binary accuracy >= 0.90 on the held-out Multi-Domain part; Alexa macro-F1 above VADER
+    in the same run. Encoder vectors come from the cache in ``artifacts/`` (the first run
+    encodes, minutes; reruns take about two minutes)."""
+    from shoprec.text.encoder import TextEncoder
+
+    settings = _review_settings()
+    t0 = time.perf_counter()
+    _, report = train_default(settings, TextEncoder(), [("default", SentimentConfig())])
+    md, alexa, vader = report["test"]["multidomain"], report["test"]["alexa"], report["vader"]
+    print(
+        f"multidomain accuracy {md['accuracy']:.4f} "
+        f"(VADER {vader['multidomain']['accuracy']:.4f}); "
+        f"alexa macro-F1 {alexa['macro_f1']:.4f} (VADER {vader['alexa']['macro_f1']:.4f}); "
+        f"{time.perf_counter() - t0:.0f} s"
+    )
+    assert alexa["macro_f1"] > vader["alexa"]["macro_f1"]
+    assert md["accuracy"] >= 0.90
