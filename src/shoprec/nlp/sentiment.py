@@ -21,6 +21,7 @@ import math
 import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field, replace
+from inspect import signature
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any, Protocol, Self, cast
@@ -162,7 +163,11 @@ class CachedEncoder:
     def encode(self, texts: list[str]) -> np.ndarray:
         """Vectors of ``texts`` (non-empty), encoding and persisting only those not cached."""
         inner = self.encoder
-        shim = SimpleNamespace(encode=lambda batch, progress=False: inner.encode(list(batch)))
+        # bars for long encodes when the encoder can draw them (TextEncoder, LayerEncoder)
+        bar = {"progress": True} if "progress" in signature(inner.encode).parameters else {}
+        shim = SimpleNamespace(
+            encode=lambda batch, progress=False: inner.encode(list(batch), **bar)
+        )
         return self.cache.embed(list(texts), cast(TextEncoder, shim))
 
 
@@ -270,7 +275,7 @@ class SentimentModel:
         # MLPClassifier takes no sample weights: draw rows in proportion to their weight
         idx = np.random.default_rng(cfg.seed).choice(len(y), 2 * len(y), p=weight / weight.sum())
         mlp = MLPClassifier(
-            (cfg.hidden,), alpha=cfg.alpha, early_stopping=True, random_state=cfg.seed
+            (cfg.hidden,), alpha=cfg.alpha, early_stopping=len(y) >= 1000, random_state=cfg.seed
         ).fit(x[idx], y[idx])
         return mlp.classes_, list(zip(mlp.coefs_, mlp.intercepts_, strict=True))
 
