@@ -164,10 +164,16 @@ def serve(
     data = _load(dataset, settings)
     built = build_engine(data, settings, store_dir=store, quick=quick)
     watch_artifacts(built, settings, quick)
-    console.print(f"[bold green]serving[/] http://{host}:{port}/  (API docs: /docs)")
-    uvicorn.run(
-        create_app(built.engine), host=host, port=port, log_level="warning", access_log=False
+    from shoprec.serving.security import from_settings
+
+    app_ = create_app(
+        built.engine, reports_dir=Path("bench/results/beauty"), security=from_settings(settings)
     )
+    url = f"http://{host}:{port}"
+    console.print(
+        f"[bold green]storefront[/] {url}/   dashboard: {url}/dashboard   API docs: {url}/docs"
+    )
+    uvicorn.run(app_, host=host, port=port, log_level="warning", access_log=False)
 
 
 @app.command()
