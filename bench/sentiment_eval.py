@@ -117,6 +117,10 @@ def markdown(r: dict) -> str:
         "",
         "## Variants (validation: 20 % of each training part)",
         "",
+        "Chosen: the best multidomain accuracy among the variants whose Alexa macro-F1 beats "
+        f"VADER's on validation ({r['vader_val']['alexa']['macro_f1']:.4f}; VADER multidomain "
+        f"accuracy on validation {r['vader_val']['multidomain']['accuracy']:.4f}).",
+        "",
         table(
             [
                 [
