@@ -42,8 +42,9 @@ EXAMPLES = [
 def settings() -> Settings:
     """``Settings()`` with relative folders resolved against the repository root."""
     s = Settings()
-    fix = {k: ROOT / v for k, v in [("data_dir", s.data_dir), ("artifacts_dir", s.artifacts_dir)]}
-    return Settings(**{k: v for k, v in fix.items() if not getattr(s, k).is_absolute()})
+    data = s.data_dir if s.data_dir.is_absolute() else ROOT / s.data_dir
+    art = s.artifacts_dir if s.artifacts_dir.is_absolute() else ROOT / s.artifacts_dir
+    return Settings(data_dir=data, artifacts_dir=art)
 
 
 def table(rows: list[list[object]], head: list[str]) -> str:
@@ -128,11 +129,11 @@ def markdown(r: dict) -> str:
                     x["val_accuracy"],
                     x["val_alexa_macro_f1"],
                     (x["val_accuracy"] + x["val_alexa_macro_f1"]) / 2,
-                    round(x["fit_s"], 1),
+                    f"{x['fit_s']:.1f}",
                 ]
                 for x in r["variants"]
             ],
-            ["variant", "multidomain accuracy", "alexa macro-F1", "mean (criterion)", "fit s"],
+            ["variant", "multidomain accuracy", "alexa macro-F1", "mean of the two", "fit s"],
         ),  # fmt: skip
         "",
         "## Split sizes",
@@ -176,7 +177,7 @@ def plot(r: dict, path: Path) -> None:
     ax.barh(y - 0.2, [x["val_accuracy"] for x in r["variants"]], 0.4, label="multidomain acc")
     ax.barh(y + 0.2, [x["val_alexa_macro_f1"] for x in r["variants"]], 0.4, label="alexa macro-F1")
     ax.set_yticks(y, names, fontsize=7)
-    ax.set_xlim(0.4, 1.0)
+    ax.set_xlim(0.4, 1.2)
     ax.set_title("validation figures per variant")
     ax.legend(fontsize=7, loc="lower right")
     fig.tight_layout()

@@ -191,7 +191,7 @@ class SentimentModel:
     Parameters
     ----------
     encoder : embeds text pieces (``encode(list[str]) -> (N, d)``); with ``config.layers`` set it
-        must be a :class:`LayerEncoder` of those layers (see :func:`encoder_for`).
+        must give those layers' pooled vectors, e.g. ``encoder_for(config, any_encoder)``.
     config : hyper-parameters.
     """
 
@@ -246,8 +246,11 @@ class SentimentModel:
         x = self._features(texts, vecs)
         counts = np.bincount(y, minlength=len(LABELS)).astype(np.float64)
         w_class = np.where(counts > 0, len(y) / (len(LABELS) * np.maximum(counts, 1)), 0.0)
-        w_class = {"balanced": w_class, "sqrt": np.sqrt(w_class)}.get(cfg.class_weight, counts > 0)
-        classes, layers = self._fit_head(x, y, np.asarray(w_class, dtype=np.float64)[y])
+        weights = {"balanced": w_class, "sqrt": np.sqrt(w_class), "none": (counts > 0) * 1.0}
+        if cfg.class_weight not in weights:
+            raise ValueError(f"unknown class_weight {cfg.class_weight!r}")
+        w_class = weights[cfg.class_weight]
+        classes, layers = self._fit_head(x, y, w_class[y])
         # scatter sklearn's classes into the three label slots; an absent class is never chosen
         w_out, b_out = layers.pop()
         w = np.zeros((w_out.shape[0], len(LABELS)))
