@@ -125,8 +125,9 @@ def train_sentiment(verbose: bool = True) -> None:
     path = Path(settings.artifacts_dir) / ARTIFACT
     model.save(path)
     (path / "report.json").write_text(json.dumps(report, indent=2))
-    console.print(json.dumps({k: v for k, v in report.items() if not isinstance(v, dict | list)},
-                             indent=2))
+    console.print(
+        json.dumps({k: v for k, v in report.items() if not isinstance(v, dict | list)}, indent=2)
+    )
     console.print(f"saved to {path}")
 
 

@@ -106,6 +106,12 @@ class ReviewSentiment:
 
         return net(recent) - net(before)
 
+    def drift(self, item_id: str) -> float:
+        """The item's sentiment drift alone (no trend tables built)."""
+        with self._lock:
+            reviews = list(self._by_item.get(item_id, ()))
+        return self._drift(reviews) if reviews else 0.0
+
     def positive_share(self, item_id: str) -> tuple[float, int] | None:
         with self._lock:
             reviews = self._by_item.get(item_id)

@@ -79,7 +79,9 @@ def generate(
             hist, req.times[-len(hist) :] if req.times is not None else None
         )
         seq = seq[:n]
-        pools.append(_top(seq, strategy.n_seq))
+        # one partial sort serves both the candidate pool and the rank feature
+        head = _top(seq, int(max(SEQ_RANK_CAP, strategy.n_seq)))
+        pools.append(head[: strategy.n_seq])
     # co-visitation: neighbours of the latest items, recency-weighted
     recent = hist[::-1][:COVIS_RECENT]
     w = 0.5 ** np.arange(len(recent))
@@ -108,9 +110,9 @@ def generate(
     x = np.zeros((len(ids), len(FEATURES)))
     if seq is not None:
         x[:, F["seq"]] = seq[ids]
-        head = _top(seq, int(SEQ_RANK_CAP))
         rank = np.full(n, SEQ_RANK_CAP)
-        rank[head] = np.arange(len(head))
+        capped = head[: int(SEQ_RANK_CAP)]
+        rank[capped] = np.arange(len(capped))
         x[:, F["seq_logrank"]] = np.log1p(rank[ids])
     else:
         x[:, F["seq_logrank"]] = np.log1p(SEQ_RANK_CAP)

@@ -178,7 +178,7 @@ class Engine:
         for item in {e.item_id for e in events}:
             idx = self.catalog.get(item)
             if idx:
-                self.drift[idx] = self.reviews.summary(item)["drift"]
+                self.drift[idx] = self.reviews.drift(item)
 
     def upsert_items(self, items: Sequence[Item], now: float | None = None) -> np.ndarray:
         """Store and index items; new ones are recommendable at once (by their text)."""

@@ -145,9 +145,8 @@ class Pipeline:
                 rel_k = rel_k + st.novelty * span * (1.0 - pop / top)
             order = pos[mmr(rel_k, vectors[cands.ids[pos]], n, st.mmr_lambda)]
             slots = explore_slots(min(n, len(order)), st.exploration)
-            new_pool = [
-                p for p in pos if cands.x[p, F["is_new"]] > 0 and p not in set(order.tolist())
-            ]
+            ranked = set(order.tolist())
+            new_pool = [p for p in pos if cands.x[p, F["is_new"]] > 0 and p not in ranked]
             order_l = order.tolist()
             for slot in slots:
                 if not new_pool:
