@@ -9,15 +9,13 @@ from __future__ import annotations
 
 import json
 import shutil
-import socket
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import uvicorn
 
+from serving_fixtures import serve_in_thread
 from shoprec.serving.app import create_app
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -37,19 +35,10 @@ def chromium() -> str:
 
 
 @pytest.fixture(scope="module")
-def base_url(built) -> Iterator[str]:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+def base_url(built) -> Iterator[str]:  # noqa: ANN001
     app = create_app(built.engine, reports_dir=ROOT / "bench" / "results" / "beauty")
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    t = threading.Thread(target=server.run, daemon=True)
-    t.start()
-    while not server.started:
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    t.join(timeout=10)
+    with serve_in_thread(app) as url:
+        yield url
 
 
 @pytest.fixture(scope="module")

@@ -5,15 +5,13 @@ from __future__ import annotations
 
 import json
 import shutil
-import socket
-import threading
 import time
 from pathlib import Path
 
 import pytest
-import uvicorn
 
 from conftest import require_data
+from serving_fixtures import serve_in_thread
 from shoprec.data.datasets import load_dataset
 from shoprec.evaluation.assistant_eval import catalog_engine
 from shoprec.serving.app import create_app
@@ -32,35 +30,21 @@ def test_beauty_storefront_is_interactive_within_a_second(tmp_path: Path) -> Non
     data = load_dataset("amazon-beauty", settings)
     engine = catalog_engine(data, settings, tmp_path)
     engine.ingest(import_events(data)[:20_000])  # some history: shoppers and trending
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    server = uvicorn.Server(
-        uvicorn.Config(create_app(engine), host="127.0.0.1", port=port, log_level="warning")
-    )
-    t = threading.Thread(target=server.run, daemon=True)
-    t.start()
-    while not server.started:
-        time.sleep(0.05)
-    try:
-        with sync_playwright() as p:
-            browser = p.chromium.launch(executable_path=shutil.which("chromium"), args=FLAGS)
-            page = browser.new_page(base_url=f"http://127.0.0.1:{port}")
-            page.goto("/")  # warm the server's caches once
+    with serve_in_thread(create_app(engine)) as url, sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=shutil.which("chromium"), args=FLAGS)
+        page = browser.new_page(base_url=url)
+        page.goto("/")  # warm the server's caches once
+        page.wait_for_selector("body[data-ready='1']", timeout=30_000)
+        times = []
+        for _ in range(5):
+            t0 = time.perf_counter()
+            page.goto("/")
             page.wait_for_selector("body[data-ready='1']", timeout=30_000)
-            times = []
-            for _ in range(5):
-                t0 = time.perf_counter()
-                page.goto("/")
-                page.wait_for_selector("body[data-ready='1']", timeout=30_000)
-                times.append(time.perf_counter() - t0)
-            assert page.locator("#feed > li").count() == 12
-            ARTIFACTS.mkdir(exist_ok=True)
-            page.screenshot(path=str(ARTIFACTS / "storefront_beauty.png"), full_page=True)
-            browser.close()
-    finally:
-        server.should_exit = True
-        t.join(timeout=10)
+            times.append(time.perf_counter() - t0)
+        assert page.locator("#feed > li").count() == 12
+        ARTIFACTS.mkdir(exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS / "storefront_beauty.png"), full_page=True)
+        browser.close()
     median = sorted(times)[len(times) // 2]
     (ARTIFACTS / "storefront_beauty_interactive.json").write_text(
         json.dumps({"median_s": median, "runs_s": times, "items": len(data.catalog)})

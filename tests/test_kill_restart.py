@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -15,13 +14,8 @@ from pathlib import Path
 import httpx
 import pytest
 
+from serving_fixtures import free_port
 from shoprec.store import open_embedded
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def start(serving_root: Path, store: Path, port: int) -> subprocess.Popen:
