@@ -67,6 +67,7 @@ def create_app(
     from shoprec.serving.routes import (
         assistant,
         events,
+        experiments,
         items,
         marketing,
         ops,
@@ -88,6 +89,7 @@ def create_app(
     app.include_router(events.router)
     app.include_router(items.router)
     app.include_router(users.router)
+    app.include_router(experiments.router)
     app.include_router(search.router)
     app.include_router(assistant.router)
     app.include_router(marketing.router)

@@ -124,6 +124,7 @@ def build_engine(
         tagger,
         sentiment=lambda: sentiment_model(sentiment_settings or settings, vectorize),
     )
+    attach_experiments(engine, store_dir)
     if items.count() == 0:
         items.upsert(data.catalog, 0.0)
     if import_history and events.count() == 0:
@@ -138,6 +139,20 @@ def build_engine(
     final.bundle.version = f"{artifact_stamp(trained.path):.0f}"
     engine.set_bundle(final.bundle)
     return Built(engine, valid, final, data)
+
+
+def attach_experiments(engine: Engine, store_dir: Path) -> None:
+    """Experiments in the embedded store's file (own table), reloaded after a restart; a
+    strategy promoted by a stopped experiment is served again."""
+    from shoprec.experiments.registry import ExperimentRegistry
+    from shoprec.store import DB_FILENAME
+    from shoprec.store.sqlite_state import SQLiteStateStore
+
+    store = SQLiteStateStore[dict](Path(store_dir) / DB_FILENAME, dict, dict, table="experiments")
+    engine.experiments = ExperimentRegistry(store)
+    engine.experiments.load()
+    if engine.experiments.promoted is not None:
+        engine.pipeline.strategy = engine.experiments.promoted
 
 
 def sentiment_model(settings: Settings, vectorize: Vectorizer):  # -> SentimentModel | None

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from shoprec.data.records import EVENT_WEIGHTS, Event, EventType, Item
+from shoprec.experiments.registry import ExperimentRegistry
 from shoprec.online.reviews import LABELS, ReviewSentiment, ScoredReview
 from shoprec.online.state import UserState, state_key
 from shoprec.online.tags import ItemTagger, tags_for_catalog
@@ -29,6 +30,7 @@ from shoprec.serving.pipeline import Pipeline, Result
 from shoprec.serving.rerank import Filters
 from shoprec.serving.stats import LiveStats
 from shoprec.serving.strategy import Strategy
+from shoprec.store.memory import MemoryStateStore
 from shoprec.store.protocols import EventLog, ItemStore, StateStore
 
 if TYPE_CHECKING:
@@ -77,6 +79,8 @@ class Engine:
         self.catalog = Catalog()
         self.trending = Trending()
         self.pipeline = Pipeline(self.catalog, strategy)
+        # A/B tests over strategies; build_engine swaps in a durable store
+        self.experiments = ExperimentRegistry(MemoryStateStore[dict]())
         self.bundle: ModelBundle = build_bundle(self.catalog, None, None, None, [])
         self.counters = Counters()
         self.stats = LiveStats()
@@ -133,6 +137,9 @@ class Engine:
                     if new and e.type is EventType.REVIEW and e.text
                 ]
             )
+            if self.experiments.running is not None:  # attribute to the serving variant
+                fresh = [e for e, new in zip(events, stored, strict=True) if new]
+                self.experiments.on_events(fresh, self.price_of)
             accepted = sum(stored)
             self.stats.add_events(accepted)
             self.counters.events += accepted
@@ -204,6 +211,7 @@ class Engine:
             }
             n = self.events.delete_user(user_id)
             self.states.delete(user_id)
+            self.experiments.forget(user_id)
             if gone:
                 self.reviews.remove_reviews(gone)
         return n
@@ -360,6 +368,12 @@ class Engine:
     def highlight_of(self, idx: int) -> tuple[str, str] | None:
         """(review id, first sentence) of the item's most positive review, if any."""
         return self.reviews.highlight(self.catalog.ids[idx]) if idx else None
+
+    def price_of(self, item_id: str) -> float:
+        """The catalog price of ``item_id`` (0 when unknown or unpriced): purchase revenue."""
+        idx = self.catalog.get(item_id)
+        price = float(self.catalog.view()[1][idx]) if idx else 0.0
+        return price if price == price else 0.0
 
     def observe_feedback(self, impressions: int, clicks: int) -> None:
         self.stats.add_feedback(impressions, clicks)

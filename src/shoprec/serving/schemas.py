@@ -137,6 +137,8 @@ class RecommendationsOut(BaseModel):
     items: list[RecommendedItem]
     fallback: str | None = Field(description="Why a fallback answered, or null.")
     strategy: str = "default"
+    experiment: str | None = Field(default=None, description="The experiment serving this list.")
+    variant: str | None = Field(default=None, description="Its variant for this shopper.")
 
 
 class SimilarOut(BaseModel):

@@ -36,6 +36,12 @@ async def recommendations(
     """The home feed: ``n`` items with reasons. Unknown shoppers get trending items (the
     response names the fallback); ``session_id`` serves an anonymous session's state."""
     excl = [x for x in (exclude or "").split(",") if x]
+    # the running experiment's sticky variant (None, at the cost of one check, when none runs)
+    arm = (
+        engine.experiments.serve(f"session:{session_id}" if session_id else user_id)
+        if engine.experiments.running is not None
+        else None
+    )
     res = engine.recommend(
         user_id if not session_id else "",
         n,
@@ -43,6 +49,7 @@ async def recommendations(
         min_price,
         max_price,
         excl,
+        strategy=arm.strategy if arm else None,
         session_id=session_id,
     )
     ids = engine.catalog.ids
@@ -52,7 +59,9 @@ async def recommendations(
             {"item_id": ids[r.index], "score": r.score, "reasons": r.reasons} for r in res.items
         ],
         "fallback": res.fallback,
-        "strategy": engine.pipeline.strategy.name,
+        "strategy": arm.strategy.name if arm else engine.pipeline.strategy.name,
+        "experiment": arm.experiment if arm else None,
+        "variant": arm.variant if arm else None,
     }
 
 
@@ -91,6 +100,8 @@ async def delete_user(user_id: UserPath, engine: EngineDep) -> dict:
 async def feedback(body: FeedbackIn, engine: EngineDep) -> dict:
     """Impressions and clicks on served recommendations (click-through rate)."""
     engine.observe_feedback(len(body.impressions), len(body.clicks))
+    if engine.experiments.running is not None:
+        engine.experiments.on_feedback(body.user_id, len(body.impressions), len(body.clicks))
     return {"impressions": len(body.impressions), "clicks": len(body.clicks)}
 
 

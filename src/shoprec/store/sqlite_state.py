@@ -1,0 +1,90 @@
+"""A durable :class:`~shoprec.store.protocols.StateStore` in an SQLite table: small JSON-able
+records (experiments, their per-user attribution) that must survive a restart, unlike the
+in-memory shopper state that is rebuilt from the event log."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, Generic, TypeVar
+
+from shoprec.store.sqlite import _SQLiteBase
+
+S = TypeVar("S")
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS records (
+    key TEXT PRIMARY KEY, body TEXT NOT NULL, pos INTEGER NOT NULL
+);
+"""
+
+
+class SQLiteStateStore(_SQLiteBase, Generic[S]):
+    """:class:`~shoprec.store.protocols.StateStore` in the ``records`` table of an SQLite file.
+
+    Parameters
+    ----------
+    path : the database file (may be the event log's ``shoprec.db``: another table).
+    encode, decode : state <-> JSON-able dict (the same codec as
+        :class:`~shoprec.store.redis.RedisStateStore`, so either backs the same code).
+    table : table name, so that several stores share one file.
+
+    Every :meth:`put` is one committed transaction: it survives a crash of the process.
+    """
+
+    def __init__(
+        self,
+        path: Path,
+        encode: Callable[[S], dict[str, Any]],
+        decode: Callable[[dict[str, Any]], S],
+        table: str = "records",
+    ) -> None:
+        if not table.isidentifier():
+            raise ValueError(f"table must be an identifier, got {table!r}")
+        self.table = table
+        super().__init__(path, _SCHEMA.replace("records", table), "NORMAL")
+        self.enc, self.dec = encode, decode
+
+    def get(self, user_id: str) -> S | None:
+        """The state stored under ``user_id``, or ``None``."""
+        rows = self._query(f"SELECT body FROM {self.table} WHERE key = ?", (user_id,))
+        return self.dec(json.loads(rows[0][0])) if rows else None
+
+    def put(self, user_id: str, state: S) -> None:
+        """Set (or replace) the state of ``user_id``; a key keeps its first position."""
+        body = json.dumps(self.enc(state), separators=(",", ":"))
+        sql = (
+            f"INSERT INTO {self.table} (key, body, pos) VALUES "
+            f"(?, ?, (SELECT COALESCE(MAX(pos), 0) + 1 FROM {self.table})) "
+            "ON CONFLICT (key) DO UPDATE SET body = excluded.body"
+        )
+
+        def write(conn: sqlite3.Connection) -> None:
+            conn.execute(sql, (user_id, body))
+
+        self._write(write)
+
+    def delete(self, user_id: str) -> bool:
+        """Remove the state of ``user_id``; ``True`` if there was one."""
+        sql = f"DELETE FROM {self.table} WHERE key = ?"
+        return bool(self._write(lambda c: c.execute(sql, (user_id,)).rowcount))
+
+    def users(self) -> list[str]:
+        """Keys with a state, in first-put order."""
+        return [r[0] for r in self._query(f"SELECT key FROM {self.table} ORDER BY pos")]
+
+    def items(self, prefix: str = "") -> list[tuple[str, S]]:
+        """Every ``(key, state)`` whose key starts with ``prefix``, in first-put order (one
+        query: a restart reloads thousands of records at once)."""
+        sql = f"SELECT key, body FROM {self.table} WHERE substr(key, 1, ?) = ? ORDER BY pos"
+        rows = self._query(sql, (len(prefix), prefix))
+        return [(k, self.dec(json.loads(b))) for k, b in rows]
+
+    def __len__(self) -> int:
+        return int(self._scalar(f"SELECT COUNT(*) FROM {self.table}"))
+
+    def clear(self) -> None:
+        """Remove every state."""
+        self._write(lambda c: c.execute(f"DELETE FROM {self.table}"))

@@ -1,0 +1,132 @@
+"""``/v1/experiments`` end to end through the app on a real engine (synthetic shop, its own
+embedded store): variants named in responses, exact attribution of feedback and events sent
+through the public API, stopping with promotion, a restart, and 4xx for bad input."""
+
+from __future__ import annotations
+
+from collections import Counter
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from shoprec.serving.app import create_app
+from shoprec.serving.build import Built, attach_experiments
+
+
+@pytest.fixture(scope="module")
+def own(serving_root: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Built, Path]:
+    """An engine of its own (experiments change what it serves), models shared."""
+    from serving_fixtures import synthetic_engine
+
+    store = tmp_path_factory.mktemp("exp-store")
+    return synthetic_engine(serving_root, store), store
+
+
+@pytest.fixture(scope="module")
+def api(own: tuple[Built, Path]) -> TestClient:
+    return TestClient(create_app(own[0].engine))
+
+
+BODY = {
+    "name": "ab1",
+    "variants": [
+        {"name": "control", "strategy": {}},
+        {"name": "flat", "strategy": {"use_ranker": False, "rerank": False, "n_seq": 0}},
+    ],
+    "traffic": [0.5, 0.5],
+}
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({**BODY, "traffic": [0.5, 0.6]}, "traffic"),
+        ({**BODY, "traffic": [1.0]}, "traffic"),
+        ({**BODY, "variants": BODY["variants"][:1]}, "variants"),
+        ({**BODY, "variants": [BODY["variants"][0]] * 2}, "variants"),
+        ({**BODY, "name": "bad name!"}, "name"),
+        ({**BODY, "mode": "greedy"}, "mode"),
+        ({**BODY, "control": "nope"}, "control"),
+        (
+            {**BODY, "variants": [{"name": "a", "strategy": {"mmr_lambda": 2}}, {"name": "b"}]},
+            "variants.0.strategy.mmr_lambda",
+        ),
+        (
+            {**BODY, "variants": [{"name": "a", "strategy": {"warp": 1}}, {"name": "b"}]},
+            "variants.0.strategy.warp",
+        ),
+    ],
+)
+def test_bad_experiments_are_422_naming_the_field(api: TestClient, body: dict, field: str) -> None:
+    r = api.post("/v1/experiments", json=body)
+    assert r.status_code == 422, r.text
+    assert field in r.json()["error"]
+
+
+def test_unknown_experiment_is_404(api: TestClient) -> None:
+    assert api.get("/v1/experiments/none-such").status_code == 404
+    assert api.post("/v1/experiments/none-such/stop", json={}).status_code == 404
+
+
+def test_experiment_serves_attributes_and_stops(api: TestClient, own: tuple[Built, Path]) -> None:
+    built, store = own
+    engine = built.engine
+    users = [u for u in engine.states.users() if not u.startswith("session:")][:40]
+    plain = api.get(f"/v1/users/{users[0]}/recommendations", params={"n": 5}).json()
+    assert plain["experiment"] is None and plain["variant"] is None
+    r = api.post("/v1/experiments", json=BODY)
+    assert r.status_code == 201, r.text
+    assert api.post("/v1/experiments", json={**BODY, "name": "ab2"}).status_code == 409
+    want: dict[str, Counter] = {"control": Counter(), "flat": Counter()}
+    variant: dict[str, str] = {}
+    for i, u in enumerate(users):
+        for _ in range(2):  # the same variant on every request
+            res = api.get(f"/v1/users/{u}/recommendations", params={"n": 6}).json()
+            assert res["experiment"] == "ab1"
+            assert variant.setdefault(u, res["variant"]) == res["variant"]
+            assert res["strategy"] == res["variant"]
+        items = [it["item_id"] for it in res["items"]]
+        v = want[variant[u]]
+        clicks = items[: i % 3]
+        fb = {"user_id": u, "impressions": items, "clicks": clicks}
+        assert api.post("/v1/feedback", json=fb).status_code == 200
+        v.update({"impressions": len(items), "clicks": len(clicks), "lists": 2})
+        events = [
+            {"user_id": u, "item_id": items[0], "type": "view", "event_id": f"{u}-v"},
+            {"user_id": u, "item_id": items[0], "type": "add_to_cart", "event_id": f"{u}-c"},
+        ]
+        v["add_to_carts"] += 1
+        if i % 2:
+            events.append(
+                {"user_id": u, "item_id": items[1], "type": "purchase", "event_id": f"{u}-p"}
+            )
+            v.update({"purchases": 1, "converted": 1})
+            v["revenue"] += engine.price_of(items[1])
+        for _ in range(2):  # a repeated event_id is not attributed twice
+            assert api.post("/v1/events", json={"events": events}).status_code == 200
+    # a shopper the experiment never served buys: attributed nowhere
+    stray = {"user_id": "stray", "item_id": items[0], "type": "purchase"}
+    api.post("/v1/events", json={"events": [stray]})
+    report = api.get("/v1/experiments/ab1").json()
+    for row in report["variants"]:
+        w = want[row["name"]]
+        assert row["users"] == sum(x == row["name"] for x in variant.values())
+        for key in ("lists", "impressions", "clicks", "add_to_carts", "purchases", "converted"):
+            assert row[key] == w[key], (row["name"], key)
+        assert row["revenue"] == pytest.approx(w["revenue"])
+        assert row["ctr"]["low"] <= row["ctr"]["value"] <= row["ctr"]["high"]
+    flat = next(r for r in report["variants"] if r["name"] == "flat")
+    assert set(flat["lift"]) == {"ctr", "conversion", "revenue_per_user"}
+    out = api.post("/v1/experiments/ab1/stop", json={"action": "promote", "variant": "flat"})
+    assert out.status_code == 200 and out.json()["strategy"]["use_ranker"] is False
+    assert engine.pipeline.strategy.name == "flat"
+    after = api.get(f"/v1/users/{users[0]}/recommendations").json()
+    assert after["experiment"] is None and after["strategy"] == "flat"
+    # a restart reloads the experiment, its counts and the promoted strategy
+    engine.pipeline.strategy = engine.pipeline.strategy.__class__()
+    attach_experiments(engine, store)
+    assert engine.pipeline.strategy.name == "flat"
+    again = api.get("/v1/experiments/ab1").json()
+    assert again["variants"] == report["variants"] and again["status"] == "stopped"
+    assert api.post("/v1/experiments/ab1/stop", json={}).status_code == 409

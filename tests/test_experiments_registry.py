@@ -1,0 +1,147 @@
+"""The experiment registry on real stores (SQLite file, Redis db 15): sticky assignment that
+survives a restart, exact attribution, bandit shares, stopping, erasure."""
+
+from __future__ import annotations
+
+import os
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import redis
+
+from shoprec.data.records import Event, EventType
+from shoprec.experiments.registry import Experiment, ExperimentError, ExperimentRegistry
+from shoprec.serving.strategy import Strategy
+from shoprec.store.redis import RedisStateStore
+from shoprec.store.sqlite_state import SQLiteStateStore
+
+REDIS_URL = os.environ.get("SHOPREC_TEST_REDIS", "redis://127.0.0.1:6379/15")
+
+
+def _sqlite(d: Path) -> SQLiteStateStore[dict]:
+    return SQLiteStateStore[dict](d / "shoprec.db", dict, dict, table="experiments")
+
+
+@pytest.fixture(params=["sqlite", "redis"])
+def open_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator:
+    """A function opening (and, called again, reopening) the same durable store."""
+    if request.param == "sqlite":
+        yield lambda: _sqlite(tmp_path)
+        return
+    client = redis.Redis.from_url(REDIS_URL)
+    client.ping()  # a missing Redis is a failure, as in test_store.py
+    prefix = f"test:exp:{tmp_path.name}:"
+    yield lambda: RedisStateStore[dict](client, dict, dict, prefix=prefix, ttl_s=None)
+    for key in client.scan_iter(match=prefix + "*"):
+        client.delete(key)
+
+
+def experiment(name: str = "e1", mode: str = "fixed", traffic=(0.5, 0.5)) -> Experiment:
+    worse = Strategy(name="worse", n_seq=0, use_ranker=False)
+    return Experiment(
+        name, [("control", Strategy()), ("worse", worse)], list(traffic), mode=mode, floor=0.05
+    )
+
+
+def test_assignment_is_sticky_across_requests_and_restarts(open_store) -> None:
+    reg = ExperimentRegistry(open_store())
+    reg.create(experiment())
+    first = {f"u{i}": reg.serve(f"u{i}").variant for i in range(200)}
+    assert set(first.values()) == {"control", "worse"}
+    for _ in range(3):
+        assert {u: reg.serve(u).variant for u in first} == first
+    again = ExperimentRegistry(open_store())
+    again.load()  # a restarted process
+    assert {u: again.serve(u).variant for u in first} == first
+    rows = again.report("e1")["variants"]
+    assert sum(r["users"] for r in rows) == 200 and sum(r["lists"] for r in rows) == 200 * 5
+
+
+def test_bandit_assignment_stays_sticky_while_shares_move(open_store) -> None:
+    reg = ExperimentRegistry(open_store())
+    exp = reg.create(experiment("b1", mode="bandit"))
+    seen: dict[str, str] = {}
+    for i in range(400):
+        user = f"u{i}"
+        seen[user] = reg.serve(user).variant
+        if seen[user] == "control":  # control converts, the other never does
+            reg.on_events([Event(user, "x", EventType.PURCHASE, 1.0)], lambda _: 2.0)
+    assert exp.shares[0] == pytest.approx(0.95, abs=1e-6)
+    assert {u: reg.serve(u).variant for u in seen} == seen
+
+
+def test_attribution_counts_every_event_exactly(open_store) -> None:
+    reg = ExperimentRegistry(open_store())
+    reg.create(experiment())
+    users = [f"u{i}" for i in range(40)]
+    variant = {u: reg.serve(u).variant for u in users}
+    want: dict[str, Counter] = {"control": Counter(), "worse": Counter()}
+    price = {"a": 3.5, "b": 0.0, "c": 10.0}
+    kinds = [EventType.VIEW, EventType.CLICK, EventType.ADD_TO_CART, EventType.PURCHASE]
+    for i, u in enumerate(users):
+        reg.on_feedback(u, impressions=10 + i % 3, clicks=i % 4)
+        want[variant[u]].update({"impressions": 10 + i % 3, "clicks": i % 4})
+        events = [Event(u, "abc"[j % 3], kinds[(i + j) % 4], float(j)) for j in range(i % 7)]
+        reg.on_events(events, price.__getitem__)
+        for e in events:
+            if e.type is EventType.CLICK:
+                want[variant[u]]["click_events"] += 1
+            elif e.type is EventType.ADD_TO_CART:
+                want[variant[u]]["add_to_carts"] += 1
+            elif e.type is EventType.PURCHASE:
+                want[variant[u]]["purchases"] += 1
+                want[variant[u]]["revenue"] += price[e.item_id]
+        bought = any(e.type is EventType.PURCHASE for e in events)
+        want[variant[u]]["converted"] += bought
+    # never served by the experiment: not attributed anywhere
+    reg.on_feedback("stranger", 5, 5)
+    reg.on_events([Event("stranger", "a", EventType.PURCHASE, 1.0)], price.__getitem__)
+    for rep in (reg, ExperimentRegistry(open_store())):
+        if rep is not reg:
+            rep.load()
+        for row in rep.report("e1")["variants"]:
+            w = want[row["name"]]
+            for key in ("impressions", "clicks", "click_events", "add_to_carts", "purchases"):
+                assert row[key] == w[key], (row["name"], key)
+            assert row["converted"] == w["converted"]
+            assert row["revenue"] == pytest.approx(w["revenue"])
+            assert row["users"] == sum(v == row["name"] for v in variant.values())
+
+
+def test_stop_promotes_a_clear_winner_else_rolls_back(open_store) -> None:
+    reg = ExperimentRegistry(open_store())
+    reg.create(experiment("s1"))
+    with pytest.raises(ExperimentError, match="running"):
+        reg.create(experiment("s2"))
+    for i in range(300):
+        a = reg.serve(f"u{i}")
+        if a.variant == "worse" or i % 10 == 0:  # "worse" converts 100%, control 10%
+            reg.on_events([Event(f"u{i}", "x", EventType.PURCHASE, 1.0)], lambda _: 1.0)
+    out = reg.stop("s1")
+    assert out["action"] == "promote" and out["variant"] == "worse"
+    assert reg.running is None and reg.serve("u1") is None
+    assert reg.promoted == Strategy(name="worse", n_seq=0, use_ranker=False)
+    reg.create(experiment("s3"))
+    for i in range(50):
+        reg.serve(f"u{i}")
+    assert reg.stop("s3")["action"] == "rollback"  # no evidence either way
+    reloaded = ExperimentRegistry(open_store())
+    reloaded.load()
+    assert reloaded.promoted == reg.promoted and reloaded.running is None
+    assert reloaded.get("s1").outcome["variant"] == "worse"
+
+
+def test_forget_erases_a_shopper_and_their_counts(open_store) -> None:
+    reg = ExperimentRegistry(open_store())
+    reg.create(experiment())
+    for u in ("a", "b"):
+        reg.serve(u)
+        reg.on_events([Event(u, "x", EventType.PURCHASE, 1.0)], lambda _: 4.0)
+    reg.forget("a")
+    rows = reg.report("e1")["variants"]
+    assert sum(r["users"] for r in rows) == 1 and sum(r["revenue"] for r in rows) == 4.0
+    reloaded = ExperimentRegistry(open_store())
+    reloaded.load()
+    assert sum(r["users"] for r in reloaded.report("e1")["variants"]) == 1
