@@ -142,8 +142,15 @@ def serve(
         bool, typer.Option(help="train the quick preset (about 2 minutes) if no checkpoint")
     ] = False,
     store: Annotated[
-        Path | None, typer.Option(help="folder of the embedded store (default under artifacts)")
+        str | None,
+        typer.Option(
+            help="folder of the embedded store (default under artifacts), or redis://host:port/db"
+            " to put events, catalog and user state in Redis, shared by --workers"
+        ),
     ] = None,
+    workers: Annotated[
+        int, typer.Option(min=1, help="worker processes on the port (more than 1 needs Redis)")
+    ] = 1,
     verbose: bool = True,
 ) -> None:
     """Train or reuse the models on a dataset and serve the API (OpenAPI at /docs)."""
@@ -162,19 +169,42 @@ def serve(
             f"[yellow]no data folder at {settings.data_dir}: serving the synthetic shop[/]"
         )
         dataset = "synthetic"
+    from shoprec.serving import degrade
+    from shoprec.serving.shared import is_redis_url
+
+    redis_url = store if is_redis_url(store) else None
+    if workers > 1 and redis_url is None:
+        raise typer.BadParameter(
+            "more than one worker needs --store redis://... (the embedded store is one process's)",
+            param_hint="--workers",
+        )
     data = _load(dataset, settings)
-    built = build_engine(data, settings, store_dir=store, quick=quick)
-    watch_artifacts(built, settings, quick)
+    store_dir = Path(store) if store and not redis_url else None
+    built = build_engine(data, settings, store_dir=store_dir, quick=quick, store_url=redis_url)
     from shoprec.serving.security import from_settings
 
-    app_ = create_app(
-        built.engine, reports_dir=Path("bench/results/beauty"), security=from_settings(settings)
-    )
+    def make_app():  # noqa: ANN202
+        app_ = create_app(
+            built.engine, reports_dir=Path("bench/results/beauty"), security=from_settings(settings)
+        )
+        return degrade.install(app_)
+
     url = f"http://{host}:{port}"
     console.print(
         f"[bold green]storefront[/] {url}/   dashboard: {url}/dashboard   API docs: {url}/docs"
     )
-    uvicorn.run(app_, host=host, port=port, log_level="warning", access_log=False)
+    if redis_url is None:
+        watch_artifacts(built, settings, quick)
+        uvicorn.run(make_app(), host=host, port=port, log_level="warning", access_log=False)
+        return
+    from shoprec.serving.workers import serve_workers, start_replica
+
+    def make_replica():  # noqa: ANN202
+        start_replica(built, settings, quick)
+        return make_app()
+
+    console.print(f"{workers} worker(s) over {redis_url}")
+    serve_workers(make_replica, host, port, workers)
 
 
 @app.command()

@@ -35,6 +35,13 @@ class Settings(BaseSettings):
     rate_limit_per_s: float = Field(default=0.0, ge=0, description="Requests/s per key; 0 = off.")
     max_body_bytes: int = Field(default=4_000_000, ge=1024, description="Request body limit.")
 
+    redis_prefix: str = Field(
+        default="shoprec:", min_length=1, description="Key prefix of the Redis stores (one shop)."
+    )
+    redis_timeout_s: float = Field(
+        default=0.5, gt=0, le=30, description="Redis socket timeouts: how long a request waits."
+    )
+
     def has_data(self) -> bool:
         """Whether the public data folder is present."""
         return (self.data_dir / "amazon_beauty" / "interactions.csv").is_file()

@@ -20,8 +20,9 @@ from shoprec.serving.engine import Engine
 from shoprec.serving.models import ModelBundle
 from shoprec.serving.offline import ServingPhase, build_phase, fit_ranker, offline_catalog
 from shoprec.serving.reload import ArtifactWatcher, artifact_stamp
+from shoprec.serving.shared import SharedState
 from shoprec.settings import Settings
-from shoprec.store import MemoryStateStore, open_embedded
+from shoprec.store import EventLog, ItemStore, MemoryStateStore, StateStore, open_embedded
 from shoprec.training.sasrec_job import (
     BEST_CONFIG,
     checkpoint_dir,
@@ -66,6 +67,7 @@ class Built:
     valid: ServingPhase
     final: ServingPhase
     data: SequenceData
+    follow_from: int = 0  # the log's last seq when the engine was loaded
 
 
 def import_events(data: SequenceData) -> list[Event]:
@@ -115,14 +117,24 @@ def build_engine(
     )
     valid.bundle.ranker = ranker
     store_dir = store_dir or checkpoint_dir(settings, data.name, "store")
-    events, items = open_embedded(store_dir)
+    shared = SharedState.from_settings(store_url, settings) if store_url else None
+    events: EventLog
+    items: ItemStore
+    states: StateStore[UserState]
+    if shared is not None:
+        events, items, states = shared.log, shared.items, shared.states
+        Path(store_dir).mkdir(parents=True, exist_ok=True)  # experiments stay in a local file
+    else:
+        events, items = open_embedded(store_dir)
+        states = MemoryStateStore[UserState]()
     engine = Engine(
         events,
         items,
-        MemoryStateStore[UserState](),
+        states,
         vectorize,
         tagger,
         sentiment=lambda: sentiment_model(sentiment_settings or settings, vectorize),
+        shared=shared,
     )
     attach_experiments(engine, store_dir)
     if items.count() == 0:
@@ -132,13 +144,16 @@ def build_engine(
         for s in range(0, len(evs), 10_000):
             events.append(evs[s : s + 10_000])
         log.info("imported %d events from %s", len(evs), data.name)
+    follow_from = events.last_seq()  # replicas follow the stream from here
     engine.load()
+    if shared is not None:
+        shared.rebuild(engine.fold)
     final = build_phase(
         data, engine.catalog, trained.final, split.test_histories(), split.test_times(), ranker
     )
     final.bundle.version = f"{artifact_stamp(trained.path):.0f}"
     engine.set_bundle(final.bundle)
-    return Built(engine, valid, final, data)
+    return Built(engine, valid, final, data, follow_from)
 
 
 def attach_experiments(engine: Engine, store_dir: Path) -> None:

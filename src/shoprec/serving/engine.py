@@ -32,16 +32,20 @@ from shoprec.serving.stats import LiveStats
 from shoprec.serving.strategy import Strategy
 from shoprec.store.memory import MemoryStateStore
 from shoprec.store.protocols import EventLog, ItemStore, StateStore
+from shoprec.store.redis import StoreUnavailable
 
 if TYPE_CHECKING:
     from shoprec.nlp.assistant import Assistant
     from shoprec.nlp.search import ProductSearch
     from shoprec.nlp.sentiment import SentimentModel
+    from shoprec.serving.shared import SharedState
 
 log = logging.getLogger(__name__)
 
 #: Items of history the sequence model reads per request.
 HISTORY = 50
+#: The ``fallback`` of answers served while the shared store is unreachable.
+STORE_DOWN = "store unavailable: trending items"
 
 
 @dataclass
@@ -51,6 +55,7 @@ class Counters:
     events: int = 0
     duplicates: int = 0
     fallbacks: dict[str, int] = field(default_factory=dict)
+    refused: int = 0  # events answered 503 because the store was unreachable
 
 
 class Engine:
@@ -73,6 +78,7 @@ class Engine:
         tagger: ItemTagger | None = None,
         strategy: Strategy | None = None,
         sentiment: Callable[[], SentimentModel] | None = None,
+        shared: SharedState | None = None,
     ) -> None:
         self.events, self.items, self.states = events, items, states
         self.vectorize, self.tagger = vectorize, tagger
@@ -86,6 +92,7 @@ class Engine:
         self.stats = LiveStats()
         self.reviews = ReviewSentiment()
         self._sentiment_factory = sentiment
+        self.shared = shared  # Redis stores shared by replicas (None: embedded, one process)
         self._sentiment: SentimentModel | None = None
         self._sentiment_checked = -1e9
         self.clock = 0.0  # the latest event time seen: "now" for trending and new arrivals
@@ -100,7 +107,8 @@ class Engine:
         stored = self.items.all()
         if stored:
             self._catalog_upsert([it for it, _ in stored], [t for _, t in stored])
-        self.states.clear()
+        if self.shared is None:  # shared states are built once, by build_engine's parent
+            self.states.clear()
         self.trending.clear()
         n = 0
         reviews: list[Event] = []
@@ -127,16 +135,14 @@ class Engine:
         """Durably log ``events`` and apply the new ones; returns (accepted, duplicates)."""
         with self._write:
             stored = self.events.append(events)
-            for event, new in zip(events, stored, strict=True):
-                if new:
+            fresh = [e for e, new in zip(events, stored, strict=True) if new]
+            if self.shared is not None:  # fold into the shared state before the ack; trending
+                self.shared.fold(fresh, self.fold)  # and reviews follow the stream (observe)
+                self.clock = max([self.clock, *(e.timestamp for e in fresh)])
+            else:
+                for event in fresh:
                     self._apply(event)
-            self._score_reviews(
-                [
-                    e
-                    for e, new in zip(events, stored, strict=True)
-                    if new and e.type is EventType.REVIEW and e.text
-                ]
-            )
+                self._score_reviews([e for e in fresh if e.type is EventType.REVIEW and e.text])
             if self.experiments.running is not None:  # attribute to the serving variant
                 fresh = [e for e, new in zip(events, stored, strict=True) if new]
                 self.experiments.on_events(fresh, self.price_of)
@@ -147,14 +153,30 @@ class Engine:
         return accepted, len(events) - accepted
 
     def _apply(self, event: Event) -> None:
-        key = state_key(event.user_id, event.session_id)
-        state = self.states.get(key) or UserState()
         idx = self.catalog.get(event.item_id) if event.item_id else 0
-        state.apply(event, list(self.catalog.labels[idx]) if idx else None)
-        self.states.put(key, state)
+        if self.shared is None:  # shared states are folded in Redis (fold)
+            key = state_key(event.user_id, event.session_id)
+            state = self.states.get(key) or UserState()
+            state.apply(event, list(self.catalog.labels[idx]) if idx else None)
+            self.states.put(key, state)
         self.clock = max(self.clock, event.timestamp)
         if idx:
             self.trending.add(idx, EVENT_WEIGHTS[event.type], event.timestamp)
+
+    def fold(self, state: UserState | None, events: list[Event]) -> UserState:
+        """``state`` (or a new one) with ``events`` applied: the shared stores' fold."""
+        state = state or UserState()
+        for event in events:
+            idx = self.catalog.get(event.item_id) if event.item_id else 0
+            state.apply(event, list(self.catalog.labels[idx]) if idx else None)
+        return state
+
+    def observe(self, events: Sequence[Event]) -> None:
+        """Events read from the shared stream (any replica's): trending, clock, reviews."""
+        with self._write:
+            for event in events:
+                self._apply(event)
+            self._score_reviews([e for e in events if e.type is EventType.REVIEW and e.text])
 
     # -- review sentiment -------------------------------------------------------------------
     def sentiment_model(self) -> SentimentModel | None:
@@ -243,7 +265,10 @@ class Engine:
         strategy: Strategy | None = None,
         session_id: str | None = None,
     ) -> Result:
-        state = self.states.get(state_key(user_id, session_id))
+        try:
+            state, down = self.states.get(state_key(user_id, session_id)), False
+        except StoreUnavailable:  # answer anyway, from in-process trending (flagged below)
+            state, down = None, True
         bundle = self.bundle
         req = self.request_for(state)
         excl = set(self.catalog.indices(list(exclude)).tolist())
@@ -256,6 +281,8 @@ class Engine:
             share = self.sentiment_of(r.index)
             if share and share[1] >= 5 and share[0] >= 0.8 and len(r.reasons) < 3:
                 r.reasons.append(f"{round(100 * share[0])}% of {share[1]} reviewers are positive")
+        if down:
+            result.fallback = STORE_DOWN
         self.stats.add_served([r.index for r in result.items], result.fallback is not None)
         if result.fallback:
             self.counters.fallbacks[result.fallback] = (

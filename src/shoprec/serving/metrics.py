@@ -9,6 +9,8 @@ from typing import TYPE_CHECKING
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
+from shoprec.store.redis import StoreUnavailable
+
 if TYPE_CHECKING:
     from shoprec.serving.engine import Engine
 
@@ -35,6 +37,21 @@ class Metrics:
         )
         self.users = Gauge("shoprec_shoppers", "Shoppers with state", registry=self.registry)
         self.items = Gauge("shoprec_items", "Catalog items", registry=self.registry)
+        self.refused = Gauge(
+            "shoprec_events_refused_total",
+            "Events answered 503: the store was unreachable",
+            registry=self.registry,
+        )
+        self.store_up = Gauge(
+            "shoprec_store_up",
+            "1 while the shared store answers, 0 while failing fast",
+            registry=self.registry,
+        )
+        self.store_failures = Gauge(
+            "shoprec_store_failures_total",
+            "Calls that found the store unreachable",
+            registry=self.registry,
+        )
         self.requests = Counter(
             "shoprec_http_requests", "Requests by route", ["route"], registry=self.registry
         )
@@ -50,6 +67,14 @@ class Metrics:
         self.duplicates.set(c.duplicates)
         for reason, n in list(c.fallbacks.items()):
             self.fallbacks.labels(reason).set(n)
-        self.users.set(len(self.engine.states))
+        self.refused.set(c.refused)
+        shared = self.engine.shared
+        if shared is not None:
+            self.store_up.set(float(shared.breaker.up))
+            self.store_failures.set(shared.breaker.failures)
+        try:  # with Redis a count is a scan: skipped while it is down, never a 500
+            self.users.set(len(self.engine.states))
+        except StoreUnavailable:
+            pass
         self.items.set(len(self.engine.catalog))
         return generate_latest(self.registry)

@@ -9,29 +9,115 @@
   optional TTL (anonymous sessions expire).
 
 Durability is Redis's: with AOF (``appendfsync everysec`` or ``always``) an acknowledged event
-survives a Redis restart; the development Redis of this project runs without persistence.
+survives a Redis restart; the development Redis of this project runs without persistence. A
+production Redis needs ``appendonly yes`` and ``appendfsync always`` for "acknowledged = durable"
+to hold across a Redis crash (``everysec`` may lose the last second).
+
+Shared user state: when the log is given a ``state_key``, each appended event is also pushed, in
+the same script, onto ``pending:<state key>``; :meth:`RedisStateStore.fold` folds a shopper's
+pending events into their state and trims the list in one optimistic transaction. An event is
+thus either pending or folded, never both and never neither, whichever replica (or the profile
+updater, after a crash) does the folding.
+
+Unreachable Redis: every store method raises :class:`StoreUnavailable` (through a shared
+:class:`Breaker` that, once tripped, fails fast for ``cooldown_s`` instead of reconnecting on
+every call).
 """
 
 from __future__ import annotations
 
+import functools
 import json
+import threading
+import time
 from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import asdict
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, ParamSpec, TypeVar
 
 import redis
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 
 from shoprec.data.records import Event, EventType, Item
 
 S = TypeVar("S")
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+class StoreUnavailable(RuntimeError):
+    """The store cannot be reached now; retry after ``retry_after_s`` seconds."""
+
+    def __init__(self, message: str, retry_after_s: float = 1.0) -> None:
+        super().__init__(message)
+        self.retry_after_s = retry_after_s
+
+
+class Breaker:
+    """Shared by the Redis stores of one process: after a connection failure, calls fail fast
+    with :class:`StoreUnavailable` for ``cooldown_s``, then the next call probes Redis again.
+
+    Parameters
+    ----------
+    cooldown_s : how long to fail fast after a failure (also the advertised Retry-After).
+    """
+
+    def __init__(self, cooldown_s: float = 0.5) -> None:
+        self.cooldown_s = cooldown_s
+        self.failures = 0
+        self._open_until = 0.0
+        self._lock = threading.Lock()
+
+    @property
+    def up(self) -> bool:
+        """Whether calls go through to Redis now (False while failing fast)."""
+        return time.monotonic() >= self._open_until
+
+    @contextmanager
+    def guard(self) -> Iterator[None]:
+        """Run a Redis call; turn a connection failure into :class:`StoreUnavailable`."""
+        if not self.up:
+            raise StoreUnavailable("Redis unavailable (recent failure)", self.cooldown_s)
+        try:
+            yield
+        except (redis.ConnectionError, redis.TimeoutError) as exc:  # BusyLoading included
+            with self._lock:
+                self.failures += 1
+                self._open_until = time.monotonic() + self.cooldown_s
+            raise StoreUnavailable(f"Redis unavailable: {exc}", self.cooldown_s) from exc
+
+
+def _guarded(fn: Callable[P, R]) -> Callable[P, R]:
+    """Method decorator: the call runs under ``self.breaker.guard()``."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        with args[0].breaker.guard():  # type: ignore[attr-defined]
+            return fn(*args, **kwargs)
+
+    return wrapper
+
+
+def connect(url: str, timeout_s: float = 0.5) -> redis.Redis:
+    """A client for ``url`` that fails within ``timeout_s`` instead of hanging a request, and
+    retries once at once (a pooled connection is stale after a Redis restart)."""
+    return redis.Redis.from_url(
+        url,
+        socket_timeout=timeout_s,
+        socket_connect_timeout=timeout_s,
+        retry=Retry(NoBackoff(), 1),
+    )
+
 
 # KEYS: seq counter, stream, seen ids; ARGV: user key prefix, then per event (event_id or "",
-# user_id, json). Returns 1/0 per event.
+# user_id, json, pending list key or ""). Returns 1/0 per event.
 _APPEND = """
 local out = {}
-local n = (#ARGV - 1) / 3
+local n = (#ARGV - 1) / 4
 for i = 0, n - 1 do
-  local eid, user, body = ARGV[2 + 3 * i], ARGV[3 + 3 * i], ARGV[4 + 3 * i]
+  local b = 2 + 4 * i
+  local eid, user, body, pending = ARGV[b], ARGV[b + 1], ARGV[b + 2], ARGV[b + 3]
   local fresh = 1
   if eid ~= '' then fresh = redis.call('SADD', KEYS[3], eid) end
   if fresh == 1 then
@@ -39,6 +125,7 @@ for i = 0, n - 1 do
     local id = seq .. '-0'
     redis.call('XADD', KEYS[2], id, 'e', body)
     redis.call('RPUSH', ARGV[1] .. user, id)
+    if pending ~= '' then redis.call('RPUSH', pending, body) end
   end
   out[#out + 1] = fresh
 end
@@ -78,23 +165,45 @@ class RedisEventLog:
     ----------
     client : a ``redis.Redis`` client (its connection pool is thread-safe).
     prefix : key prefix (one log per prefix).
+    state_key : event -> the key of the state it changes; when given, stored events are also
+        pushed onto that key's pending list (see the module doc). None: no pending lists.
+    breaker : shared with the other stores of the process (a new one if None).
     """
 
-    def __init__(self, client: redis.Redis, prefix: str = "shoprec:") -> None:
+    def __init__(
+        self,
+        client: redis.Redis,
+        prefix: str = "shoprec:",
+        state_key: Callable[[Event], str] | None = None,
+        breaker: Breaker | None = None,
+    ) -> None:
         self.r: Any = client  # redis-py's return types are unions of everything: opt out
         self.p = prefix
+        self.state_key = state_key
+        self.breaker = breaker or Breaker()
         self._append = self.r.register_script(_APPEND)
 
     @classmethod
     def from_url(cls, url: str, prefix: str = "shoprec:") -> RedisEventLog:
         return cls(redis.Redis.from_url(url), prefix)
 
+    @property
+    def stream(self) -> str:
+        """The key of the Redis Stream (for consumer groups)."""
+        return self.p + "events"
+
+    def pending_key(self, state_key: str) -> str:
+        """The list of events appended for ``state_key`` and not yet folded into its state."""
+        return self.p + "pending:" + state_key
+
+    @_guarded
     def append(self, events: Sequence[Event]) -> list[bool]:
         if not events:
             return []
         argv: list[str] = [self.p + "user:"]
         for e in events:
-            argv += [e.event_id or "", e.user_id, _event_json(e)]
+            pending = self.pending_key(self.state_key(e)) if self.state_key else ""
+            argv += [e.event_id or "", e.user_id, _event_json(e), pending]
         keys = [self.p + "seq", self.p + "events", self.p + "event_ids"]
         return [bool(x) for x in self._append(keys=keys, args=argv)]
 
@@ -114,6 +223,7 @@ class RedisEventLog:
                 return
             start = "(" + rows[-1][0].decode()
 
+    @_guarded
     def user_events(self, user_id: str) -> list[Event]:
         ids = self.r.lrange(self.p + "user:" + user_id, 0, -1)
         out = []
@@ -122,10 +232,12 @@ class RedisEventLog:
             out += [_event(f[b"e"]) for _, f in rows]
         return out
 
+    @_guarded
     def delete_user(self, user_id: str) -> int:
         if not user_id:
             raise ValueError("user_id must be non-empty (an empty id would erase anonymous events)")
         key = self.p + "user:" + user_id
+        self.r.delete(self.pending_key(user_id))  # events not yet folded are erased too
         ids = self.r.lrange(key, 0, -1)
         if not ids:
             return 0
@@ -137,9 +249,11 @@ class RedisEventLog:
         pipe.delete(key)
         return int(pipe.execute()[0])
 
+    @_guarded
     def last_seq(self) -> int:
         return int(self.r.get(self.p + "seq") or 0)
 
+    @_guarded
     def count(self) -> int:
         return int(self.r.xlen(self.p + "events"))
 
@@ -150,11 +264,15 @@ class RedisEventLog:
 class RedisItemStore:
     """:class:`~shoprec.store.protocols.ItemStore` in a Redis hash plus an order index."""
 
-    def __init__(self, client: redis.Redis, prefix: str = "shoprec:") -> None:
+    def __init__(
+        self, client: redis.Redis, prefix: str = "shoprec:", breaker: Breaker | None = None
+    ) -> None:
         self.r: Any = client
         self.p = prefix
+        self.breaker = breaker or Breaker()
         self._upsert = self.r.register_script(_UPSERT)
 
+    @_guarded
     def upsert(self, items: Sequence[Item], added_at: float) -> None:
         if not items:
             return
@@ -164,10 +282,12 @@ class RedisItemStore:
         keys = [self.p + k for k in ("items", "item_added", "item_order", "item_pos")]
         self._upsert(keys=keys, args=argv)
 
+    @_guarded
     def get(self, item_id: str) -> Item | None:
         body = self.r.hget(self.p + "items", item_id)
         return _item(body) if body else None
 
+    @_guarded
     def all(self) -> list[tuple[Item, float]]:
         ids = [x.decode() for x in self.r.zrange(self.p + "item_order", 0, -1)]
         if not ids:
@@ -176,6 +296,7 @@ class RedisItemStore:
         added = self.r.hmget(self.p + "item_added", ids)
         return [(_item(b), float(a)) for b, a in zip(bodies, added, strict=True) if b]
 
+    @_guarded
     def count(self) -> int:
         return int(self.r.hlen(self.p + "items"))
 
@@ -196,6 +317,7 @@ class RedisStateStore(Generic[S]):
     ----------
     encode, decode : state <-> JSON-able dict.
     ttl_s : expiry of keys whose id starts with ``session:`` (anonymous sessions); None = never.
+    breaker : shared with the other stores of the process (a new one if None).
     """
 
     def __init__(
@@ -205,6 +327,7 @@ class RedisStateStore(Generic[S]):
         decode: Callable[[dict[str, Any]], S],
         prefix: str = "shoprec:",
         ttl_s: int | None = 7 * 86400,
+        breaker: Breaker | None = None,
     ) -> None:
         self.r, self.p, self.enc, self.dec, self.ttl = (
             client,
@@ -213,26 +336,122 @@ class RedisStateStore(Generic[S]):
             decode,
             ttl_s,
         )
+        self.breaker = breaker or Breaker()
 
+    def _ttl(self, user_id: str) -> int | None:
+        return self.ttl if user_id.startswith("session:") else None
+
+    def _body(self, state: S) -> str:
+        return json.dumps(self.enc(state), separators=(",", ":"))
+
+    @_guarded
     def get(self, user_id: str) -> S | None:
         body = self.r.get(self.p + user_id)
         return self.dec(json.loads(body)) if body else None
 
+    @_guarded
     def put(self, user_id: str, state: S) -> None:
-        ttl = self.ttl if user_id.startswith("session:") else None
-        self.r.set(self.p + user_id, json.dumps(self.enc(state), separators=(",", ":")), ex=ttl)
+        self.r.set(self.p + user_id, self._body(state), ex=self._ttl(user_id))
 
+    @_guarded
+    def put_many(self, states: Sequence[tuple[str, S]]) -> None:
+        """Set many states in one round trip (bulk rebuilds)."""
+        pipe = self.r.pipeline(transaction=False)
+        for user_id, state in states:
+            pipe.set(self.p + user_id, self._body(state), ex=self._ttl(user_id))
+        pipe.execute()
+
+    @_guarded
     def delete(self, user_id: str) -> bool:
         return bool(self.r.delete(self.p + user_id))
 
+    @_guarded
+    def fold(
+        self, user_id: str, pending_key: str, fold: Callable[[S | None, list[Event]], S]
+    ) -> int:
+        """Fold the events waiting on ``pending_key`` into the state of ``user_id``.
+
+        One optimistic transaction (WATCH state and list, read both, ``fold``, then SET the state
+        and trim what was folded); retried when another replica touched either key meanwhile.
+
+        Parameters
+        ----------
+        user_id : the state key.
+        pending_key : its pending list (:meth:`RedisEventLog.pending_key`).
+        fold : ``(state or None, events oldest first) -> new state``; may be called more than
+            once (on retries), so it must not mutate anything but the state it is given.
+
+        Returns
+        -------
+        int
+            How many events were folded (0 when none were pending).
+        """
+        key = self.p + user_id
+        with self.r.pipeline(transaction=True) as pipe:
+            while True:
+                try:
+                    pipe.watch(key, pending_key)
+                    bodies = pipe.lrange(pending_key, 0, -1)
+                    if not bodies:
+                        pipe.unwatch()
+                        return 0
+                    body = pipe.get(key)
+                    state = fold(self.dec(json.loads(body)) if body else None, _events(bodies))
+                    pipe.multi()
+                    pipe.set(key, self._body(state), ex=self._ttl(user_id))
+                    pipe.ltrim(pending_key, len(bodies), -1)
+                    pipe.execute()
+                    return len(bodies)
+                except redis.WatchError:
+                    continue
+
+    @_guarded
+    def memory_usage(self, sample: int = 200) -> dict[str, float]:
+        """Bytes per state key (Redis ``MEMORY USAGE``) over up to ``sample`` keys.
+
+        Returns
+        -------
+        dict[str, float]
+            ``keys_sampled``, ``mean``, ``p50``, ``p99`` and ``max`` bytes.
+        """
+        keys = []
+        for k in self.r.scan_iter(match=self.p + "*", count=1000):
+            keys.append(k)
+            if len(keys) >= sample:
+                break
+        pipe = self.r.pipeline(transaction=False)
+        for k in keys:
+            pipe.memory_usage(k, samples=0)
+        sizes = sorted(int(b or 0) for b in pipe.execute())
+        if not sizes:
+            return {"keys_sampled": 0, "mean": 0.0, "p50": 0.0, "p99": 0.0, "max": 0.0}
+
+        def q(f: float) -> float:
+            return float(sizes[min(len(sizes) - 1, int(f * len(sizes)))])
+
+        return {
+            "keys_sampled": len(sizes),
+            "mean": sum(sizes) / len(sizes),
+            "p50": q(0.5),
+            "p99": q(0.99),
+            "max": float(sizes[-1]),
+        }
+
+    @_guarded
     def users(self) -> list[str]:
         n = len(self.p)
         return sorted(k.decode()[n:] for k in self.r.scan_iter(match=self.p + "*", count=1000))
 
+    @_guarded
     def __len__(self) -> int:
         return sum(1 for _ in self.r.scan_iter(match=self.p + "*", count=1000))
 
+    @_guarded
     def clear(self) -> None:
         keys = list(self.r.scan_iter(match=self.p + "*", count=1000))
         for s in range(0, len(keys), 1000):
             self.r.delete(*keys[s : s + 1000])
+
+
+def _events(bodies: Sequence[bytes | str]) -> list[Event]:
+    return [_event(b) for b in bodies]

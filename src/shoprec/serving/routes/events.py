@@ -4,14 +4,22 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
+from shoprec.serving.degrade import unavailable
 from shoprec.serving.routes.deps import WRITE, EngineDep
-from shoprec.serving.schemas import EventsIn, EventsOut
+from shoprec.serving.schemas import UNAVAILABLE, EventsIn, EventsOut
+from shoprec.store.redis import StoreUnavailable
 
 router = APIRouter(prefix="/v1", tags=["events"])
 
 
-@router.post("/events", response_model=EventsOut, dependencies=[WRITE])
+@router.post("/events", response_model=EventsOut, dependencies=[WRITE], responses=UNAVAILABLE)
 async def post_events(body: EventsIn, engine: EngineDep) -> dict:
-    """Append 1 to 1,000 events; an ``event_id`` seen before is not applied twice."""
-    accepted, duplicates = engine.ingest(body.to_events())
+    """Append 1 to 1,000 events; an ``event_id`` seen before is not applied twice. While the
+    store is unreachable: 503 with Retry-After (resend the same ``event_id`` values)."""
+    events = body.to_events()
+    try:
+        accepted, duplicates = engine.ingest(events)
+    except StoreUnavailable as exc:  # maybe stored, never acknowledged: a resend is deduplicated
+        engine.counters.refused += len(events)
+        raise unavailable(exc, "events not acknowledged") from exc
     return {"accepted": accepted, "duplicates": duplicates}

@@ -1,0 +1,226 @@
+"""The engine's stores on Redis, shared by API replicas (``shoprec serve --store redis://...``).
+
+- User state lives in Redis (:class:`~shoprec.store.redis.RedisStateStore`): a replica folds the
+  events it stored into the shoppers' states before acknowledging them, so the next request
+  through any replica sees them. Folding goes through the pending lists (see
+  ``store/redis.py``), so an event is folded exactly once even when two replicas write for the
+  same shopper at once, or when a replica dies between storing and folding.
+- Each replica follows the stream itself (:class:`StreamFollower`): every event, whoever stored
+  it, feeds its process-local trending counts, clock and review sentiment; and as one consumer
+  of the ``profile-updater`` group it folds whatever a dead replica left pending.
+- Memory per shopper is bounded: the state keeps the last ``MAX_RECENT`` items (the session's
+  items capped the same way here), anonymous sessions expire (``session_ttl_s``), pending lists
+  are emptied on every write. :meth:`SharedState.memory` samples ``MEMORY USAGE``.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+import time
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any
+
+from shoprec.data.records import Event
+from shoprec.online.state import MAX_RECENT, UserState, state_key
+from shoprec.store.redis import (
+    Breaker,
+    RedisEventLog,
+    RedisItemStore,
+    RedisStateStore,
+    StoreUnavailable,
+    _event,
+    connect,
+)
+from shoprec.store.redis_groups import StreamGroup
+
+if TYPE_CHECKING:
+    from shoprec.serving.engine import Engine
+    from shoprec.settings import Settings
+
+log = logging.getLogger(__name__)
+
+#: The consumer group that folds events a replica stored but did not fold (it died first).
+PROFILE_GROUP = "profile-updater"
+Fold = Callable[[UserState | None, list[Event]], UserState]
+
+
+def is_redis_url(store: str | None) -> bool:
+    """Whether ``--store`` names a Redis server rather than a folder."""
+    return bool(store) and str(store).startswith(("redis://", "rediss://", "unix://"))
+
+
+def _encode(state: UserState) -> dict[str, Any]:
+    d = state.to_dict()
+    d["session_items"] = d["session_items"][-MAX_RECENT:]  # a bot's endless session stays bounded
+    return d
+
+
+def _key(event: Event) -> str:
+    return state_key(event.user_id, event.session_id)
+
+
+class SharedState:
+    """The Redis stores of one process, sharing one client and one :class:`Breaker`.
+
+    Parameters
+    ----------
+    url : ``redis://host:port/db``.
+    prefix : key prefix (one shop per prefix).
+    timeout_s : socket timeouts; also bounds how long a request waits on a dead Redis.
+    session_ttl_s : expiry of anonymous sessions' state.
+    """
+
+    def __init__(
+        self,
+        url: str,
+        prefix: str = "shoprec:",
+        timeout_s: float = 0.5,
+        session_ttl_s: int = 7 * 86400,
+    ) -> None:
+        self.url, self.prefix = url, prefix
+        self.client = connect(url, timeout_s)
+        self.breaker = Breaker(cooldown_s=min(1.0, max(0.2, timeout_s)))
+        self.log = RedisEventLog(self.client, prefix, state_key=_key, breaker=self.breaker)
+        self.items = RedisItemStore(self.client, prefix, breaker=self.breaker)
+        self.states: RedisStateStore[UserState] = RedisStateStore(
+            self.client, _encode, UserState.from_dict, prefix, session_ttl_s, self.breaker
+        )
+
+    @classmethod
+    def from_settings(cls, url: str, settings: Settings) -> SharedState:
+        return cls(url, settings.redis_prefix, settings.redis_timeout_s)
+
+    # -- writes -----------------------------------------------------------------------------
+    def fold(self, stored: Sequence[Event], fold: Fold) -> int:
+        """Fold the pending events of every shopper in ``stored`` (events just appended)."""
+        n = 0
+        for key in dict.fromkeys(_key(e) for e in stored):
+            n += self.states.fold(key, self.log.pending_key(key), fold)
+        return n
+
+    def fold_keys(self, keys: Sequence[str], fold: Fold) -> int:
+        """Fold the shoppers among ``keys`` that have pending events (one LLEN round trip)."""
+        keys = list(dict.fromkeys(keys))
+        if not keys:
+            return 0
+        with self.breaker.guard():
+            pipe = self.client.pipeline(transaction=False)
+            for k in keys:
+                pipe.llen(self.log.pending_key(k))
+            lengths = pipe.execute()
+        return sum(
+            self.states.fold(k, self.log.pending_key(k), fold)
+            for k, n in zip(keys, lengths, strict=True)
+            if n
+        )
+
+    def rebuild(self, fold: Fold) -> int:
+        """At start-up, before any replica serves: build every state from the log when Redis
+        holds none (first start), else fold what a crash left pending. Returns states written."""
+        pending = [
+            k.decode()[len(self.log.pending_key("")) :]
+            for k in self.client.scan_iter(match=self.log.pending_key("*"), count=1000)
+        ]
+        if len(self.states) or not self.log.count():
+            self.fold_keys(pending, fold)
+            return 0
+        states: dict[str, UserState] = {}
+        for _, e in self.log.replay():
+            k = _key(e)
+            states[k] = fold(states.get(k), [e])
+        items = list(states.items())
+        for s in range(0, len(items), 2000):
+            self.states.put_many(items[s : s + 2000])
+        for s in range(0, len(pending), 1000):
+            self.client.delete(*[self.log.pending_key(k) for k in pending[s : s + 1000]])
+        log.info("built %d shopper states in Redis from %d events", len(states), self.log.count())
+        return len(states)
+
+    # -- reporting ---------------------------------------------------------------------------
+    def memory(self, sample: int = 200) -> dict[str, Any]:
+        """Bytes per shopper state (sampled), the stream's bytes per event, key counts."""
+        with self.breaker.guard():
+            per_state = self.states.memory_usage(sample)
+            stream_bytes = int(self.client.memory_usage(self.log.stream, samples=50) or 0)
+            n_events = self.log.count()
+            info = self.client.info("memory")
+        return {
+            "state_bytes": per_state,
+            "stream_bytes_per_event": stream_bytes / max(1, n_events),
+            "events": n_events,
+            "used_memory_bytes": int(info["used_memory"]),
+        }
+
+    def close(self) -> None:
+        self.client.close()
+
+
+class StreamFollower:
+    """A replica's background reader of the stream (one daemon thread).
+
+    Feeds every new event to ``engine.observe`` (trending, clock, reviews), and as a consumer
+    of :data:`PROFILE_GROUP` folds what other replicas left pending. Survives Redis outages:
+    it waits and resumes; a Redis restarted empty restarts it from the beginning.
+
+    Parameters
+    ----------
+    engine : the replica's engine (``engine.shared`` set).
+    after : the last seq the engine already observed (its start-up replay).
+    """
+
+    def __init__(self, engine: Engine, after: int, block_ms: int = 250) -> None:
+        shared = engine.shared
+        assert shared is not None
+        self.engine, self.shared, self.position, self.block_ms = engine, shared, after, block_ms
+        consumer = f"{socket.gethostname()}:{os.getpid()}"
+        self.group = StreamGroup(shared.log, PROFILE_GROUP, consumer, start="$")
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="stream-follower", daemon=True)
+        self._last_claim = 0.0
+
+    def start(self) -> StreamFollower:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=5)
+
+    def step(self) -> int:
+        """Read and apply one batch; returns the number of events observed."""
+        r = self.shared.client
+        with self.shared.breaker.guard():
+            start = f"{self.position}-0"
+            reply = r.xread({self.shared.log.stream: start}, count=1000, block=self.block_ms)
+        rows = [row for _, rows in reply or [] for row in rows]
+        if rows:
+            self.position = int(rows[-1][0].split(b"-")[0])
+            self.engine.observe([_event(f[b"e"]) for _, f in rows if f])
+        elif self.shared.log.last_seq() < self.position:  # Redis came back empty
+            log.warning("stream restarted below seq %d: following it from the start", self.position)
+            self.position = 0
+        self._update_profiles()
+        return len(rows)
+
+    def _update_profiles(self) -> None:
+        entries = self.group.read(count=1000)
+        now = time.monotonic()
+        if now - self._last_claim > 10.0:
+            self._last_claim = now
+            entries += self.group.claim_stale(min_idle_ms=30_000)
+        keys = [_key(e.event) for e in entries if e.event is not None]
+        self.shared.fold_keys(keys, self.engine.fold)
+        self.group.ack(entries)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                self.step()
+            except StoreUnavailable:
+                self._stop.wait(0.2)
+            except Exception:  # keep following: one bad batch must not stop the replica
+                log.exception("stream follower step failed")
+                self._stop.wait(1.0)

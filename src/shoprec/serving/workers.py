@@ -1,0 +1,141 @@
+"""N API worker processes on one port, over the shared Redis stores.
+
+The parent builds the engine once (models trained or reused, Redis bootstrapped), then forks
+the workers: each inherits the loaded artifacts copy-on-write instead of rebuilding them, opens
+its own listening socket on the same port with ``SO_REUSEPORT`` (the kernel spreads connections
+over the workers) and starts its own background threads (stream follower, artifact watcher).
+A worker that dies is forked again; SIGTERM/SIGINT stop them all.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import socket
+import sys
+import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from shoprec.serving.build import Built
+    from shoprec.settings import Settings
+
+log = logging.getLogger(__name__)
+
+#: Response header naming the worker process that answered (benchmarks and tests route by it).
+WORKER_HEADER = b"x-shoprec-worker"
+
+
+class WorkerHeader:
+    """Pure ASGI middleware: every HTTP response says which worker (pid) answered."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+        self.value = str(os.getpid()).encode()
+
+    async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_wrapper(message: dict) -> None:
+            if message["type"] == "http.response.start":
+                message["headers"] = [*message.get("headers", []), (WORKER_HEADER, self.value)]
+            await send(message)
+
+        await self.app(scope, receive, send_wrapper)
+
+
+def listen(host: str, port: int) -> socket.socket:
+    """A listening TCP socket on ``host:port`` that other workers may bind too."""
+    sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+    sock.bind((host, port))
+    sock.listen(2048)
+    sock.set_inheritable(True)
+    return sock
+
+
+def start_replica(built: Built, settings: Settings, quick: bool) -> None:
+    """In a freshly forked worker: its own background threads (threads do not survive a fork)
+    and its own SQLite handles (they must not cross one)."""
+    from shoprec.serving.build import attach_experiments, watch_artifacts
+    from shoprec.serving.shared import StreamFollower
+    from shoprec.training.sasrec_job import checkpoint_dir
+
+    attach_experiments(built.engine, checkpoint_dir(settings, built.data.name, "store"))
+    StreamFollower(built.engine, built.follow_from).start()
+    watch_artifacts(built, settings, quick)
+
+
+def _worker(make_app: Callable[[], Any], host: str, port: int) -> None:
+    import uvicorn
+
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)  # uvicorn installs its own handlers
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    app = WorkerHeader(make_app())
+    config = uvicorn.Config(app, host=host, port=port, log_level="warning", access_log=False)
+    uvicorn.Server(config).run(sockets=[listen(host, port)])
+
+
+def serve_workers(make_app: Callable[[], Any], host: str, port: int, workers: int) -> None:
+    """Fork ``workers`` processes serving ``make_app()`` (called in each, after the fork) on
+    ``host:port``; returns when they have all stopped after SIGTERM or SIGINT."""
+    if workers < 1:
+        raise ValueError(f"workers must be >= 1, got {workers}")
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")  # no tokenizer pools across fork
+    listen(host, port).close()  # fail here, in the parent, when the port is taken
+    children: dict[int, float] = {}  # pid -> start time
+    stopping = False
+
+    def spawn() -> None:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        pid = os.fork()
+        if pid == 0:
+            code = 0
+            try:
+                _worker(make_app, host, port)
+            except BaseException:
+                log.exception("worker %d failed", os.getpid())
+                code = 1
+            finally:
+                os._exit(code)
+        children[pid] = time.monotonic()
+
+    def stop(signum: int, _frame: Any) -> None:
+        nonlocal stopping
+        stopping = True
+        for pid in list(children):
+            try:
+                os.kill(pid, signal.SIGTERM)
+            except ProcessLookupError:
+                children.pop(pid, None)
+
+    old = {s: signal.signal(s, stop) for s in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        for _ in range(workers):
+            spawn()
+        log.info("%d workers on %s:%d: %s", workers, host, port, sorted(children))
+        while children:
+            try:
+                pid, status = os.wait()
+            except ChildProcessError:
+                break
+            except InterruptedError:
+                continue
+            started = children.pop(pid, 0.0)
+            if stopping:
+                continue
+            if time.monotonic() - started < 10.0:  # it cannot start: do not fork in a loop
+                log.error("worker %d exited at start-up (status %d): stopping", pid, status)
+                stop(signal.SIGTERM, None)
+                raise SystemExit(1)
+            log.warning("worker %d exited (status %d): starting another", pid, status)
+            spawn()
+    finally:
+        for s, h in old.items():
+            signal.signal(s, h)
