@@ -159,9 +159,14 @@ def train_sasrec(
     name: str = "sasrec",
     max_seconds: float | None = None,
     progress: bool = True,
+    refit: bool = True,
 ) -> TrainedSASRec:
     """Fit with validation early stopping, then refit for the best epoch count on the
-    histories including the validation item; save both and return them."""
+    histories including the validation item; save both and return them.
+
+    ``refit=False`` (the demo's quick preset) serves the early-stopped fit itself and skips the
+    logit-adjustment grid: one training pass instead of two, ready minutes sooner, at the cost
+    of the last item per user not being learned and no calibration."""
     search_config = config
     if config.use_text:
         text = text_vectors_for(data, settings, progress)
@@ -181,16 +186,19 @@ def train_sasrec(
             timestamps=split.train_times(),
         )
     )
-    epochs = max(1, valid.history_.best_epoch)
-    final = SASRecRecommender(replace(config, epochs=epochs), progress=progress).fit(
-        TrainData(
-            histories=split.test_histories(),
-            n_items=data.n_items,
-            item_text_vectors=text,
-            timestamps=split.test_times(),
+    if refit:
+        epochs = max(1, valid.history_.best_epoch)
+        final = SASRecRecommender(replace(config, epochs=epochs), progress=progress).fit(
+            TrainData(
+                histories=split.test_histories(),
+                n_items=data.n_items,
+                item_text_vectors=text,
+                timestamps=split.test_times(),
+            )
         )
-    )
-    calib = calibrate(valid, final, data)
+        calib = calibrate(valid, final, data)
+    else:
+        final, calib = valid, {"tau": 0.0, "skipped": "quick preset: no refit, no calibration"}
     seconds = time.perf_counter() - t0
     path = checkpoint_dir(settings, data.name, name)
     common = {
@@ -206,7 +214,9 @@ def train_sasrec(
         path,
         extra={
             **common,
-            "data_cutoff": "all but the last item of every user (the test target)",
+            "data_cutoff": "all but the last item of every user (the test target)"
+            if refit
+            else "all but the last two items (quick preset: the early-stopped fit, not refit)",
             "train_seconds": seconds,
             "valid_history": valid.history_.to_dict(),
         },
