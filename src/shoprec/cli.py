@@ -231,6 +231,66 @@ def bench(
     console.print(thr)
 
 
+experiments_app = typer.Typer(no_args_is_help=True, help="A/B experiments and tuning.")
+app.add_typer(experiments_app, name="experiments")
+
+
+@experiments_app.command("tune")
+def experiments_tune(
+    log: Annotated[Path, typer.Option(help="exploration log (JSON lines, see offpolicy.py)")],
+    clicks: Annotated[float, typer.Option(help="objective weight of a click")] = 1.0,
+    purchases: Annotated[float, typer.Option(help="objective weight of a purchase")] = 5.0,
+    diversity: Annotated[float, typer.Option(help="weight of intra-list diversity")] = 0.5,
+    current: Annotated[
+        str | None, typer.Option(help="the setting served now (default: the grid's first)")
+    ] = None,
+    level: Annotated[float, typer.Option(min=0.5, max=0.999, help="interval level")] = 0.95,
+) -> None:
+    """Estimate, off-policy (IPS on the logged exploration traffic), what each re-rank weight
+    setting would earn and its gain over the current one, with intervals. Applies nothing."""
+    import json
+
+    from rich.table import Table
+
+    from shoprec.experiments.offpolicy import Objective, estimate, read_log
+
+    if not log.is_file():
+        raise typer.BadParameter(f"no such file: {log}", param_hint="--log")
+    try:
+        grid, records = read_log(log)
+    except (ValueError, KeyError, TypeError) as e:
+        raise typer.BadParameter(f"not an exploration log: {e}", param_hint="--log") from e
+    names = [g.name for g in grid]
+    if current is not None and current not in names:
+        raise typer.BadParameter(f"{current!r} is not in the grid {names}", param_hint="--current")
+    if not records:
+        raise typer.BadParameter("the log holds no records", param_hint="--log")
+    cur = names.index(current) if current else 0
+    rows = estimate(grid, records, Objective(clicks, purchases, diversity), cur, level)
+    table = Table(title=f"{len(records)} logged requests, objective per request")
+    for col in ("setting", "estimate", f"{level:.0%} interval", "gain", "gain interval", "n"):
+        table.add_column(col)
+    for r in rows:
+        table.add_row(
+            r["setting"],
+            f"{r['value']:.4f}",
+            f"[{r['low']:.4f}, {r['high']:.4f}]",
+            f"{r['gain']:+.4f}",
+            f"[{r['gain_low']:+.4f}, {r['gain_high']:+.4f}]",
+            str(r["matched"]),
+        )
+    console.print(table)
+    best = max(range(len(rows)), key=lambda k: rows[k]["value"])
+    if best != cur and rows[best]["gain_low"] > 0:
+        console.print(
+            f"[green]{names[best]}[/] beats {names[cur]} by {rows[best]['gain']:+.4f} "
+            f"[{rows[best]['gain_low']:+.4f}, {rows[best]['gain_high']:+.4f}]; to apply, run it "
+            f"as a variant of an experiment:\n{json.dumps(grid[best].to_dict())}"
+        )
+    else:
+        console.print(f"no setting is surely better than {names[cur]}: keep it")
+
+
 def main() -> None:
     app()
 

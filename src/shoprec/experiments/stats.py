@@ -60,9 +60,7 @@ def mean_ci(m: Moments, level: float = 0.95) -> tuple[float, float]:
     return m.mean - half, m.mean + half
 
 
-def welch_diff(
-    treat: Moments, control: Moments, level: float = 0.95
-) -> tuple[float, float, float]:
+def welch_diff(treat: Moments, control: Moments, level: float = 0.95) -> tuple[float, float, float]:
     """Difference of means ``treat - control`` with its Welch interval: (diff, low, high).
 
     The interval is nan when either side has fewer than two units; when both variances are
