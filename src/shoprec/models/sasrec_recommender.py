@@ -59,6 +59,9 @@ class SASRecRecommender:
         try:
             return self._fit(data)
         finally:
+            # _fit flushes denormals to zero: a CPU flag of this thread; leaving it set breaks
+            # whatever runs next here (hypothesis refuses to generate floats under it)
+            torch.set_flush_denormal(False)
             torch.set_num_threads(threads)
 
     def _fit(self, data: TrainData) -> Self:

@@ -15,6 +15,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from shoprec.serving.engine import Engine
 from shoprec.serving.metrics import Metrics
+from shoprec.serving.schemas import ERRORS
 from shoprec.serving.security import BodyLimitMiddleware, SecurityConfig, guard
 
 log = logging.getLogger(__name__)
@@ -81,6 +82,7 @@ def create_app(
         title=title,
         version="0.1.0",
         description="Real-time personalisation: events in, recommendations with reasons out.",
+        responses=ERRORS,  # the error bodies the handlers below actually send
     )
     app.state.engine = engine
     sec = security or SecurityConfig()

@@ -16,8 +16,61 @@ MAX_BATCH = 1000
 ITEM_EVENTS = {"view", "click", "add_to_cart", "purchase", "review"}
 
 
+class FieldError(BaseModel):
+    field: str = Field(description="Dotted path of the offending field, e.g. events.0.type")
+    message: str
+    type: str | None = None
+
+
+class ErrorOut(BaseModel):
+    """The body of every error answer: ``error`` names the field or the reason."""
+
+    error: str
+    errors: list[FieldError] | None = Field(default=None, description="Per field, on 422")
+
+
+def _error(description: str) -> dict:
+    return {"model": ErrorOut, "description": description}
+
+
+#: Error answers any route may give, documented in the OpenAPI schema (replaces FastAPI's
+#: default 422 body, which is not what the app sends).
+ERRORS: dict[int | str, dict] = {
+    400: _error("The body is not valid JSON"),
+    401: _error("Missing or invalid API key"),
+    413: _error("Request body too large"),
+    422: _error("Invalid input; `error` names the field"),
+    429: _error("Rate limit exceeded; retry after Retry-After seconds"),
+}
+NOT_FOUND: dict[int | str, dict] = {404: _error("Unknown item or no match; `error` names it")}
+UNAVAILABLE: dict[int | str, dict] = {
+    503: _error("A model or the store is unavailable now; retry after Retry-After seconds")
+}
+
+
+def _nonempty(field: str) -> dict:
+    return {"required": [field], "properties": {field: {"type": "string", "minLength": 1}}}
+
+
+#: The cross-field rules of :class:`EventIn` in JSON Schema, so that the documented schema
+#: accepts exactly what the validator accepts.
+EVENT_RULES = {
+    "allOf": [
+        {"anyOf": [_nonempty("user_id"), _nonempty("session_id")]},
+        {
+            "if": {"required": ["type"], "properties": {"type": {"enum": sorted(ITEM_EVENTS)}}},
+            "then": _nonempty("item_id"),
+        },
+        {
+            "if": {"required": ["type"], "properties": {"type": {"const": "search"}}},
+            "then": {"anyOf": [_nonempty("query"), _nonempty("item_id")]},
+        },
+    ]
+}
+
+
 class EventIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", json_schema_extra=EVENT_RULES)
 
     user_id: str = Field(default="", max_length=256, description="Empty for anonymous sessions.")
     item_id: str = Field(default="", max_length=256)
@@ -173,7 +226,15 @@ class ProfileOut(BaseModel):
 
 
 class FeedbackIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "anyOf": [
+                {"required": [k], "properties": {k: {"minItems": 1}}}
+                for k in ("impressions", "clicks")
+            ]
+        },
+    )
     user_id: Id
     impressions: list[Id] = Field(default_factory=list, max_length=MAX_BATCH)
     clicks: list[Id] = Field(default_factory=list, max_length=MAX_BATCH)
@@ -229,7 +290,21 @@ class AssistantOut(BaseModel):
 
 
 class AudienceIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "oneOf": [  # exactly one target
+                {
+                    "required": ["category"],
+                    "properties": {"category": {"type": "string"}, "item_ids": {"maxItems": 0}},
+                },
+                {
+                    "required": ["item_ids"],
+                    "properties": {"item_ids": {"minItems": 1}, "category": {"type": "null"}},
+                },
+            ]
+        },
+    )
     category: str | None = Field(default=None, min_length=1, max_length=200)
     item_ids: list[Id] = Field(default_factory=list, max_length=MAX_BATCH)
     n: int = Field(default=100, ge=1, le=10_000)

@@ -7,12 +7,18 @@ from dataclasses import asdict
 from fastapi import APIRouter, HTTPException
 
 from shoprec.serving.routes.deps import ADMIN, EngineDep
-from shoprec.serving.schemas import AudienceIn, AudienceOut, MessageIn, MessageOut
+from shoprec.serving.schemas import (
+    NOT_FOUND,
+    AudienceIn,
+    AudienceOut,
+    MessageIn,
+    MessageOut,
+)
 
 router = APIRouter(prefix="/v1", tags=["marketing"])
 
 
-@router.post("/audiences", response_model=AudienceOut, dependencies=[ADMIN])
+@router.post("/audiences", response_model=AudienceOut, dependencies=[ADMIN], responses=NOT_FOUND)
 def audiences(body: AudienceIn, engine: EngineDep) -> dict:
     """The ``n`` shoppers most likely to buy from ``category`` (or among ``item_ids``) next,
     by the sequence model. Runs in the thread pool: it scores every shopper."""
@@ -23,7 +29,7 @@ def audiences(body: AudienceIn, engine: EngineDep) -> dict:
     return {"target_items": size, "users": [{"user_id": u, "score": s} for u, s in members]}
 
 
-@router.post("/messages", response_model=MessageOut, dependencies=[ADMIN])
+@router.post("/messages", response_model=MessageOut, dependencies=[ADMIN], responses=NOT_FOUND)
 async def messages(body: MessageIn, engine: EngineDep) -> dict:
     """A personalised message about ``item_id`` for ``user_id`` from product facts, review
     highlights and the shopper's interests; every fact is cited."""

@@ -7,12 +7,18 @@ from typing import Annotated
 from fastapi import APIRouter, HTTPException, Path
 
 from shoprec.serving.routes.deps import READ, EngineDep
-from shoprec.serving.schemas import ItemSentimentOut, SentimentIn, SentimentOut
+from shoprec.serving.schemas import (
+    NOT_FOUND,
+    UNAVAILABLE,
+    ItemSentimentOut,
+    SentimentIn,
+    SentimentOut,
+)
 
 router = APIRouter(prefix="/v1", tags=["sentiment"])
 
 
-@router.post("/sentiment", response_model=SentimentOut, dependencies=[READ])
+@router.post("/sentiment", response_model=SentimentOut, dependencies=[READ], responses=UNAVAILABLE)
 def score(body: SentimentIn, engine: EngineDep) -> dict:
     """Negative / neutral / positive with an intensity in [0, 1] per text."""
     model = engine.sentiment_model()
@@ -26,7 +32,12 @@ def score(body: SentimentIn, engine: EngineDep) -> dict:
     }
 
 
-@router.get("/items/{item_id}/sentiment", response_model=ItemSentimentOut, dependencies=[READ])
+@router.get(
+    "/items/{item_id}/sentiment",
+    response_model=ItemSentimentOut,
+    dependencies=[READ],
+    responses=NOT_FOUND,
+)
 async def item_sentiment(
     item_id: Annotated[str, Path(min_length=1, max_length=256)], engine: EngineDep
 ) -> dict:
