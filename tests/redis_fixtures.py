@@ -1,0 +1,99 @@
+"""A private ``redis-server`` per test (never the shared one on 6379, which other tests flush),
+with AOF so that an acknowledged write survives killing it, and a served shop over it."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+import redis
+
+from serving_fixtures import free_port
+
+
+class RedisServer:
+    """``redis-server`` on a free loopback port, data (AOF, fsync always) under ``dir``."""
+
+    def __init__(self, dir: Path) -> None:
+        self.dir, self.port = dir, free_port()
+        self.proc: subprocess.Popen | None = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self) -> RedisServer:
+        cmd = ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", ""]
+        cmd += ["--appendonly", "yes", "--appendfsync", "always", "--dir", str(self.dir)]
+        try:
+            self.proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        except FileNotFoundError:
+            pytest.fail("redis-server is not installed (CI installs it)", pytrace=False)
+        client = redis.Redis(port=self.port)
+        for _ in range(100):
+            try:
+                client.ping()
+                return self
+            except redis.ConnectionError:
+                time.sleep(0.05)
+        raise RuntimeError("redis-server did not start")
+
+    def kill(self) -> None:
+        """SIGKILL: no shutdown save, only what was fsynced survives."""
+        if self.proc is not None:
+            self.proc.send_signal(signal.SIGKILL)
+            self.proc.wait(timeout=10)
+            self.proc = None
+
+
+def start_shop(serving_root: Path, store_url: str, workers: int) -> tuple[subprocess.Popen, str]:
+    """``shoprec serve`` on the synthetic shop (models trained by the ``built`` fixture) over
+    ``store_url`` with ``workers`` processes; returns the process and its base URL."""
+    port = free_port()
+    env = {
+        **os.environ,
+        "SHOPREC_ARTIFACTS_DIR": str(serving_root / "artifacts"),
+        "SHOPREC_TEXT_CACHE": str(serving_root / "artifacts" / "text.npz"),
+        "SHOPREC_THREADS": "1",
+    }
+    cmd = [sys.executable, "-m", "shoprec.cli", "serve", "--dataset", "synthetic", "--quick"]
+    cmd += ["--port", str(port), "--store", store_url, "--workers", str(workers), "--no-verbose"]
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 180
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(proc.stderr.read().decode() if proc.stderr else "server died")
+        try:
+            if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
+                return proc, base
+        except httpx.HTTPError:
+            time.sleep(0.3)
+    proc.kill()
+    raise TimeoutError("server did not come up")
+
+
+def stop_shop(proc: subprocess.Popen) -> None:
+    proc.send_signal(signal.SIGTERM)
+    try:
+        proc.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
+def client_on_worker(base: str, avoid: str | None = None) -> tuple[httpx.Client, str]:
+    """A one-connection client and the pid of the worker it landed on (not ``avoid``)."""
+    for _ in range(200):
+        c = httpx.Client(base_url=base, timeout=10, limits=httpx.Limits(max_connections=1))
+        pid = c.get("/healthz").headers["x-shoprec-worker"]
+        if pid != avoid:
+            return c, pid
+        c.close()
+    raise AssertionError("every connection landed on the same worker")

@@ -1,0 +1,110 @@
+"""Two ``shoprec serve`` workers over one (private) Redis: a write through one worker is read
+through the other on the very next request, concurrent writes for one shopper are all folded,
+and events a dead replica stored but never folded are folded by the profile-updater group."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from redis_fixtures import RedisServer, client_on_worker, start_shop, stop_shop
+from shoprec.data.records import Event, EventType
+from shoprec.online.state import state_key
+from shoprec.store.redis import RedisEventLog, connect
+
+
+@pytest.fixture(scope="module")
+def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
+    server = RedisServer(tmp_path_factory.mktemp("redis")).start()
+    yield server
+    server.kill()
+
+
+@pytest.fixture(scope="module")
+def shop(built, serving_root: Path, redis_server: RedisServer) -> Iterator[str]:
+    proc, base = start_shop(serving_root, redis_server.url, workers=2)
+    yield base
+    stop_shop(proc)
+
+
+@pytest.fixture(scope="module")
+def two(shop: str) -> Iterator[tuple[httpx.Client, httpx.Client]]:
+    a, pid_a = client_on_worker(shop)
+    b, _ = client_on_worker(shop, avoid=pid_a)
+    yield a, b
+    a.close()
+    b.close()
+
+
+def _feed(c: httpx.Client, user: str) -> dict:
+    r = c.get(f"/v1/users/{user}/recommendations", params={"n": 20})
+    assert r.status_code == 200
+    return r.json()
+
+
+@pytest.mark.timeout(300)
+def test_write_through_one_worker_is_read_through_the_other(built, two) -> None:
+    a, b = two
+    assert a.get("/healthz").headers["x-shoprec-worker"] != b.get("/healthz").headers[
+        "x-shoprec-worker"
+    ]
+    users = built.data.users.to_list()
+    for k in range(30):
+        writer, reader = (a, b) if k % 2 == 0 else (b, a)
+        user = users[k * 7 % len(users)]
+        feed = _feed(reader, user)
+        assert feed["fallback"] is None  # a known shopper: their state is in Redis
+        item = feed["items"][0]["item_id"]
+        ev = {"user_id": user, "item_id": item, "type": "purchase", "event_id": f"xw-{k}"}
+        r = writer.post("/v1/events", json={"events": [ev]})
+        assert r.status_code == 200 and r.json() == {"accepted": 1, "duplicates": 0}
+        assert item not in [x["item_id"] for x in _feed(reader, user)["items"]]
+        prof = reader.get(f"/v1/users/{user}/profile").json()
+        assert prof["recent"][0]["item_id"] == item and item in prof["bought"]
+        # the same event_id through the other worker is a duplicate, not a second purchase
+        again = reader.post("/v1/events", json={"events": [ev]}).json()
+        assert again == {"accepted": 0, "duplicates": 1}
+
+
+@pytest.mark.timeout(300)
+def test_concurrent_writes_for_one_shopper_are_all_folded(built, two) -> None:
+    a, b = two
+    items = built.data.items.to_list()
+    user = "concurrent-shopper"
+
+    def send(c: httpx.Client, tag: str) -> None:
+        for k in range(60):
+            ev = {"user_id": user, "item_id": items[k % 50], "type": "view"}
+            ev["event_id"] = f"{tag}{k}"
+            assert c.post("/v1/events", json={"events": [ev]}).status_code == 200
+
+    threads = [threading.Thread(target=send, args=(c, t)) for c, t in ((a, "a"), (b, "b"))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert a.get(f"/v1/users/{user}/profile").json()["n_events"] == 120
+    assert b.get(f"/v1/users/{user}/profile").json()["n_events"] == 120
+
+
+@pytest.mark.timeout(300)
+def test_profile_updater_folds_what_a_dead_replica_left(built, two, redis_server) -> None:
+    """A replica that stored events and died before folding them: the group folds them."""
+    a, _ = two
+    item = built.data.items.to_list()[3]
+    user = "orphaned-shopper"
+    log = RedisEventLog(connect(redis_server.url), state_key=lambda e: state_key(e.user_id, None))
+    assert log.append([Event(user, item, EventType.ADD_TO_CART, 2e9, "orphan-1")]) == [True]
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        prof = a.get(f"/v1/users/{user}/profile").json()
+        if prof["n_events"]:
+            break
+        time.sleep(0.1)
+    assert prof["n_events"] == 1 and prof["recent"][0]["item_id"] == item
+    log.close()
