@@ -92,12 +92,16 @@ def build_engine(
     progress: bool = True,
     import_history: bool = True,
     sentiment_settings: Settings | None = None,
+    store_url: str | None = None,
 ) -> Built:
-    """Everything ``shoprec serve`` needs, trained or reused, behind one :class:`Engine`."""
+    """Everything ``shoprec serve`` needs, trained or reused, behind one :class:`Engine`.
+
+    ``store_url`` (``redis://...``) puts the log, catalog and user state in Redis, shared by
+    replicas (``serving/shared.py``); otherwise the embedded store in ``store_dir``."""
     from shoprec.training.sasrec_job import text_vectors_for
 
-    vectorize = Vectorizer(settings)
     text = text_vectors_for(data, settings, progress)
+    vectorize = Vectorizer(settings)  # after the catalog's vectors are cached: they are reused
     if text is None:
         text = np.zeros((data.n_items + 1, 384), np.float32)
     tagger = ItemTagger(vectorize.encoder)
@@ -109,7 +113,9 @@ def build_engine(
     name = "sasrec-quick" if quick else "sasrec"
     trained = find_checkpoint(checkpoint_dir(settings, data.name, name), data, config)
     if trained is None:
-        trained = train_sasrec(data, settings, config, name, max_seconds=budget, progress=progress)
+        trained = train_sasrec(
+            data, settings, config, name, max_seconds=budget, progress=progress, refit=not quick
+        )
     split = leave_one_out(data.sequences, data.timestamps)
     valid = build_phase(data, catalog, trained.valid, split.train, split.train_times())
     ranker = fit_ranker(
