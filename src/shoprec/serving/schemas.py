@@ -43,6 +43,7 @@ ERRORS: dict[int | str, dict] = {
     429: _error("Rate limit exceeded; retry after Retry-After seconds"),
 }
 NOT_FOUND: dict[int | str, dict] = {404: _error("Unknown item or no match; `error` names it")}
+CONFLICT: dict[int | str, dict] = {409: _error("Conflicts with the current state; `error` says")}
 UNAVAILABLE: dict[int | str, dict] = {
     503: _error("A model or the store is unavailable now; retry after Retry-After seconds")
 }
@@ -259,7 +260,8 @@ class DeletedOut(BaseModel):
 
 class AssistantIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    question: str = Field(min_length=1, max_length=2000)
+    # documented as "has a non-blank character" (Python's \s is str.isspace, as in strip)
+    question: str = Field(min_length=1, max_length=2000, json_schema_extra={"pattern": r"\S"})
     user_id: str | None = Field(default=None, min_length=1, max_length=256)
 
     @field_validator("question")

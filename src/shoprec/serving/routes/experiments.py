@@ -16,6 +16,7 @@ from shoprec.serving.experiment_schemas import (
     StopOut,
 )
 from shoprec.serving.routes.deps import ADMIN, READ, EngineDep
+from shoprec.serving.schemas import CONFLICT, NOT_FOUND
 from shoprec.serving.strategy import Strategy
 
 router = APIRouter(prefix="/v1", tags=["experiments"])
@@ -26,7 +27,13 @@ def _refuse(e: ExperimentError) -> HTTPException:
     return HTTPException(status_code=e.status, detail=str(e))
 
 
-@router.post("/experiments", response_model=ExperimentOut, status_code=201, dependencies=[ADMIN])
+@router.post(
+    "/experiments",
+    response_model=ExperimentOut,
+    status_code=201,
+    dependencies=[ADMIN],
+    responses=CONFLICT,
+)
 async def create(body: ExperimentIn, engine: EngineDep) -> dict:
     """Start an experiment: shoppers are split by hashing their id (sticky); in ``bandit``
     mode the shares follow Thompson sampling on conversion, never below ``floor``."""
@@ -60,7 +67,9 @@ async def list_experiments(engine: EngineDep) -> list[dict]:
     return engine.experiments.list()
 
 
-@router.get("/experiments/{name}", response_model=ExperimentOut, dependencies=[READ])
+@router.get(
+    "/experiments/{name}", response_model=ExperimentOut, dependencies=[READ], responses=NOT_FOUND
+)
 async def report(name: NamePath, engine: EngineDep) -> dict:
     """Per variant: exposures, CTR, conversion, revenue per user with 95% intervals, the lift
     against control and the probability of being best."""
@@ -70,7 +79,12 @@ async def report(name: NamePath, engine: EngineDep) -> dict:
         raise _refuse(e) from e
 
 
-@router.post("/experiments/{name}/stop", response_model=StopOut, dependencies=[ADMIN])
+@router.post(
+    "/experiments/{name}/stop",
+    response_model=StopOut,
+    dependencies=[ADMIN],
+    responses=NOT_FOUND | CONFLICT,
+)
 async def stop(name: NamePath, body: StopIn, engine: EngineDep) -> dict:
     """Stop: promote the winner (its strategy is served to everyone from now on) or roll
     back to the strategy served before; ``auto`` promotes only a significant winner."""
