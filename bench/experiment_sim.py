@@ -29,7 +29,14 @@ from pathlib import Path
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
-WORSE = {"n_seq": 0, "n_covis": 0, "use_ranker": False}  # text neighbours + trending only
+#: The deliberately worse strategy: trending items only (no sequence model, co-visitation,
+#: text neighbours or ranker).
+WORSE = {"n_seq": 0, "n_covis": 0, "n_text": 0, "n_session": 0, "use_ranker": False}
+#: Strategies whose true expected value the report lists beside the two compared.
+TRUTH = {
+    "text neighbours + trending": {"n_seq": 0, "n_covis": 0, "use_ranker": False},
+    "no ranker": {"use_ranker": False},
+}
 
 
 def main() -> None:
@@ -37,6 +44,7 @@ def main() -> None:
     ap.add_argument("--ab", type=int, default=3000, help="shoppers in the A/B test")
     ap.add_argument("--bandit", type=int, default=3000, help="shoppers in the bandit run")
     ap.add_argument("--explore", type=int, default=2000, help="exploration shoppers")
+    ap.add_argument("--truth", type=int, default=1500, help="shoppers for the truth table")
     ap.add_argument("--n", type=int, default=10, help="list length")
     ap.add_argument("--seed", type=int, default=8)
     ap.add_argument("--out", type=Path, default=ROOT / "bench/results")
@@ -65,6 +73,9 @@ def main() -> None:
     from shoprec.serving.app import create_app
 
     client = TestClient(create_app(engine))
+    t1 = time.time()
+    doc["truth"] = _truth(engine, shoppers, ab_users[: args.truth], args.n)
+    doc["truth_seconds"] = round(time.time() - t1, 1)
     t1 = time.time()
     doc["ab"] = _experiment(client, shoppers, ab_users, "ab", "fixed", args.n, rng)
     doc["ab"]["seconds"] = round(time.time() - t1, 1)
@@ -101,6 +112,26 @@ def _engine():  # -> (Engine, SequenceData)
     for s in range(0, len(events), 5000):
         built.engine.ingest(events[s : s + 5000])
     return built.engine, data
+
+
+def _truth(engine, shoppers, users, n) -> dict:  # noqa: ANN001
+    """Exact expected conversion and clicks per shopper of each strategy (the simulator's
+    ground truth), on shoppers before anything is served to them."""
+    from dataclasses import replace
+
+    base = engine.pipeline.strategy
+    named = {"default": base, "worse": replace(base, name="worse", **WORSE)}
+    named |= {k: replace(base, name=k, **v) for k, v in TRUTH.items()}
+    out = {}
+    for name, st in named.items():
+        conv, clicks = [], []
+        for u in users.tolist():
+            items = engine.recommend(shoppers.user_ids[u], n, strategy=st).items
+            e = shoppers.expected(u, np.array([r.index for r in items], np.int64))
+            conv.append(e["conversion"])
+            clicks.append(e["clicks"])
+        out[name] = {"conversion": float(np.mean(conv)), "clicks": float(np.mean(clicks))}
+    return {"shoppers": len(users), "strategies": out}
 
 
 def _experiment(client, shoppers, users, name, mode, n, rng) -> dict:  # noqa: ANN001
@@ -265,6 +296,17 @@ def _markdown(doc: dict) -> str:
         f"(`{json.dumps(WORSE)}`); one visit per shopper, lists of 10.",
         "",
     ]
+    truth = doc["truth"]
+    lines += [
+        f"True expected values per shopper (exact, from the simulator's model, over "
+        f"{truth['shoppers']} of the A/B shoppers before they were served):",
+        "",
+        "| strategy | conversion | clicks |",
+        "|---|---|---|",
+    ]
+    for name, t in truth["strategies"].items():
+        lines.append(f"| {name} | {t['conversion']:.4f} | {t['clicks']:.4f} |")
+    lines.append("")
     for key in ("ab", "bandit"):
         part = doc[key]
         lines += [f"## {key} ({part['report']['mode']})", ""]

@@ -51,6 +51,10 @@ def test_ips_weights_are_inverse_shares_of_identical_lists() -> None:
     terms = ips_terms([rec], ONLY_CLICKS)[0]
     # three of six settings show ["a"]: each of them gets reward / (3 / 6)
     assert terms.tolist() == [2.0, 2.0, 0.0, 2.0, 0.0, 0.0]
+    # diversity is known for every setting's list: added as is, not weighted
+    rec.diversity = [0.5, 0.5, 0.1, 0.5, 0.9, 0.9]
+    terms = ips_terms([rec], Objective(clicks=1.0, purchases=0.0, diversity=2.0))[0]
+    assert terms.tolist() == pytest.approx([3.0, 3.0, 0.2, 3.0, 1.8, 1.8])
 
 
 def test_ips_is_unbiased_and_its_interval_covers() -> None:

@@ -9,9 +9,11 @@ inverse propensity scoring on whole lists,
     mu_j = #{g : L_g(j) == L_served(j)} / K,
 
 unbiased because ``mu_j`` is exactly the probability that the logging policy showed that
-list. The reward is a weighted objective of clicks, purchases and intra-list diversity. The
-gain over the current setting uses the same records (paired), so its interval is narrower
-than the two intervals apart.
+list. The reward is a weighted objective of clicks, purchases and intra-list diversity; the
+diversity of every setting's list is known in every logged context, so that term is averaged
+directly (no weighting, no variance from it) and IPS covers the feedback only. The gain
+over the current setting uses the same records (paired), so its interval is narrower than
+the two intervals apart.
 """
 
 from __future__ import annotations
@@ -83,20 +85,16 @@ def read_log(path: Path) -> tuple[list[Strategy], list[Logged]]:
 
 
 def ips_terms(records: list[Logged], objective: Objective) -> np.ndarray:
-    """``(N, K)`` per-record IPS terms of every grid setting (their column means estimate
-    each setting's value per request)."""
+    """``(N, K)`` per-record terms of every grid setting (their column means estimate each
+    setting's value per request): IPS-weighted feedback plus the list's own diversity."""
     k = len(records[0].lists) if records else 0
     out = np.zeros((len(records), k))
     for j, r in enumerate(records):
         served = r.lists[r.served]
         same = np.array([lst == served for lst in r.lists])
         mu = same.sum() / k
-        reward = (
-            objective.clicks * r.clicks
-            + objective.purchases * r.purchases
-            + objective.diversity * r.diversity[r.served]
-        )
-        out[j] = same * reward / mu
+        feedback = objective.clicks * r.clicks + objective.purchases * r.purchases
+        out[j] = same * feedback / mu + objective.diversity * np.asarray(r.diversity)
     return out
 
 
