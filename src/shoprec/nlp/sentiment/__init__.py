@@ -1,0 +1,46 @@
+"""Review sentiment (negative / neutral / positive, with an intensity) on the frozen MiniLM encoder.
+
+A review is cut into pieces of about ``chunk_words`` words (the encoder truncates at 256 word
+pieces, about 200 words), each piece is embedded by the frozen encoder and the piece vectors are
+averaged and re-normalised. Two embeddings of the same pretrained model are offered: the sentence
+vector of :class:`~shoprec.text.encoder.TextEncoder`, or :class:`LayerEncoder`'s mean-pooled
+hidden states of intermediate layers (these carry more sentiment than the final, similarity-tuned
+layer). A head (multinomial logistic regression or a one-layer MLP, optionally beside TF-IDF
+features weighted by naive-Bayes log-count ratios, optionally blended with a second logistic
+regression on the embedding alone) gives the class probabilities.
+
+Modules: :mod:`.features` (pieces, encoders, cache), :mod:`.model` (config, model, intensity),
+:mod:`.data` (review sets, splits), :mod:`.evaluate` (reports, VADER), :mod:`.train` (variants
+chosen on validation, :func:`train_default`, :func:`load_or_train`).
+"""
+
+from shoprec.nlp.sentiment.data import load_reviews, split_alexa, split_multidomain
+from shoprec.nlp.sentiment.evaluate import class_report, evaluate, macro_f1, vader_baseline
+from shoprec.nlp.sentiment.features import (
+    CachedEncoder,
+    Encoder,
+    LayerEncoder,
+    chunk_text,
+    encoder_for,
+    pooled_pieces,
+)
+from shoprec.nlp.sentiment.model import (
+    ARTIFACT,
+    LABELS,
+    NEG,
+    NEU,
+    POS,
+    SentimentConfig,
+    SentimentModel,
+    SentimentResult,
+    intensity,
+)
+from shoprec.nlp.sentiment.train import VARIANTS, load_or_train, train_default
+
+__all__ = [
+    "ARTIFACT", "LABELS", "NEG", "NEU", "POS", "VARIANTS", "CachedEncoder", "Encoder",
+    "LayerEncoder", "SentimentConfig", "SentimentModel", "SentimentResult", "chunk_text",
+    "class_report", "encoder_for", "evaluate", "intensity", "load_or_train", "load_reviews",
+    "macro_f1", "pooled_pieces", "split_alexa", "split_multidomain", "train_default",
+    "vader_baseline",
+]  # fmt: skip
