@@ -214,18 +214,29 @@ class SASRec(nn.Module):
         return out
 
     def encode(
-        self, seq: torch.Tensor, items: torch.Tensor | None = None, gaps: torch.Tensor | None = None
+        self,
+        seq: torch.Tensor,
+        items: torch.Tensor | None = None,
+        gaps: torch.Tensor | None = None,
+        rows: bool = False,
     ) -> torch.Tensor:
         """Hidden state at every position ``(B, T, C)`` for left-padded ``seq`` ``(B, T)``.
 
         ``items`` may pass a precomputed :meth:`item_matrix` to avoid recomputing it; ``gaps``
         ``(B, T)`` are :func:`gap_buckets` ids (used when ``time_gaps``; None = unknown).
+        ``rows``: look item and position vectors up per row instead (same result), so that every
+        layer sees batch-first inputs: what per-user gradients (DP training) need.
         """
         B, T = seq.shape
         pad = seq == 0
-        items = self.item_matrix() if items is None else items
-        x = items[seq] * math.sqrt(self.cfg.dim)  # (B, T, C)
-        x = x + self.pos_emb(torch.arange(self.cfg.max_len - T, self.cfg.max_len))[None]
+        positions = torch.arange(self.cfg.max_len - T, self.cfg.max_len)
+        if rows:
+            x = self.item_matrix(seq) * math.sqrt(self.cfg.dim)  # (B, T, C)
+            x = x + self.pos_emb(positions.expand(B, T))
+        else:
+            items = self.item_matrix() if items is None else items
+            x = items[seq] * math.sqrt(self.cfg.dim)  # (B, T, C)
+            x = x + self.pos_emb(positions)[None]
         if self.gap_emb is not None:
             x = x + self.gap_emb(gaps if gaps is not None else (~pad).long())
         x = self.emb_drop(x) * (~pad)[..., None]
@@ -241,6 +252,25 @@ class SASRec(nn.Module):
         """Scores over the whole catalog ``(B, n_items + 1)``."""
         items = self.item_matrix()
         return self.encode(seq, items)[:, -1, :] @ items.T / self.cfg.temperature
+
+    def loss_per_user(
+        self,
+        seq: torch.Tensor,
+        targets: torch.Tensor,
+        negatives: torch.Tensor,
+        gaps: torch.Tensor | None = None,
+    ) -> torch.Tensor:
+        """Sampled-softmax loss of each row ``(B,)`` (mean over its positions), every vector
+        looked up per row: one user's loss depends on nothing of another's, so per-user
+        gradients exist (:mod:`shoprec.training.dp`). ``negatives`` ``(B, K)`` per row."""
+        h = self.encode(seq, gaps=gaps, rows=True)  # (B, T, C)
+        pos = (h * self.item_matrix(targets)).sum(-1, keepdim=True)  # (B, T, 1)
+        neg = h @ self.item_matrix(negatives).transpose(1, 2)  # (B, T, K)
+        neg = neg.masked_fill(negatives[:, None, :] == targets[..., None], float("-inf"))
+        logits = torch.cat([pos, neg], dim=-1) / self.cfg.temperature
+        nll = -F.log_softmax(logits, dim=-1)[..., 0]  # (B, T)
+        keep = (targets > 0).float()
+        return (nll * keep).sum(1) / keep.sum(1).clamp(min=1.0)
 
     def loss(
         self, seq: torch.Tensor, targets: torch.Tensor, gaps: torch.Tensor | None = None

@@ -8,7 +8,7 @@ import json
 import logging
 from dataclasses import replace
 from pathlib import Path
-from typing import Self
+from typing import TYPE_CHECKING, Self
 
 import numpy as np
 import torch
@@ -19,6 +19,9 @@ from shoprec.evaluation.protocol import validation_ndcg10
 from shoprec.models.sasrec import SASRec, SASRecConfig, gap_buckets
 from shoprec.training.loop import TrainHistory, train
 from shoprec.training.sequences import next_item_batches, pad_left
+
+if TYPE_CHECKING:
+    from shoprec.training.dp import DPConfig, PrivacyReport
 
 log = logging.getLogger(__name__)
 FORMAT_VERSION = 1
@@ -32,6 +35,8 @@ class SASRecRecommender:
     config : model and optimisation settings.
     max_seconds : wall-clock budget for training (None = no limit).
     progress : show a progress bar while training.
+    dp : train with differential privacy (DP-SGD, :mod:`shoprec.training.dp`); the epsilon
+        spent is in ``privacy_`` and the saved manifest.
     """
 
     name = "sasrec"
@@ -41,10 +46,13 @@ class SASRecRecommender:
         config: SASRecConfig | None = None,
         max_seconds: float | None = None,
         progress: bool = True,
+        dp: DPConfig | None = None,
     ) -> None:
         self.config = config or SASRecConfig()
         self.max_seconds = max_seconds
         self.progress = progress
+        self.dp = dp
+        self.privacy_: PrivacyReport | None = None
         #: post-hoc logit adjustment (Menon et al., 2021): scores - tau * log prior(item),
         #: tau chosen on validation (see training.sasrec_job.calibrate); 0 = off
         self.logit_adjustment_ = 0.0
@@ -99,6 +107,22 @@ class SASRecRecommender:
                 self._cache_items()
                 return validation_ndcg10(self, data.histories, targets, data.timestamps)
 
+        if self.dp is not None:
+            from shoprec.training.dp import dp_train
+
+            self.history_, self.privacy_ = dp_train(
+                self.model_,
+                data.histories,
+                gaps,
+                cfg,
+                self.dp,
+                rng,
+                validate,
+                self.max_seconds,
+                self.progress,
+            )
+            self._cache_items()
+            return self
         self.history_: TrainHistory = train(
             self.model_,
             opt,
@@ -186,6 +210,7 @@ class SASRecRecommender:
             "n_items": self.model_.n_items,
             "logit_adjustment": self.logit_adjustment_,
             "history": self.history_.to_dict() if hasattr(self, "history_") else None,
+            "privacy": self.privacy_.to_dict() if self.privacy_ else None,
             **(extra or {}),
         }
         (path / "manifest.json").write_text(json.dumps(manifest, indent=2))
