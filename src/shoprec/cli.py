@@ -207,6 +207,28 @@ def serve(
     serve_workers(make_replica, host, port, workers)
 
 
+@app.command("export-events")
+def export_events(
+    store: Annotated[str, typer.Option(help="redis://host:port/db of the served shop")],
+    out: Annotated[Path, typer.Option(help="events file to append to (CSV)")],
+    verbose: bool = True,
+) -> None:
+    """Copy the events new to the stream's training-export consumer group into OUT (the events
+    format a training run reads), fsynced before they are acknowledged."""
+    from shoprec.serving.shared import SharedState, is_redis_url
+    from shoprec.store.redis_export import export_events as run
+
+    if not is_redis_url(store):
+        raise typer.BadParameter("needs redis://host:port/db", param_hint="--store")
+    settings = _setup(verbose)
+    shared = SharedState.from_settings(store, settings)
+    try:
+        n = run(shared.log, out)
+    finally:
+        shared.close()
+    console.print(f"exported {n} events to {out}")
+
+
 @app.command()
 def bench(
     out: Annotated[Path, typer.Option(help="results folder")] = Path("bench/results"),

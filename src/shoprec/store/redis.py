@@ -26,88 +26,26 @@ every call).
 
 from __future__ import annotations
 
-import functools
 import json
-import threading
-import time
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
 from dataclasses import asdict
-from typing import Any, Generic, ParamSpec, TypeVar
+from typing import Any, Generic, TypeVar
 
 import redis
-from redis.backoff import NoBackoff
-from redis.retry import Retry
 
 from shoprec.data.records import Event, EventType, Item
+from shoprec.store.redis_health import Breaker, StoreUnavailable, connect, guarded
+
+__all__ = [
+    "Breaker",
+    "RedisEventLog",
+    "RedisItemStore",
+    "RedisStateStore",
+    "StoreUnavailable",
+    "connect",
+]
 
 S = TypeVar("S")
-P = ParamSpec("P")
-R = TypeVar("R")
-
-
-class StoreUnavailable(RuntimeError):
-    """The store cannot be reached now; retry after ``retry_after_s`` seconds."""
-
-    def __init__(self, message: str, retry_after_s: float = 1.0) -> None:
-        super().__init__(message)
-        self.retry_after_s = retry_after_s
-
-
-class Breaker:
-    """Shared by the Redis stores of one process: after a connection failure, calls fail fast
-    with :class:`StoreUnavailable` for ``cooldown_s``, then the next call probes Redis again.
-
-    Parameters
-    ----------
-    cooldown_s : how long to fail fast after a failure (also the advertised Retry-After).
-    """
-
-    def __init__(self, cooldown_s: float = 0.5) -> None:
-        self.cooldown_s = cooldown_s
-        self.failures = 0
-        self._open_until = 0.0
-        self._lock = threading.Lock()
-
-    @property
-    def up(self) -> bool:
-        """Whether calls go through to Redis now (False while failing fast)."""
-        return time.monotonic() >= self._open_until
-
-    @contextmanager
-    def guard(self) -> Iterator[None]:
-        """Run a Redis call; turn a connection failure into :class:`StoreUnavailable`."""
-        if not self.up:
-            raise StoreUnavailable("Redis unavailable (recent failure)", self.cooldown_s)
-        try:
-            yield
-        except (redis.ConnectionError, redis.TimeoutError) as exc:  # BusyLoading included
-            with self._lock:
-                self.failures += 1
-                self._open_until = time.monotonic() + self.cooldown_s
-            raise StoreUnavailable(f"Redis unavailable: {exc}", self.cooldown_s) from exc
-
-
-def _guarded(fn: Callable[P, R]) -> Callable[P, R]:
-    """Method decorator: the call runs under ``self.breaker.guard()``."""
-
-    @functools.wraps(fn)
-    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
-        with args[0].breaker.guard():  # type: ignore[attr-defined]
-            return fn(*args, **kwargs)
-
-    return wrapper
-
-
-def connect(url: str, timeout_s: float = 0.5) -> redis.Redis:
-    """A client for ``url`` that fails within ``timeout_s`` instead of hanging a request, and
-    retries once at once (a pooled connection is stale after a Redis restart)."""
-    return redis.Redis.from_url(
-        url,
-        socket_timeout=timeout_s,
-        socket_connect_timeout=timeout_s,
-        retry=Retry(NoBackoff(), 1),
-    )
 
 
 # KEYS: seq counter, stream, seen ids; ARGV: user key prefix, then per event (event_id or "",
@@ -196,7 +134,7 @@ class RedisEventLog:
         """The list of events appended for ``state_key`` and not yet folded into its state."""
         return self.p + "pending:" + state_key
 
-    @_guarded
+    @guarded
     def append(self, events: Sequence[Event]) -> list[bool]:
         if not events:
             return []
@@ -223,7 +161,7 @@ class RedisEventLog:
                 return
             start = "(" + rows[-1][0].decode()
 
-    @_guarded
+    @guarded
     def user_events(self, user_id: str) -> list[Event]:
         ids = self.r.lrange(self.p + "user:" + user_id, 0, -1)
         out = []
@@ -232,7 +170,7 @@ class RedisEventLog:
             out += [_event(f[b"e"]) for _, f in rows]
         return out
 
-    @_guarded
+    @guarded
     def delete_user(self, user_id: str) -> int:
         if not user_id:
             raise ValueError("user_id must be non-empty (an empty id would erase anonymous events)")
@@ -249,11 +187,11 @@ class RedisEventLog:
         pipe.delete(key)
         return int(pipe.execute()[0])
 
-    @_guarded
+    @guarded
     def last_seq(self) -> int:
         return int(self.r.get(self.p + "seq") or 0)
 
-    @_guarded
+    @guarded
     def count(self) -> int:
         return int(self.r.xlen(self.p + "events"))
 
@@ -272,7 +210,7 @@ class RedisItemStore:
         self.breaker = breaker or Breaker()
         self._upsert = self.r.register_script(_UPSERT)
 
-    @_guarded
+    @guarded
     def upsert(self, items: Sequence[Item], added_at: float) -> None:
         if not items:
             return
@@ -282,12 +220,12 @@ class RedisItemStore:
         keys = [self.p + k for k in ("items", "item_added", "item_order", "item_pos")]
         self._upsert(keys=keys, args=argv)
 
-    @_guarded
+    @guarded
     def get(self, item_id: str) -> Item | None:
         body = self.r.hget(self.p + "items", item_id)
         return _item(body) if body else None
 
-    @_guarded
+    @guarded
     def all(self) -> list[tuple[Item, float]]:
         ids = [x.decode() for x in self.r.zrange(self.p + "item_order", 0, -1)]
         if not ids:
@@ -296,7 +234,7 @@ class RedisItemStore:
         added = self.r.hmget(self.p + "item_added", ids)
         return [(_item(b), float(a)) for b, a in zip(bodies, added, strict=True) if b]
 
-    @_guarded
+    @guarded
     def count(self) -> int:
         return int(self.r.hlen(self.p + "items"))
 
@@ -344,16 +282,16 @@ class RedisStateStore(Generic[S]):
     def _body(self, state: S) -> str:
         return json.dumps(self.enc(state), separators=(",", ":"))
 
-    @_guarded
+    @guarded
     def get(self, user_id: str) -> S | None:
         body = self.r.get(self.p + user_id)
         return self.dec(json.loads(body)) if body else None
 
-    @_guarded
+    @guarded
     def put(self, user_id: str, state: S) -> None:
         self.r.set(self.p + user_id, self._body(state), ex=self._ttl(user_id))
 
-    @_guarded
+    @guarded
     def put_many(self, states: Sequence[tuple[str, S]]) -> None:
         """Set many states in one round trip (bulk rebuilds)."""
         pipe = self.r.pipeline(transaction=False)
@@ -361,11 +299,11 @@ class RedisStateStore(Generic[S]):
             pipe.set(self.p + user_id, self._body(state), ex=self._ttl(user_id))
         pipe.execute()
 
-    @_guarded
+    @guarded
     def delete(self, user_id: str) -> bool:
         return bool(self.r.delete(self.p + user_id))
 
-    @_guarded
+    @guarded
     def fold(
         self, user_id: str, pending_key: str, fold: Callable[[S | None, list[Event]], S]
     ) -> int:
@@ -405,7 +343,7 @@ class RedisStateStore(Generic[S]):
                 except redis.WatchError:
                     continue
 
-    @_guarded
+    @guarded
     def memory_usage(self, sample: int = 200) -> dict[str, float]:
         """Bytes per state key (Redis ``MEMORY USAGE``) over up to ``sample`` keys.
 
@@ -437,16 +375,16 @@ class RedisStateStore(Generic[S]):
             "max": float(sizes[-1]),
         }
 
-    @_guarded
+    @guarded
     def users(self) -> list[str]:
         n = len(self.p)
         return sorted(k.decode()[n:] for k in self.r.scan_iter(match=self.p + "*", count=1000))
 
-    @_guarded
+    @guarded
     def __len__(self) -> int:
         return sum(1 for _ in self.r.scan_iter(match=self.p + "*", count=1000))
 
-    @_guarded
+    @guarded
     def clear(self) -> None:
         keys = list(self.r.scan_iter(match=self.p + "*", count=1000))
         for s in range(0, len(keys), 1000):

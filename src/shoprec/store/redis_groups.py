@@ -15,7 +15,8 @@ from typing import Any
 import redis
 
 from shoprec.data.records import Event
-from shoprec.store.redis import Breaker, RedisEventLog, _event, _guarded
+from shoprec.store.redis import RedisEventLog, _event
+from shoprec.store.redis_health import Breaker, guarded
 
 log = logging.getLogger(__name__)
 
@@ -55,14 +56,21 @@ class StreamGroup:
                 raise
         self._ready = True
 
-    @_guarded
-    def read(self, count: int = 500, block_ms: int | None = None) -> list[Entry]:
-        """Up to ``count`` entries never delivered to this group (waits up to ``block_ms``)."""
+    @guarded
+    def read(
+        self, count: int = 500, block_ms: int | None = None, mine: bool = False
+    ) -> list[Entry]:
+        """Up to ``count`` entries never delivered to this group (waits up to ``block_ms``);
+        ``mine``: instead, the entries delivered to this consumer and not yet acknowledged."""
         if not self._ready:
             self.ensure()
         try:
             reply = self.r.xreadgroup(
-                self.group, self.consumer, {self.stream: ">"}, count=count, block=block_ms
+                self.group,
+                self.consumer,
+                {self.stream: "0" if mine else ">"},
+                count=count,
+                block=None if mine else block_ms,
             )
         except redis.ResponseError as exc:
             if "NOGROUP" not in str(exc):  # Redis restarted empty: create it again
@@ -71,7 +79,7 @@ class StreamGroup:
             return []
         return [_entry(i, f) for _, rows in reply or [] for i, f in rows]
 
-    @_guarded
+    @guarded
     def claim_stale(self, min_idle_ms: int = 30_000, count: int = 500) -> list[Entry]:
         """Take over entries another consumer was given but did not acknowledge in time."""
         if not self._ready:
@@ -81,14 +89,14 @@ class StreamGroup:
         )
         return [_entry(i, f) for i, f in reply[1]]
 
-    @_guarded
+    @guarded
     def ack(self, entries: list[Entry]) -> int:
         """Acknowledge ``entries``; returns how many were pending."""
         if not entries:
             return 0
         return int(self.r.xack(self.stream, self.group, *[e.id for e in entries]))
 
-    @_guarded
+    @guarded
     def lag(self) -> int:
         """Entries not yet delivered to the group (``XINFO GROUPS`` lag; -1 if unknown)."""
         for g in self.r.xinfo_groups(self.stream):
