@@ -106,3 +106,32 @@ def test_config_is_checked() -> None:
         DPConfig(delta=0)
     with pytest.raises(ValueError, match="positive"):
         DPConfig(noise_multiplier=0)
+
+
+def test_train_sasrec_with_dp_publishes_epsilon_and_no_item_counts(tmp_path: Path) -> None:
+    from shoprec.data.idmap import IdMap
+    from shoprec.data.interactions import SequenceData
+    from shoprec.data.records import Item
+    from shoprec.settings import Settings
+    from shoprec.training.sasrec_job import train_sasrec
+
+    t = tiny(120)
+    data = SequenceData(
+        name="tiny",
+        sequences=t.histories,
+        users=IdMap(f"u{k}" for k in range(len(t.histories))),
+        items=IdMap(f"i{k}" for k in range(1, t.n_items + 1)),
+        catalog=[Item(f"i{k}") for k in range(1, t.n_items + 1)],
+        timestamps=t.timestamps,
+    )
+    cfg = replace(CFG, use_text=False, id_dropout=0.0, epochs=2)
+    dp = DPConfig(noise_multiplier=1.0, delta=1e-3, n_negatives=8)
+    settings = Settings(artifacts_dir=tmp_path, text_cache=tmp_path / "text.npz")
+    run = train_sasrec(data, settings, cfg, "dp", progress=False, dp=dp)
+    manifest = json.loads((run.path / "manifest.json").read_text())
+    runs = manifest["privacy"]["runs"]
+    assert len(runs) == 2  # the validation fit and the refit, both released
+    assert math.isfinite(manifest["privacy"]["epsilon"])
+    assert manifest["privacy"]["epsilon"] > max(r["epsilon"] for r in runs)  # composed
+    assert manifest["calibration"]["tau"] == 0.0
+    assert not (run.path / "log_prior.npy").exists()  # raw item counts would not be private

@@ -168,6 +168,15 @@ def dp_train(
     return history, report
 
 
+def composed_epsilon(reports: list[PrivacyReport], delta: float) -> float:
+    """Epsilon at ``delta`` of several runs on the same users, released together (RDP adds)."""
+    from opacus.accountants import RDPAccountant
+
+    accountant = RDPAccountant()
+    accountant.history = [(r.noise_multiplier, r.sample_rate, r.steps) for r in reports if r.steps]
+    return float(accountant.get_epsilon(delta)) if accountant.history else 0.0
+
+
 def poisson_batches(
     users: list[np.ndarray],
     gaps: list[np.ndarray] | None,
