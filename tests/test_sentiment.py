@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import time
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -13,6 +14,8 @@ import pytest
 from conftest import ROOT, require_data
 from shoprec.nlp.sentiment import (
     LABELS,
+    CachedEncoder,
+    LayerEncoder,
     SentimentConfig,
     SentimentModel,
     SentimentResult,
@@ -20,9 +23,11 @@ from shoprec.nlp.sentiment import (
     intensity,
     load_or_train,
     load_reviews,
+    macro_f1,
     split_alexa,
     split_multidomain,
     train_default,
+    vader_baseline,
 )
 from shoprec.settings import Settings
 
@@ -64,6 +69,7 @@ CONFIGS = {
     "lr+nb": SentimentConfig(layers=None, chunk_words=4, tfidf_scale=1.0, c=1.0),
     "mlp": SentimentConfig(layers=None, chunk_words=4, tfidf=False, nb=False, head="mlp"),
     "mlp+tfidf": SentimentConfig(layers=None, tfidf_scale=1.0, nb=False, head="mlp", hidden=16),
+    "lr+nb+blend": SentimentConfig(layers=None, chunk_words=4, tfidf_scale=1.0, c=1.0, blend=0.3),
 }
 
 
@@ -110,6 +116,28 @@ def test_save_load_round_trip_identical(tmp_path, name: str) -> None:
     probe = texts + ["great but broken", "never seen words here", ""]
     assert np.array_equal(model.predict_proba(probe), again.predict_proba(probe))
     assert again.config == model.config
+
+
+def test_blend_averages_the_two_heads_log_probabilities() -> None:
+    texts, y = _tiny()
+    cfg = CONFIGS["lr+nb+blend"]
+    blended = SentimentModel(HashEncoder(), cfg).fit(texts, y)
+    main = SentimentModel(HashEncoder(), replace(cfg, blend=0.0)).fit(texts, y)
+    emb = SentimentModel(HashEncoder(), replace(cfg, tfidf=False, c=cfg.blend_c)).fit(texts, y)
+    probe = texts[:5] + ["great but broken"]
+    z = 0.7 * np.log(main.predict_proba(probe)) + 0.3 * np.log(emb.predict_proba(probe))
+    want = np.exp(z) / np.exp(z).sum(1, keepdims=True)
+    np.testing.assert_allclose(blended.predict_proba(probe), want, rtol=1e-6, atol=1e-9)
+    assert not np.allclose(blended.predict_proba(probe), main.predict_proba(probe))
+
+
+def test_layer_encoder_runs_only_the_layers_it_pools() -> None:
+    """Dropping the layers above the deepest pooled one leaves the pooled vectors unchanged."""
+    texts = ["Great blender, loud though.", "Stopped working after a week. " * 8]
+    shallow = LayerEncoder((2, 3))
+    deep = LayerEncoder((2, 3, 6))
+    assert len(shallow._model.encoder.layer) == 3 and len(deep._model.encoder.layer) == 6
+    np.testing.assert_allclose(shallow.encode(texts), deep.encode(texts)[:, :768], atol=1e-5)
 
 
 def test_load_or_train_uses_the_cached_model(tmp_path) -> None:
@@ -183,6 +211,25 @@ def test_splits_are_stratified_and_disjoint() -> None:
     assert not norm(a_train) & norm(a_test)
     share = a_test["y"].value_counts(normalize=True) - alexa["y"].value_counts(normalize=True)
     assert share.abs().max() < 0.01
+
+
+@pytest.mark.slow
+def test_alexa_beats_vader_on_held_out_reviews() -> None:
+    """Three-class macro-F1 of the default configuration, trained on the Alexa training part,
+    above VADER's (cuts chosen on the same part) on the held-out Alexa part. The floor test below
+    checks this in the full run; it runs here on its own because that one is not run while its
+    multi-domain bar is unmet. Encodes about 2,800 short pieces (vectors cached in artifacts/)."""
+    settings = _review_settings()
+    _, alexa = load_reviews(settings)
+    train, test = split_alexa(alexa, seed=settings.seed)
+    cfg = SentimentConfig()
+    cache = settings.artifacts_dir / "sentiment_layers.npz"  # shared with train_default
+    model = SentimentModel(CachedEncoder(LayerEncoder(cfg.layers), cache), cfg)
+    model.fit(train["text"].tolist(), train["y"].to_numpy())
+    f1 = macro_f1(test["y"].to_numpy(), model.predict_proba(test["text"].tolist()).argmax(1))
+    vader = vader_baseline(None, [train, test])["alexa"]["macro_f1"]
+    print(f"alexa macro-F1 {f1:.4f} (VADER {vader:.4f})")
+    assert f1 > vader
 
 
 @pytest.mark.slow

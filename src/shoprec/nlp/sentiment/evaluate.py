@@ -48,10 +48,12 @@ def macro_f1(y: np.ndarray, pred: np.ndarray) -> float:
     return float(np.mean(2 * np.diag(cm)[denom > 0] / denom[denom > 0]))
 
 
-def vader_baseline(md: Sequence[pd.DataFrame], alexa: Sequence[pd.DataFrame]) -> dict[str, Any]:
+def vader_baseline(
+    md: Sequence[pd.DataFrame] | None, alexa: Sequence[pd.DataFrame]
+) -> dict[str, Any]:
     """VADER compound score with cuts chosen on the training parts (``md`` and ``alexa`` are
     (train, test) pairs): one cut for the binary set (best accuracy), two for Alexa (best
-    macro-F1; neutral in between)."""
+    macro-F1; neutral in between). ``md=None`` reports Alexa only."""
     from tqdm.auto import tqdm
     from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
 
@@ -62,10 +64,12 @@ def vader_baseline(md: Sequence[pd.DataFrame], alexa: Sequence[pd.DataFrame]) ->
         return np.array([sia.polarity_scores(t)["compound"] for t in texts])
 
     grid = np.round(np.arange(-0.95, 0.951, 0.025), 3)
-    (c_tr, c_te), ys = map(compound, md), [f["y"].to_numpy() for f in md]
-    cut = max(grid, key=lambda t: float(np.mean(np.where(c_tr > t, POS, NEG) == ys[0])))
-    out = {"multidomain": class_report(ys[1], np.where(c_te > cut, POS, NEG), (NEG, POS))}
-    out["multidomain"]["cuts"] = [float(cut)]
+    out: dict[str, Any] = {}
+    if md is not None:
+        (c_tr, c_te), ys = map(compound, md), [f["y"].to_numpy() for f in md]
+        cut = max(grid, key=lambda t: float(np.mean(np.where(c_tr > t, POS, NEG) == ys[0])))
+        out["multidomain"] = class_report(ys[1], np.where(c_te > cut, POS, NEG), (NEG, POS))
+        out["multidomain"]["cuts"] = [float(cut)]
 
     def three(c: np.ndarray, lo: float, hi: float) -> np.ndarray:
         return np.where(c < lo, NEG, np.where(c < hi, NEU, POS))
