@@ -277,6 +277,12 @@ def _plot(doc: dict, path: Path) -> None:
     fig.savefig(path, dpi=110)
 
 
+def _stop(out: dict) -> str:
+    if out["action"] == "promote":
+        return f"promoted {out['variant']}"
+    return "rolled back (the control, default, stays served)"
+
+
 def _fmt(v: float | None, d: int = 4) -> str:
     return "n/a" if v is None else f"{v:.{d}f}"
 
@@ -331,7 +337,7 @@ def _markdown(doc: dict) -> str:
             )
         lines += [
             "",
-            f"Stop (auto): {part['stop']['action']} {part['stop']['variant'] or ''}. Share of "
+            f"Stop (auto): {_stop(part['stop'])}. Share of "
             f"shoppers served the default: {part['served_default_all']:.3f} overall, "
             f"{part['served_default_last_fifth']:.3f} in the last fifth; final assignment share "
             f"{part['share_default_over_time'][-1][1]:.3f}.",

@@ -129,4 +129,6 @@ def test_experiment_serves_attributes_and_stops(api: TestClient, own: tuple[Buil
     assert engine.pipeline.strategy.name == "flat"
     again = api.get("/v1/experiments/ab1").json()
     assert again["variants"] == report["variants"] and again["status"] == "stopped"
-    assert api.post("/v1/experiments/ab1/stop", json={}).status_code == 409
+    assert api.post("/v1/experiments/ab1/stop").status_code == 409  # no body: auto
+    bad = api.post("/v1/experiments/ab1/stop", json={"action": "explode"})
+    assert bad.status_code == 422 and "action" in bad.json()["error"]

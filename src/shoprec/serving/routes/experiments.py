@@ -85,10 +85,11 @@ async def report(name: NamePath, engine: EngineDep) -> dict:
     dependencies=[ADMIN],
     responses=NOT_FOUND | CONFLICT,
 )
-async def stop(name: NamePath, body: StopIn, engine: EngineDep) -> dict:
+async def stop(name: NamePath, engine: EngineDep, body: StopIn | None = None) -> dict:
     """Stop: promote the winner (its strategy is served to everyone from now on) or roll
     back to the strategy served before; ``auto`` promotes only a significant winner."""
     try:
+        body = body or StopIn()
         outcome = engine.experiments.stop(name, body.action, body.variant)
     except ExperimentError as e:
         raise _refuse(e) from e
