@@ -1,6 +1,12 @@
 """Two ``shoprec serve`` workers over one (private) Redis: a write through one worker is read
 through the other on the very next request, concurrent writes for one shopper are all folded,
-and events a dead replica stored but never folded are folded by the profile-updater group."""
+and events a dead replica stored but never folded are folded by the profile-updater group.
+
+Last (it kills Redis): Redis killed under the served shop: the home feed still answers (from
+trending, flagged), events are refused with 503 + Retry-After (never acknowledged and lost),
+/metrics counts both; Redis back (AOF, fsync always): events are accepted again within seconds,
+no restart, and every event acknowledged before the outage is still in the stream. One server
+for all: it is the slow part (about 30 s)."""
 
 from __future__ import annotations
 
@@ -15,6 +21,7 @@ import pytest
 from redis_fixtures import RedisServer, client_on_worker, start_shop, stop_shop
 from shoprec.data.records import Event, EventType
 from shoprec.online.state import state_key
+from shoprec.serving.engine import STORE_DOWN
 from shoprec.store.redis import RedisEventLog, connect
 
 
@@ -50,9 +57,10 @@ def _feed(c: httpx.Client, user: str) -> dict:
 @pytest.mark.timeout(300)
 def test_write_through_one_worker_is_read_through_the_other(built, two) -> None:
     a, b = two
-    assert a.get("/healthz").headers["x-shoprec-worker"] != b.get("/healthz").headers[
-        "x-shoprec-worker"
-    ]
+    assert (
+        a.get("/healthz").headers["x-shoprec-worker"]
+        != b.get("/healthz").headers["x-shoprec-worker"]
+    )
     users = built.data.users.to_list()
     for k in range(30):
         writer, reader = (a, b) if k % 2 == 0 else (b, a)
@@ -107,4 +115,50 @@ def test_profile_updater_folds_what_a_dead_replica_left(built, two, redis_server
             break
         time.sleep(0.1)
     assert prof["n_events"] == 1 and prof["recent"][0]["item_id"] == item
+    log.close()
+
+
+def _metric(text: str, name: str) -> float:
+    return sum(float(line.rsplit(" ", 1)[1]) for line in text.splitlines() if line.startswith(name))
+
+
+@pytest.mark.timeout(300)
+def test_redis_outage_degrades_and_recovers(built, two, redis_server: RedisServer) -> None:
+    users, items = built.data.users.to_list(), built.data.items.to_list()
+    user = users[5]
+    c = two[0]  # one connection, one worker: its /metrics counts what it answered
+
+    def post(eid: str) -> httpx.Response:
+        ev = {"user_id": user, "item_id": items[len(eid) % len(items)], "type": "view"}
+        return c.post("/v1/events", json={"events": [{**ev, "event_id": eid}]})
+
+    acked = [f"before-{k}" for k in range(20)]
+    assert all(post(e).status_code == 200 for e in acked)
+    assert c.get(f"/v1/users/{user}/recommendations").json()["fallback"] is None
+
+    redis_server.kill()
+    for _ in range(5):
+        feed = c.get(f"/v1/users/{user}/recommendations", params={"n": 10})
+        assert feed.status_code == 200
+        assert feed.json()["fallback"] == STORE_DOWN and len(feed.json()["items"]) == 10
+        r = post("during")
+        assert r.status_code == 503 and int(r.headers["retry-after"]) >= 1
+        assert "store" in r.json()["error"]
+    assert c.get(f"/v1/users/{user}/profile").status_code == 503
+    metrics = c.get("/metrics").text
+    assert _metric(metrics, 'shoprec_fallbacks_total{reason="store unavailable') >= 5
+    assert _metric(metrics, "shoprec_events_refused_total") >= 5
+    assert _metric(metrics, "shoprec_store_up") == 0
+
+    redis_server.start()  # same port, same AOF
+    back = time.monotonic()
+    while post("after").status_code != 200:
+        assert time.monotonic() - back < 5, "events not accepted within 5 s of Redis returning"
+        time.sleep(0.05)
+    assert c.get(f"/v1/users/{user}/recommendations").json()["fallback"] is None
+    prof = c.get(f"/v1/users/{user}/profile").json()
+    assert prof["recent"][0]["item_id"] == items[len("after") % len(items)]
+    log = RedisEventLog(connect(redis_server.url))
+    stored = {e.event_id for e in log.user_events(user)}
+    assert set(acked) <= stored and "after" in stored
     log.close()
