@@ -187,8 +187,14 @@ def _experiment(client, shoppers, users, name, mode, n, rng) -> dict:  # noqa: A
 
 def _offpolicy(engine, shoppers, users, n, rng, log_path: Path) -> dict:  # noqa: ANN001
     """Exploration over the weight grid, IPS estimates, and each setting on-policy."""
-    from shoprec.experiments.offpolicy import Logged, Objective, estimate, weight_grid, write_log
-    from shoprec.experiments.simulator import diversity
+    from shoprec.experiments.offpolicy import (
+        Logged,
+        Objective,
+        diversity,
+        estimate,
+        weight_grid,
+        write_log,
+    )
 
     grid = weight_grid(engine.pipeline.strategy)
     objective = Objective()

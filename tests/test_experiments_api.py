@@ -132,3 +132,58 @@ def test_experiment_serves_attributes_and_stops(api: TestClient, own: tuple[Buil
     assert api.post("/v1/experiments/ab1/stop").status_code == 409  # no body: auto
     bad = api.post("/v1/experiments/ab1/stop", json={"action": "explode"})
     assert bad.status_code == 422 and "action" in bad.json()["error"]
+
+
+def test_explore_experiment_logs_every_variant_for_tuning(
+    api: TestClient, own: tuple[Built, Path]
+) -> None:
+    from typer.testing import CliRunner
+
+    from shoprec.cli import app as cli
+
+    built, store = own
+    engine = built.engine
+    grid = [
+        {"name": "base"},
+        {"name": "diverse", "strategy": {"mmr_lambda": 0.5}},
+        {"name": "plain", "strategy": {"rerank": False}},
+    ]
+    r = api.post("/v1/experiments", json={"name": "ex1", "variants": grid, "mode": "explore"})
+    assert r.status_code == 201, r.text
+    users = [u for u in engine.states.users() if not u.startswith("session:")][40:70]
+    clicks, served = {}, {}
+    for i, u in enumerate(users):
+        res = api.get(f"/v1/users/{u}/recommendations", params={"n": 5}).json()
+        rid, items = res["request_id"], [it["item_id"] for it in res["items"]]
+        assert rid and res["experiment"] == "ex1"
+        served[rid] = (u, res["variant"], items)
+        clicks[rid] = i % 3
+        fb = {"user_id": u, "impressions": items, "clicks": items[: i % 3], "request_id": rid}
+        assert api.post("/v1/feedback", json=fb).status_code == 200
+        # another shopper naming this request id is not credited
+        fb_other = {"user_id": "someone", "impressions": items, "clicks": items, "request_id": rid}
+        api.post("/v1/feedback", json=fb_other)
+        if i % 4 == 0:
+            buy = {"user_id": u, "item_id": items[-1], "type": "purchase", "event_id": f"ex-{u}"}
+            api.post("/v1/events", json={"events": [buy]})
+    names, records = engine.experiments.exploration_log("ex1")
+    assert [s.name for s in names] == ["base", "diverse", "plain"]
+    assert len(records) == len(users)
+    for rid, (u, variant, items) in served.items():
+        rec = engine.experiments.store.get(f"log:ex1:{rid}")  # durable, by request id
+        assert rec["user"] == u and rec["lists"][rec["served"]] == items
+        assert ["base", "diverse", "plain"][rec["served"]] == variant
+        assert len(rec["lists"]) == 3 and rec["shares"] == pytest.approx([1 / 3] * 3)
+        assert rec["clicks"] == clicks[rid]
+    assert sum(r.clicks for r in records) == sum(clicks.values())
+    assert sum(r.purchases for r in records) == len(range(0, len(users), 4))
+    api.post("/v1/experiments/ex1/stop", json={"action": "rollback"})
+    out = CliRunner().invoke(
+        cli, ["experiments", "tune", "--store", str(store), "--experiment", "ex1"]
+    )
+    assert out.exit_code == 0, out.output
+    assert f"{len(users)} logged requests" in out.output and "diverse" in out.output
+    wrong = CliRunner().invoke(
+        cli, ["experiments", "tune", "--store", str(store), "--experiment", "ab1"]
+    )
+    assert wrong.exit_code == 2 and "fixed experiment" in wrong.output

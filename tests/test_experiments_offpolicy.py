@@ -13,13 +13,14 @@ from shoprec.cli import app
 from shoprec.experiments.offpolicy import (
     Logged,
     Objective,
+    diversity,
     estimate,
     ips_terms,
     read_log,
     weight_grid,
     write_log,
 )
-from shoprec.experiments.simulator import BeautyShoppers, diversity
+from shoprec.experiments.simulator import BeautyShoppers
 from shoprec.serving.strategy import Strategy
 
 GRID = weight_grid(Strategy())

@@ -259,7 +259,15 @@ app.add_typer(experiments_app, name="experiments")
 
 @experiments_app.command("tune")
 def experiments_tune(
-    log: Annotated[Path, typer.Option(help="exploration log (JSON lines, see offpolicy.py)")],
+    log: Annotated[
+        Path | None, typer.Option(help="exploration log (JSON lines, see offpolicy.py)")
+    ] = None,
+    store: Annotated[
+        Path | None, typer.Option(help="embedded store folder holding an explore experiment")
+    ] = None,
+    experiment: Annotated[
+        str | None, typer.Option(help="the explore experiment to read from --store")
+    ] = None,
     clicks: Annotated[float, typer.Option(help="objective weight of a click")] = 1.0,
     purchases: Annotated[float, typer.Option(help="objective weight of a purchase")] = 5.0,
     diversity: Annotated[float, typer.Option(help="weight of intra-list diversity")] = 0.5,
@@ -276,12 +284,17 @@ def experiments_tune(
 
     from shoprec.experiments.offpolicy import Objective, estimate, read_log
 
-    if not log.is_file():
-        raise typer.BadParameter(f"no such file: {log}", param_hint="--log")
-    try:
-        grid, records = read_log(log)
-    except (ValueError, KeyError, TypeError) as e:
-        raise typer.BadParameter(f"not an exploration log: {e}", param_hint="--log") from e
+    if (log is None) == (store is None or experiment is None):
+        raise typer.BadParameter("give --log, or --store with --experiment", param_hint="--log")
+    if log is not None:
+        if not log.is_file():
+            raise typer.BadParameter(f"no such file: {log}", param_hint="--log")
+        try:
+            grid, records = read_log(log)
+        except (ValueError, KeyError, TypeError) as e:
+            raise typer.BadParameter(f"not an exploration log: {e}", param_hint="--log") from e
+    else:
+        grid, records = _exploration_records(store, experiment)  # type: ignore[arg-type]
     names = [g.name for g in grid]
     if current is not None and current not in names:
         raise typer.BadParameter(f"{current!r} is not in the grid {names}", param_hint="--current")
@@ -311,6 +324,26 @@ def experiments_tune(
         )
     else:
         console.print(f"no setting is surely better than {names[cur]}: keep it")
+
+
+def _exploration_records(store: Path, name: str):  # -> (list[Strategy], list[Logged])
+    """The grid and logged records of the explore experiment ``name`` in an embedded store."""
+    from shoprec.experiments.registry import ExperimentError, ExperimentRegistry
+    from shoprec.store import DB_FILENAME
+    from shoprec.store.sqlite_state import SQLiteStateStore
+
+    path = store / DB_FILENAME
+    if not path.is_file():
+        raise typer.BadParameter(f"no store at {path}", param_hint="--store")
+    registry = ExperimentRegistry(SQLiteStateStore[dict](path, dict, dict, table="experiments"))
+    registry.load()
+    try:
+        exp = registry.get(name)
+    except ExperimentError as e:
+        raise typer.BadParameter(str(e), param_hint="--experiment") from e
+    if exp.mode != "explore":
+        raise typer.BadParameter(f"{name!r} is a {exp.mode} experiment", param_hint="--experiment")
+    return registry.exploration_log(name)
 
 
 def main() -> None:

@@ -6,7 +6,8 @@ served, and the feedback it got. The value of any grid setting ``t`` is then est
 inverse propensity scoring on whole lists,
 
     V(t) = mean_j  1[L_t(j) == L_served(j)] / mu_j * reward_j,
-    mu_j = #{g : L_g(j) == L_served(j)} / K,
+    mu_j = sum of the traffic shares of the settings g with L_g(j) == L_served(j)
+           (#{g : L_g(j) == L_served(j)} / K when the draw is uniform),
 
 unbiased because ``mu_j`` is exactly the probability that the logging policy showed that
 list. The reward is a weighted objective of clicks, purchases and intra-list diversity; the
@@ -42,13 +43,15 @@ class Objective:
 @dataclass
 class Logged:
     """One exploration request: ``lists[g]`` the catalog ids setting ``g`` would show,
-    ``served`` the setting drawn, the feedback on it, and each list's diversity."""
+    ``served`` the setting drawn, the feedback on it, each list's diversity, and the shares
+    the setting was drawn with (None: uniform)."""
 
     lists: list[list[str]]
     served: int
     clicks: int
     purchases: int
     diversity: list[float]
+    shares: list[float] | None = None
 
 
 def weight_grid(base: Strategy) -> list[Strategy]:
@@ -92,7 +95,7 @@ def ips_terms(records: list[Logged], objective: Objective) -> np.ndarray:
     for j, r in enumerate(records):
         served = r.lists[r.served]
         same = np.array([lst == served for lst in r.lists])
-        mu = same.sum() / k
+        mu = float(np.asarray(r.shares)[same].sum()) if r.shares else same.sum() / k
         feedback = objective.clicks * r.clicks + objective.purchases * r.purchases
         out[j] = same * feedback / mu + objective.diversity * np.asarray(r.diversity)
     return out
@@ -136,3 +139,15 @@ def estimate(
             }
         )
     return out
+
+
+def diversity(vectors: np.ndarray, shown: np.ndarray) -> float:
+    """Intra-list diversity: mean pairwise ``1 - cosine`` of the shown items' text vectors
+    ``vectors[shown]`` (unit rows)."""
+    if len(shown) < 2:
+        return 0.0
+    v = vectors[shown]
+    sim = v @ v.T
+    n = len(shown)
+    off = sim.sum() - np.trace(sim)
+    return float((n * (n - 1) - off) / (n * (n - 1)))

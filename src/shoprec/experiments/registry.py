@@ -17,6 +17,8 @@ from dataclasses import asdict, dataclass, field, fields
 from shoprec.data.records import Event, EventType
 from shoprec.experiments.assignment import bucket, pick
 from shoprec.experiments.bandit import thompson_shares
+from shoprec.experiments.exploration import ExplorationLog
+from shoprec.experiments.offpolicy import Logged
 from shoprec.experiments.stats import Moments, mean_ci, prob_best, welch_diff, wilson
 from shoprec.serving.strategy import Strategy
 from shoprec.store.protocols import StateStore
@@ -44,7 +46,9 @@ class Experiment:
     name : unique id (also the hashing salt).
     variants : (variant name, strategy) pairs; ``control`` indexes the baseline.
     traffic : fixed shares (mode ``fixed``) or the bandit's starting shares.
-    mode : ``fixed`` or ``bandit`` (Thompson sampling on conversion, ``floor`` per variant).
+    mode : ``fixed``, ``bandit`` (Thompson sampling on conversion, ``floor`` per variant) or
+        ``explore`` (fixed shares; every request also logs every variant's list for
+        off-policy tuning, see :mod:`shoprec.experiments.exploration`).
     shares : the shares new shoppers are assigned with now.
     status : ``running`` or ``stopped``; ``outcome`` says what stopping did.
     """
@@ -126,6 +130,7 @@ class Assignment:
     experiment: str
     variant: str
     strategy: Strategy
+    explore: bool = False
 
 
 _USER_FIELDS = {f.name for f in fields(UserRecord)}
@@ -152,6 +157,7 @@ class ExperimentRegistry:
         self._users: dict[str, dict[str, UserRecord]] = {}
         self._totals: dict[str, list[Totals]] = {}
         self._lock = threading.Lock()
+        self.exploration = ExplorationLog(store)
 
     # -- life cycle -----------------------------------------------------------------------
     def load(self) -> None:
@@ -175,6 +181,7 @@ class ExperimentRegistry:
                         self._totals[name][rec.variant].add(None, rec)
                 elif key == "promoted":
                     self.promoted = Strategy(**body)
+        self.exploration.load(pairs)
         log.info("experiments loaded: %d (running: %s)", len(self.experiments), self.running)
 
     def _install(self, exp: Experiment) -> None:
@@ -263,7 +270,7 @@ class ExperimentRegistry:
             if old is None and exp.mode == "bandit":
                 self._update_shares(exp)
         name, strategy = exp.variants[new.variant]
-        return Assignment(exp.name, name, strategy)
+        return Assignment(exp.name, name, strategy, exp.mode == "explore")
 
     def _put(self, exp: Experiment, user_key: str, old: UserRecord | None, new: UserRecord) -> None:
         """Persist one shopper's record and move the totals; call with the lock held."""
@@ -283,16 +290,39 @@ class ExperimentRegistry:
         )
         self.store.put(f"exp:{exp.name}", exp.to_dict())
 
-    def on_feedback(self, user_key: str, impressions: int, clicks: int) -> None:
+    def on_feedback(
+        self, user_key: str, impressions: int, clicks: int, request_id: str | None = None
+    ) -> None:
         """Impressions and clicks reported on served lists (``POST /v1/feedback``)."""
         self._attribute(user_key, {"impressions": impressions, "clicks": clicks})
+        exp = self.running
+        if exp is not None and exp.mode == "explore" and request_id:
+            self.exploration.on_feedback(exp.name, user_key, request_id, clicks)
+
+    def log_exploration(
+        self, user_key: str, lists: list[list[str]], served: int, diversity: list[float]
+    ) -> str | None:
+        """Log one request of the running ``explore`` experiment; returns its request id."""
+        exp = self.running
+        if exp is None or exp.mode != "explore":
+            return None
+        return self.exploration.record(exp.name, user_key, lists, served, diversity, exp.shares)
+
+    def exploration_log(self, name: str) -> tuple[list[Strategy], list[Logged]]:
+        """The weight grid (the variants' strategies) and the logged records of ``name``."""
+        exp = self.get(name)
+        return [s for _, s in exp.variants], self.exploration.records(name)
 
     def on_events(self, events: Iterable[Event], price: Callable[[str], float]) -> None:
         """Attribute newly stored events (duplicates already dropped by the event log):
         click, add-to-cart and purchase events (revenue: ``price(item_id)``) of shoppers
         the running experiment exposed, to the variant that served them."""
-        if self.running is None:
+        exp = self.running
+        if exp is None:
             return
+        events = list(events)
+        if exp.mode == "explore":
+            self.exploration.on_events(exp.name, events)
         for e in events:
             if e.type is EventType.CLICK:
                 delta: dict[str, float] = {"click_events": 1}
@@ -326,6 +356,7 @@ class ExperimentRegistry:
                 if old is not None:
                     self._totals[name][old.variant].add(old, None)
                     self.store.delete(f"user:{name}:{user_key}")
+        self.exploration.forget(user_key)
 
     # -- statistics -----------------------------------------------------------------------
     def report(self, name: str, level: float = 0.95) -> dict:

@@ -125,13 +125,3 @@ class BeautyShoppers:
         bought = carted & (rng.random(len(shown)) < rel * self.model.buy_given_cart)
         return Response(shown[clicked].tolist(), shown[carted].tolist(), shown[bought].tolist())
 
-
-def diversity(vectors: np.ndarray, shown: np.ndarray) -> float:
-    """Intra-list diversity: mean pairwise ``1 - cosine`` of the shown items' text vectors."""
-    if len(shown) < 2:
-        return 0.0
-    v = vectors[shown]
-    sim = v @ v.T
-    n = len(shown)
-    off = sim.sum() - np.trace(sim)
-    return float((n * (n - 1) - off) / (n * (n - 1)))

@@ -52,8 +52,10 @@ class ExperimentIn(BaseModel):
     traffic: list[Annotated[float, Field(ge=0, le=1)]] | None = Field(
         default=None, description="Shares per variant summing to 1; default: equal."
     )
-    mode: Literal["fixed", "bandit"] = Field(
-        default="fixed", description="bandit: Thompson sampling on conversion."
+    mode: Literal["fixed", "bandit", "explore"] = Field(
+        default="fixed",
+        description="bandit: Thompson sampling on conversion; explore: fixed shares, and every "
+        "request logs each variant's list for off-policy tuning (shoprec experiments tune).",
     )
     floor: float = Field(
         default=0.05, ge=0, le=0.5, description="Bandit: the least share any variant keeps."

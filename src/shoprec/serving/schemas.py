@@ -193,6 +193,9 @@ class RecommendationsOut(BaseModel):
     strategy: str = "default"
     experiment: str | None = Field(default=None, description="The experiment serving this list.")
     variant: str | None = Field(default=None, description="Its variant for this shopper.")
+    request_id: str | None = Field(
+        default=None, description="Exploration traffic: name it in /v1/feedback."
+    )
 
 
 class SimilarOut(BaseModel):

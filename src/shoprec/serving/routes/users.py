@@ -37,11 +37,8 @@ async def recommendations(
     response names the fallback); ``session_id`` serves an anonymous session's state."""
     excl = [x for x in (exclude or "").split(",") if x]
     # the running experiment's sticky variant (None, at the cost of one check, when none runs)
-    arm = (
-        engine.experiments.serve(f"session:{session_id}" if session_id else user_id)
-        if engine.experiments.running is not None
-        else None
-    )
+    key = f"session:{session_id}" if session_id else user_id
+    arm = engine.experiments.serve(key) if engine.experiments.running is not None else None
     res = engine.recommend(
         user_id if not session_id else "",
         n,
@@ -52,6 +49,18 @@ async def recommendations(
         strategy=arm.strategy if arm else None,
         session_id=session_id,
     )
+    request_id = None
+    if arm is not None and arm.explore:  # exploration traffic: log every variant's list
+        from shoprec.serving.explore import log_variants
+        from shoprec.serving.pipeline import Result
+        from shoprec.serving.strategy import Strategy
+
+        def other(st: Strategy) -> Result:
+            uid = user_id if not session_id else ""
+            args = (uid, n, category, min_price, max_price, excl)
+            return engine.recommend(*args, strategy=st, session_id=session_id)
+
+        request_id = log_variants(engine, arm, key, res, other)
     ids = engine.catalog.ids
     return {
         "user_id": user_id,
@@ -62,6 +71,7 @@ async def recommendations(
         "strategy": arm.strategy.name if arm else engine.pipeline.strategy.name,
         "experiment": arm.experiment if arm else None,
         "variant": arm.variant if arm else None,
+        "request_id": request_id,
     }
 
 
@@ -101,7 +111,9 @@ async def feedback(body: FeedbackIn, engine: EngineDep) -> dict:
     """Impressions and clicks on served recommendations (click-through rate)."""
     engine.observe_feedback(len(body.impressions), len(body.clicks))
     if engine.experiments.running is not None:
-        engine.experiments.on_feedback(body.user_id, len(body.impressions), len(body.clicks))
+        engine.experiments.on_feedback(
+            body.user_id, len(body.impressions), len(body.clicks), body.request_id
+        )
     return {"impressions": len(body.impressions), "clicks": len(body.clicks)}
 
 
