@@ -29,6 +29,8 @@ class Trending:
         self._values = np.zeros(max(n_items, 16), dtype=np.float64)
         self._ref: float | None = None
         self._lock = threading.Lock()
+        self.version = 0  # bumped by every write: readers cache what they derive from it
+        self._top: tuple[tuple[int, int, int], np.ndarray] | None = None
 
     def add(self, index: np.ndarray | int, weight: np.ndarray | float, ts: float) -> None:
         """Add ``weight`` to item ``index`` (arrays allowed) at event time ``ts``."""
@@ -45,6 +47,7 @@ class Trending:
                 self._values = grown
             factor = math.exp((ts - self._ref) / self.tau)
             np.add.at(self._values, idx, np.asarray(weight, dtype=np.float64) * factor)
+            self.version += 1
 
     def scores(self, n_items: int, now: float | None = None) -> np.ndarray:
         """``(n_items,)`` float64 decayed scores (as of ``now``; default: the reference time)."""
@@ -56,7 +59,23 @@ class Trending:
                 out *= math.exp(-(now - self._ref) / self.tau)
         return out
 
+    def top(self, k: int, n_items: int) -> np.ndarray:
+        """The ``k`` items of highest score among ``0..n_items-1``, best first (ties: lower
+        index first); cached until the next write, since every request asks for it."""
+        key = (self.version, k, n_items)
+        cached = self._top
+        if cached is not None and cached[0] == key:
+            return cached[1]
+        scores = self.scores(n_items)
+        k = min(k, n_items)
+        part = np.argpartition(scores, n_items - k)[n_items - k :] if k < n_items else None
+        top = np.arange(n_items) if part is None else part
+        top = top[np.lexsort((top, -scores[top]))]
+        self._top = (key, top)
+        return top
+
     def clear(self) -> None:
         with self._lock:
+            self.version += 1
             self._values[:] = 0.0
             self._ref = None

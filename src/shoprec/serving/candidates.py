@@ -10,6 +10,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from shoprec.models.ranker import FEATURES
+from shoprec.serving.catalog import LabelIndex
 from shoprec.serving.models import ModelBundle, neighbours
 from shoprec.serving.strategy import Strategy
 
@@ -48,27 +49,59 @@ class Candidates:
     seq_scores: np.ndarray | None  # (N + 1,) the full sequence-model row (None: no model)
 
 
+#: Entries read to guess the top-k threshold of a long score vector (see :func:`_top`).
+SAMPLE = 1024
+
+
 def _top(scores: np.ndarray, k: int) -> np.ndarray:
-    k = min(k, len(scores))
+    """Indices of the ``k`` largest ``scores``, best first (exact).
+
+    On a long vector a full partition costs more than everything else a request does with
+    it, so the k-th largest is first bracketed from an evenly strided sample: entries above
+    that threshold are partitioned alone. When the guess keeps fewer than ``k`` (a sample
+    unlike the whole), the full partition runs instead.
+    """
+    n = len(scores)
+    k = min(k, n)
     if k <= 0:
         return np.zeros(0, np.int64)
-    top = np.argpartition(-scores, k - 1)[:k]
+    top: np.ndarray | None = None
+    if n >= 4 * SAMPLE and k < n // 8:
+        sample = scores[:: n // SAMPLE]
+        keep = min(len(sample) - 1, int(2 * k * len(sample) / n) + 16)  # about 2k survive
+        threshold = np.partition(sample, len(sample) - 1 - keep)[len(sample) - 1 - keep]
+        above = np.flatnonzero(scores >= threshold)
+        if len(above) >= k:
+            top = above[np.argpartition(scores[above], len(above) - k)[len(above) - k :]]
+    if top is None:
+        top = np.argpartition(scores, n - k)[n - k :] if k < n else np.arange(n)
     return top[np.argsort(-scores[top], kind="stable")]
+
+
+def _top_sparse(ids: np.ndarray, scores: np.ndarray, k: int) -> np.ndarray:
+    """Top ``k`` of the entries ``ids`` (unique) with ``scores`` > 0, best first."""
+    keep = scores > 0
+    ids, scores = ids[keep], scores[keep]
+    return ids[_top(scores, k)]
 
 
 def generate(
     bundle: ModelBundle,
-    labels: list[tuple[str, ...]],
+    labels: LabelIndex,
     vectors: np.ndarray,
     added_at: np.ndarray,
     trending: np.ndarray,
     req: Request,
     strategy: Strategy,
+    trending_top: np.ndarray | None = None,
 ) -> Candidates:
     """Union of every source's candidates with their features.
 
-    ``labels`` per catalog index, ``vectors`` ``(N + 1, 384)`` text vectors, ``added_at``
-    ``(N + 1,)``, ``trending`` ``(N + 1,)`` decayed scores; all aligned to ``bundle.n_rows``.
+    ``labels`` the catalog's :class:`~shoprec.serving.catalog.LabelIndex` (a ``(N + 1, L)``
+    matrix of tag label ids), ``vectors`` ``(N + 1, 384)`` text vectors, ``added_at``
+    ``(N + 1,)``, ``trending`` ``(N + 1,)`` decayed scores; all aligned to
+    ``bundle.n_rows``. ``trending_top``: the trending items best first when the caller has
+    them cached (they change only with events), else computed here.
     """
     n = bundle.n_rows
     hist = req.history[req.history < n]
@@ -91,8 +124,8 @@ def generate(
         flat, fsim = nb.ravel(), sims.ravel()
         keep = flat > 0
         covis_sum = np.bincount(flat[keep], fsim[keep], minlength=n)
-        top_covis = _top(covis_sum, strategy.n_covis)
-        pools.append(top_covis[covis_sum[top_covis] > 0])
+        touched = np.unique(flat[keep])  # only these can score: no pass over the catalog
+        pools.append(_top_sparse(touched, covis_sum[touched], strategy.n_covis))
         tn = bundle.text_ids[hist[::-1][:TEXT_RECENT], : strategy.n_text].ravel()
         pools.append(tn[tn > 0])
     else:
@@ -100,7 +133,9 @@ def generate(
     if len(hist) and strategy.n_session:
         near = neighbours(bundle, int(hist[-1]), strategy.n_session)
         pools.append(np.array([j for j, _, _ in near], np.int64))
-    pools.append(_top(trending[:n], strategy.n_trending))
+    if trending_top is None:
+        trending_top = _top(trending[:n], strategy.n_trending)
+    pools.append(trending_top[trending_top < n][: strategy.n_trending])
     if strategy.n_new:
         fresh = np.flatnonzero(added_at[:n] >= req.now - strategy.new_window_s)
         fresh = fresh[fresh > 0]
@@ -121,10 +156,12 @@ def generate(
     text_anchor = np.zeros(len(ids), np.int64)
     if len(recent):
         # the recent item that contributes most to each candidate's co-visitation score
-        contrib = (bundle.covis_ids[recent][:, :, None] == ids[None, None, :]) * (
-            bundle.covis_sims[recent] * w[:, None]
-        )[:, :, None]
-        best = contrib.sum(axis=1)  # (R, C)
+        best = np.zeros((len(recent), len(ids)))  # (R, C); ids are sorted (np.unique)
+        for r in range(len(recent)):
+            row, ok = nb[r], nb[r] > 0
+            at = np.minimum(np.searchsorted(ids, row), len(ids) - 1)
+            hit = ok & (ids[at] == row)
+            np.add.at(best[r], at[hit], sims[r][hit])
         covis_anchor = np.where(best.max(axis=0) > 0, recent[best.argmax(axis=0)], 0)
         last = hist[::-1][:TEXT_RECENT]
         tsims = vectors[ids] @ vectors[last].T  # (C, T)
@@ -135,14 +172,5 @@ def generate(
     x[:, F["is_new"]] = (added_at[ids] >= req.now - strategy.new_window_s).astype(np.float64)
     aff_label = [""] * len(ids)
     if req.interests:
-        for c, i in enumerate(ids):
-            best_w, best_l = 0.0, ""
-            total = 0.0
-            for lab in labels[i]:
-                wt = req.interests.get(lab, 0.0)
-                total += wt
-                if wt > best_w:
-                    best_w, best_l = wt, lab
-            x[c, F["affinity"]] = total
-            aff_label[c] = best_l
+        x[:, F["affinity"]], aff_label = labels.affinity(ids, req.interests)
     return Candidates(ids, x, covis_anchor, text_anchor, aff_label, seq)

@@ -19,6 +19,49 @@ from shoprec.online.tags import ItemTags
 TEXT_DIM = 384
 
 
+class LabelIndex:
+    """Every item's tag labels as a padded ``(rows, width)`` matrix of label ids (-1 = none),
+    so a shopper's affinity to a few hundred candidates is one gather, not a Python loop."""
+
+    def __init__(self) -> None:
+        self.vocab: dict[str, int] = {}
+        self.names: list[str] = []
+        self.ids = np.full((16, 4), -1, np.int32)
+
+    def set(self, idx: int, labels: Sequence[str]) -> None:
+        for lab in labels:
+            if lab not in self.vocab:
+                self.vocab[lab] = len(self.names)
+                self.names.append(lab)
+        rows, width = self.ids.shape
+        if idx >= rows or len(labels) > width:
+            grown = np.full((max(rows, 2 * idx + 1), max(width, len(labels))), -1, np.int32)
+            grown[:rows, :width] = self.ids
+            self.ids = grown
+        self.ids[idx] = -1
+        self.ids[idx, : len(labels)] = [self.vocab[lab] for lab in labels]
+
+    def affinity(
+        self, items: np.ndarray, interests: dict[str, float]
+    ) -> tuple[np.ndarray, list[str]]:
+        """Per item: the summed interest weight of its labels, and its label of highest
+        weight ("" when none is positive; ties go to the item's first such label)."""
+        w = np.zeros(len(self.names) + 1)  # the last slot stays 0: padding (-1) reads it
+        for lab, wt in interests.items():
+            j = self.vocab.get(lab)
+            if j is not None:
+                w[j] = wt
+        ids = self.ids[items]
+        vals = w[ids]
+        best = vals.argmax(axis=1)
+        top = vals[np.arange(len(items)), best]
+        chosen = ids[np.arange(len(items)), best]
+        names = self.names
+        pairs = zip(chosen.tolist(), top.tolist(), strict=True)
+        label = [names[c] if t > 0 else "" for c, t in pairs]
+        return vals.sum(axis=1), label
+
+
 class Catalog:
     """Growable arrays over internal indices; writes are serialised by a lock, reads are not
     (a reader sees either the old or the new arrays, both consistent up to their length)."""
@@ -29,6 +72,7 @@ class Catalog:
         self.items: list[Item | None] = [None]
         self.tags: list[ItemTags | None] = [None]
         self.labels: list[tuple[str, ...]] = [()]
+        self.label_index = LabelIndex()  # the same labels as a matrix, for the hot path
         self._cap = 16
         self.vectors = np.zeros((self._cap, TEXT_DIM), np.float32)
         self.price = np.full(self._cap, np.nan)
@@ -77,12 +121,14 @@ class Catalog:
                     self.items.append(item)
                     self.tags.append(tags[k])
                     self.labels.append(tuple(tags[k].labels()))
+                    self.label_index.set(idx, self.labels[idx])
                     self.index[item.item_id] = idx
                     self.added_at[idx] = added_at[k]
                 else:
                     self.items[idx] = item
                     self.tags[idx] = tags[k]
                     self.labels[idx] = tuple(tags[k].labels())
+                    self.label_index.set(idx, self.labels[idx])
                 self._index_names(idx, old)
                 self.vectors[idx] = vectors[k]
                 self.price[idx] = np.nan if item.price is None else item.price

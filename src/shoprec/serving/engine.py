@@ -276,7 +276,10 @@ class Engine:
             excl |= set(self.catalog.indices(sorted(state.bought)).tolist())
         filters = Filters(frozenset(excl), category, min_price, max_price)
         trending = self.trending.scores(bundle.n_rows)
-        result = self.pipeline.recommend(bundle, trending, req, n, filters, strategy, self.drift)
+        hot = self.trending.top((strategy or self.pipeline.strategy).n_trending, bundle.n_rows)
+        result = self.pipeline.recommend(
+            bundle, trending, req, n, filters, strategy, self.drift, trending_top=hot
+        )
         for r in result.items:  # a true, useful fact from review sentiment
             share = self.sentiment_of(r.index)
             if share and share[1] >= 5 and share[0] >= 0.8 and len(r.reasons) < 3:

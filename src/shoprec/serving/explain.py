@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-import numpy as np
+from collections.abc import Sequence
+from functools import lru_cache
 
 from shoprec.models.ranker import FEATURES
 from shoprec.serving.catalog import Catalog
@@ -11,6 +12,7 @@ F = {name: j for j, name in enumerate(FEATURES)}
 MAX_REASONS = 2
 
 
+@lru_cache(maxsize=65536)  # the same titles recur in every feed
 def short(title: str, limit: int = 60) -> str:
     title = " ".join(title.split())
     return title if len(title) <= limit else title[: limit - 1].rstrip() + "…"
@@ -29,18 +31,18 @@ def tag_phrase(label: str) -> str:
 def reasons_for(
     catalog: Catalog,
     idx: int,
-    x: np.ndarray,
-    contrib: np.ndarray,
+    x: Sequence[float],
+    contrib: Sequence[float],
     covis_anchor: int,
     text_anchor: int,
     affinity_label: str,
     latest: int,
 ) -> list[str]:
     """Reasons for one candidate from its features ``x`` ``(F,)`` and their contributions
-    ``(F,)`` to its score, strongest first; at least one."""
+    ``(F,)`` to its score (plain sequences), strongest first; at least one."""
     out: list[str] = []
     category = catalog.category_of(idx)
-    order = np.argsort(-contrib, kind="stable")
+    order = sorted(range(len(contrib)), key=lambda j: -contrib[j])  # stable, like argsort
     for j in order:
         if contrib[j] <= 0 or len(out) >= MAX_REASONS:
             break

@@ -95,7 +95,7 @@ def fit_ranker(
         if not len(h):
             continue
         req = request(catalog, h, None if times is None else times[u], now)
-        c = generate(bundle, catalog.labels, vectors, added_at, trending, req, st)
+        c = generate(bundle, catalog.label_index, vectors, added_at, trending, req, st)
         c_ok = ~np.isin(c.ids, h)  # already-taken items are masked at serving too
         ids, x = c.ids[c_ok], c.x[c_ok]
         pos = ids == targets[u]

@@ -51,15 +51,19 @@ class Pipeline:
         filters: Filters,
         strategy: Strategy | None = None,
         drift: dict[int, float] | None = None,
+        trending_top: np.ndarray | None = None,
     ) -> Result:
-        """Top ``n`` for one shopper; ``trending`` ``(bundle.n_rows,)`` decayed scores."""
+        """Top ``n`` for one shopper; ``trending`` ``(bundle.n_rows,)`` decayed scores,
+        ``trending_top`` the most trending items best first (cached by the caller) or None."""
         st = strategy or self.strategy
         cat = self.catalog
         vectors, price, in_stock, added_at = (a[: bundle.n_rows] for a in cat.view())
         category_ok = self._category_mask(filters.category, bundle.n_rows)
         fallback = None
         try:
-            cands = generate(bundle, cat.labels, vectors, added_at, trending, req, st)
+            cands = generate(
+                bundle, cat.label_index, vectors, added_at, trending, req, st, trending_top
+            )
         except Exception:  # a model failure must not fail the request
             log.exception("candidate generation failed; serving trending")
             cands, fallback = None, "model error: trending items"
@@ -128,8 +132,8 @@ class Pipeline:
         boosted: set[int] = set()
         if st.rerank:
             if st.session_boost > 0 and latest:
-                near = {j for j, _, _ in neighbours(bundle, latest, st.n_session)}
-                hit = np.array([int(i) in near for i in cands.ids[pos]])
+                near = np.array([j for j, _, _ in neighbours(bundle, latest, st.n_session)])
+                hit = np.isin(cands.ids[pos], near)
                 span = float(rel_k.max() - rel_k.min()) or 1.0
                 rel_k = rel_k + st.session_boost * span * hit
                 boosted = {int(p) for p in pos[hit]}
@@ -145,8 +149,10 @@ class Pipeline:
                 rel_k = rel_k + st.novelty * span * (1.0 - pop / top)
             order = pos[mmr(rel_k, vectors[cands.ids[pos]], n, st.mmr_lambda)]
             slots = explore_slots(min(n, len(order)), st.exploration)
-            ranked = set(order.tolist())
-            new_pool = [p for p in pos if cands.x[p, F["is_new"]] > 0 and p not in ranked]
+            new_pool: list[int] = []
+            if slots:
+                fresh = pos[cands.x[pos, F["is_new"]] > 0]
+                new_pool = fresh[~np.isin(fresh, order)].tolist()
             order_l = order.tolist()
             for slot in slots:
                 if not new_pool:
@@ -158,18 +164,23 @@ class Pipeline:
         else:
             order = pos[np.argsort(-rel_k, kind="stable")][:n]
         out = []
-        for p in order:
-            idx = int(cands.ids[p])
+        # plain Python rows for the explanations: cheaper than numpy scalars item by item
+        xs, cs = cands.x[order].tolist(), contrib[order].tolist()
+        ids, covis_at, text_at = (
+            a[order].tolist() for a in (cands.ids, cands.covis_anchor, cands.text_anchor)
+        )
+        for k, p in enumerate(order.tolist()):
+            idx = ids[k]
             if p in explored:
                 reasons = [fallback_reason(self.catalog, idx, "new")]
             else:
                 reasons = reasons_for(
                     self.catalog,
                     idx,
-                    cands.x[p],
-                    contrib[p],
-                    int(cands.covis_anchor[p]),
-                    int(cands.text_anchor[p]),
+                    xs[k],
+                    cs[k],
+                    covis_at[k],
+                    text_at[k],
                     cands.affinity_label[p],
                     latest,
                 )

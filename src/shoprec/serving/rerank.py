@@ -72,16 +72,15 @@ def mmr(
     # only the head can be picked: bound the similarity matrix to it
     head = np.argsort(-rel, kind="stable")[: max(4 * n, 50)]
     sim = vectors[head] @ vectors[head].T  # (H, H)
-    max_sim = np.full(len(head), -1.0)
-    chosen = np.zeros(len(head), bool)
+    sim *= 1.0 - lam  # the redundancy penalty, scaled once
+    gain = lam * rel[head]
+    max_sim = np.zeros(len(head))  # max(0, similarity to the picks so far), scaled
     picks = []
     for _ in range(min(n, len(head))):
-        gain = lam * rel[head] - (1.0 - lam) * np.maximum(max_sim, 0.0)
-        gain[chosen] = -np.inf
-        j = int(np.argmax(gain))
+        j = int(np.argmax(gain - max_sim))
         picks.append(head[j])
-        chosen[j] = True
-        max_sim = np.maximum(max_sim, sim[j])
+        gain[j] = -np.inf  # picked: never again
+        np.maximum(max_sim, sim[j], out=max_sim)
     return np.asarray(picks, np.int64)
 
 

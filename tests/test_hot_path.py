@@ -1,0 +1,115 @@
+"""The request hot path's shortcuts against their plain definitions."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from shoprec.online.trending import Trending
+from shoprec.serving.candidates import SAMPLE, _top, _top_sparse
+from shoprec.serving.catalog import LabelIndex
+from shoprec.serving.rerank import mmr
+
+
+def _reference_top(scores: np.ndarray, k: int) -> np.ndarray:
+    return np.sort(scores)[::-1][:k]
+
+
+@pytest.mark.parametrize("n,k", [(12_101, 1000), (12_101, 100), (50_000, 20), (500, 100), (7, 10)])
+def test_top_is_exact(n: int, k: int) -> None:
+    rng = np.random.default_rng(n + k)
+    scores = rng.standard_normal(n).astype(np.float32)
+    got = _top(scores, k)
+    assert len(got) == min(n, k) and len(set(got.tolist())) == len(got)
+    np.testing.assert_array_equal(scores[got], _reference_top(scores, k))
+
+
+def test_top_falls_back_when_the_sample_misleads() -> None:
+    # the sample reads every (n // SAMPLE)-th entry: make exactly those the largest, so the
+    # guessed threshold keeps far fewer than k entries and the full partition must run
+    n = 8 * SAMPLE
+    scores = np.random.default_rng(1).random(n).astype(np.float32)
+    scores[:: n // SAMPLE] += 100.0
+    got = _top(scores, 200)
+    np.testing.assert_array_equal(scores[got], _reference_top(scores, 200))
+
+
+def test_top_sparse_keeps_positive_scores_only() -> None:
+    ids = np.array([3, 5, 9, 11])
+    got = _top_sparse(ids, np.array([0.5, 0.0, 2.0, -1.0]), 10)
+    assert got.tolist() == [9, 3]
+
+
+def _affinity_loop(
+    labels: list[tuple[str, ...]], items: np.ndarray, interests: dict[str, float]
+) -> tuple[list[float], list[str]]:
+    """The definition: summed weight of an item's labels and its first label of top weight."""
+    totals, best = [], []
+    for i in items.tolist():
+        best_w, best_l, total = 0.0, "", 0.0
+        for lab in labels[i]:
+            w = interests.get(lab, 0.0)
+            total += w
+            if w > best_w:
+                best_w, best_l = w, lab
+        totals.append(total)
+        best.append(best_l)
+    return totals, best
+
+
+def test_label_index_affinity_matches_the_loop() -> None:
+    rng = np.random.default_rng(0)
+    vocab = [f"category:c{j}" for j in range(30)] + [f"price:p{j}" for j in range(5)]
+    labels: list[tuple[str, ...]] = [()]
+    index = LabelIndex()
+    for i in range(1, 400):
+        labs = tuple(rng.choice(vocab, size=int(rng.integers(0, 6)), replace=False).tolist())
+        labels.append(labs)
+        index.set(i, labs)
+    index.set(7, ("category:c1",))  # an update narrows the row: stale ids must not remain
+    labels[7] = ("category:c1",)
+    interests = {lab: float(w) for lab, w in zip(vocab[::2], rng.random(18), strict=True)}
+    interests["category:c2"] = interests["category:c4"] = 0.9  # a tie: the first label wins
+    interests["brand:never-seen"] = 1.0
+    items = rng.integers(1, 400, size=250)
+    totals, best = index.affinity(items, interests)
+    want_totals, want_best = _affinity_loop(labels, items, interests)
+    np.testing.assert_allclose(totals, want_totals)
+    assert best == want_best
+
+
+def test_trending_top_is_cached_until_a_write() -> None:
+    tr = Trending(10)
+    tr.add(np.array([2, 5, 5, 7]), 1.0, 100.0)
+    first = tr.top(3, 10)
+    assert first.tolist() == [5, 2, 7]  # ties broken by the lower index
+    assert tr.top(3, 10) is first
+    tr.add(7, 5.0, 101.0)
+    assert tr.top(3, 10).tolist() == [7, 5, 2]
+
+
+def _mmr_reference(rel: np.ndarray, vecs: np.ndarray, n: int, lam: float) -> list[int]:
+    span = rel.max() - rel.min()
+    r = (rel - rel.min()) / span
+    head = np.argsort(-r, kind="stable")[: max(4 * n, 50)]
+    picks: list[int] = []
+    for _ in range(min(n, len(head))):
+        best, best_gain = -1, -np.inf
+        for j in head.tolist():
+            if j in picks:
+                continue
+            redundancy = max([0.0, *(float(vecs[j] @ vecs[p]) for p in picks)])
+            gain = lam * r[j] - (1 - lam) * redundancy
+            if gain > best_gain:
+                best, best_gain = j, gain
+        picks.append(best)
+    return picks
+
+
+def test_mmr_matches_its_definition() -> None:
+    rng = np.random.default_rng(3)
+    vecs = rng.standard_normal((120, 16)).astype(np.float32)
+    vecs /= np.linalg.norm(vecs, axis=1, keepdims=True)
+    rel = rng.standard_normal(120)
+    for lam in (0.5, 0.9):
+        assert mmr(rel, vecs, 15, lam).tolist() == _mmr_reference(rel, vecs, 15, lam)
