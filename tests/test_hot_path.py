@@ -113,3 +113,19 @@ def test_mmr_matches_its_definition() -> None:
     rel = rng.standard_normal(120)
     for lam in (0.5, 0.9):
         assert mmr(rel, vecs, 15, lam).tolist() == _mmr_reference(rel, vecs, 15, lam)
+
+
+def test_trending_add_many_equals_one_add_per_event() -> None:
+    rng = np.random.default_rng(5)
+    n = 3000
+    idx = rng.integers(1, 400, size=n)
+    w = rng.choice([1.0, 3.0, 5.0], size=n)
+    # mostly increasing times with some out of order, spanning several rescales (30 tau each)
+    ts = np.sort(rng.uniform(0, 2e8, size=n)) + rng.normal(0, 1e5, size=n)
+    one, many = Trending(16), Trending(16)
+    for i, wt, t in zip(idx.tolist(), w.tolist(), ts.tolist(), strict=True):
+        one.add(i, wt, t)
+    many.add_many(idx[:1000], w[:1000], ts[:1000])
+    many.add_many(idx[1000:], w[1000:], ts[1000:])
+    np.testing.assert_allclose(many.scores(400), one.scores(400), rtol=1e-9)
+    np.testing.assert_allclose(many.scores(400, now=2.1e8), one.scores(400, now=2.1e8))

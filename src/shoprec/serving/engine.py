@@ -112,11 +112,16 @@ class Engine:
         self.trending.clear()
         n = 0
         reviews: list[Event] = []
+        page: list[Event] = []
         for _, event in self.events.replay():
-            self._apply(event)
+            page.append(event)
             if event.type is EventType.REVIEW and event.text:
                 reviews.append(event)
-            n += 1
+            if len(page) == 10_000:
+                self._apply_all(page)
+                n, page = n + len(page), []
+        self._apply_all(page)
+        n += len(page)
         self._score_reviews(reviews)
         self.bundle = extend(self.bundle, self.catalog)
         log.info(
@@ -140,8 +145,7 @@ class Engine:
                 self.shared.fold(fresh, self.fold)  # and reviews follow the stream (observe)
                 self.clock = max([self.clock, *(e.timestamp for e in fresh)])
             else:
-                for event in fresh:
-                    self._apply(event)
+                self._apply_all(fresh)
                 self._score_reviews([e for e in fresh if e.type is EventType.REVIEW and e.text])
             if self.experiments.running is not None:  # attribute to the serving variant
                 fresh = [e for e, new in zip(events, stored, strict=True) if new]
@@ -152,16 +156,25 @@ class Engine:
             self.counters.duplicates += len(events) - accepted
         return accepted, len(events) - accepted
 
-    def _apply(self, event: Event) -> None:
-        idx = self.catalog.get(event.item_id) if event.item_id else 0
-        if self.shared is None:  # shared states are folded in Redis (fold)
-            key = state_key(event.user_id, event.session_id)
-            state = self.states.get(key) or UserState()
-            state.apply(event, list(self.catalog.labels[idx]) if idx else None)
-            self.states.put(key, state)
-        self.clock = max(self.clock, event.timestamp)
-        if idx:
-            self.trending.add(idx, EVENT_WEIGHTS[event.type], event.timestamp)
+    def _apply_all(self, events: Sequence[Event]) -> None:
+        """Apply ``events`` in order: user states one by one, trending in one batch."""
+        if not events:
+            return
+        get, labels = self.catalog.get, self.catalog.labels
+        hit: list[tuple[int, float, float]] = []  # (index, weight, time) of catalog items
+        for event in events:
+            idx = get(event.item_id) if event.item_id else 0
+            if self.shared is None:  # shared states are folded in Redis (fold)
+                key = state_key(event.user_id, event.session_id)
+                state = self.states.get(key) or UserState()
+                state.apply(event, list(labels[idx]) if idx else None)
+                self.states.put(key, state)
+            if idx:
+                hit.append((idx, EVENT_WEIGHTS[event.type], event.timestamp))
+        self.clock = max(self.clock, max(e.timestamp for e in events))
+        if hit:
+            idx_a, w_a, t_a = (np.array(col) for col in zip(*hit, strict=True))
+            self.trending.add_many(idx_a, w_a, t_a)
 
     def fold(self, state: UserState | None, events: list[Event]) -> UserState:
         """``state`` (or a new one) with ``events`` applied: the shared stores' fold."""
@@ -174,8 +187,7 @@ class Engine:
     def observe(self, events: Sequence[Event]) -> None:
         """Events read from the shared stream (any replica's): trending, clock, reviews."""
         with self._write:
-            for event in events:
-                self._apply(event)
+            self._apply_all(events)
             self._score_reviews([e for e in events if e.type is EventType.REVIEW and e.text])
 
     # -- review sentiment -------------------------------------------------------------------
