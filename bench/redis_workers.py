@@ -381,6 +381,13 @@ def report(res: dict, args: argparse.Namespace) -> str:
             f"| start-up: first server (imports the history into Redis) / second | "
             f"{res['first_start_s']:.0f} / {res['second_start_s']:.0f} s |",
             "",
+            f"The throughput ratio can be no better than the CPU the servers obtain: here 2 "
+            f"workers obtained {cores['2'] / cores['1']:.2f}x the CPU time of 1 worker "
+            f"({cores['2']:.2f} vs {cores['1']:.2f} cores of 2, at a load average of "
+            f"{min(load):.1f}-{max(load):.1f}), and served "
+            f"{(thr['rps_2_workers'] / cores['2']) / (thr['rps_1_worker'] / cores['1']):.2f}x "
+            "as many feed requests per CPU second.",
+            "",
         ]
     )
 
