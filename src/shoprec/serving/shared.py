@@ -191,7 +191,7 @@ class StreamFollower:
 
     def step(self) -> int:
         """Read and apply one batch; returns the number of events observed."""
-        r = self.shared.client
+        r: Any = self.shared.client  # redis-py's reply types are unions of everything
         with self.shared.breaker.guard():
             start = f"{self.position}-0"
             reply = r.xread({self.shared.log.stream: start}, count=1000, block=self.block_ms)
