@@ -9,9 +9,10 @@ the lists the engine serves:
 1. A/B test through the HTTP API: the default strategy against a deliberately worse one
    (no sequence model, no ranker), 50/50; the report's conversion lift and P(best).
 2. Bandit mode on fresh shoppers: Thompson sampling's share of traffic over time.
-3. Off-policy tuning: exploration traffic served by re-rank weight settings drawn uniformly
-   from a grid; IPS estimates per setting with intervals, against each setting's on-policy
-   result (the same shoppers served that setting's list, with fresh random reactions).
+3. Off-policy tuning: an ``explore`` experiment through the API serves re-rank weight
+   settings drawn uniformly from a grid and logs every setting's list per request; IPS
+   estimates per setting with intervals, against each setting's on-policy result (the same
+   shoppers served that setting's list, with fresh random reactions).
 
 Writes ``bench/results/experiments.{md,json,png}`` and the exploration log that
 ``shoprec experiments tune`` reads (``runs/experiments/exploration.jsonl``).
@@ -83,7 +84,7 @@ def main() -> None:
     doc["bandit"] = _experiment(client, shoppers, bandit_users, "bandit", "bandit", args.n, rng)
     doc["bandit"]["seconds"] = round(time.time() - t1, 1)
     t1 = time.time()
-    doc["offpolicy"] = _offpolicy(engine, shoppers, explore_users, args.n, rng, args.log)
+    doc["offpolicy"] = _offpolicy(client, shoppers, explore_users, args.n, rng, args.log)
     doc["offpolicy"]["seconds"] = round(time.time() - t1, 1)
     doc["seconds"] = round(time.time() - t0, 1)
     args.out.mkdir(parents=True, exist_ok=True)
@@ -185,53 +186,51 @@ def _experiment(client, shoppers, users, name, mode, n, rng) -> dict:  # noqa: A
     }
 
 
-def _offpolicy(engine, shoppers, users, n, rng, log_path: Path) -> dict:  # noqa: ANN001
-    """Exploration over the weight grid, IPS estimates, and each setting on-policy."""
-    from shoprec.experiments.offpolicy import (
-        Logged,
-        Objective,
-        diversity,
-        estimate,
-        weight_grid,
-        write_log,
-    )
+def _offpolicy(client, shoppers, users, n, rng, log_path: Path) -> dict:  # noqa: ANN001
+    """Exploration over the weight grid through the API (an ``explore`` experiment: uniform
+    sticky shares, every request logs each setting's list), IPS estimates from the logged
+    records, and each setting on-policy (the same shopper served that setting's list)."""
+    from shoprec.experiments.offpolicy import Objective, estimate, weight_grid, write_log
 
+    engine = client.app.state.engine
     grid = weight_grid(engine.pipeline.strategy)
+    body = {
+        "name": "explore",
+        "variants": [{"name": g.name, "strategy": g.to_dict()} for g in grid],
+        "mode": "explore",
+    }
+    client.post("/v1/experiments", json=body).raise_for_status()
     objective = Objective()
-    vectors = engine.catalog.view()[0]
     ids = engine.catalog.ids
-    records, onpolicy, exact = [], np.zeros((len(users), len(grid))), np.zeros(len(grid))
+    onpolicy, exact = np.zeros((len(users), len(grid))), np.zeros(len(grid))
     for j, u in enumerate(users.tolist()):
         uid = shoppers.user_ids[u]
-        lists = [
-            np.array([r.index for r in engine.recommend(uid, n, strategy=g).items], np.int64)
-            for g in grid
+        res = client.get(f"/v1/users/{uid}/recommendations", params={"n": n}).json()
+        rid = res["request_id"]
+        shown = engine.catalog.indices([it["item_id"] for it in res["items"]])
+        react = shoppers.respond(u, shown, rng)
+        fb = {"user_id": uid, "impressions": [ids[i] for i in shown], "request_id": rid}
+        fb["clicks"] = [ids[i] for i in react.clicks]
+        client.post("/v1/feedback", json=fb).raise_for_status()
+        events = [
+            {"user_id": uid, "item_id": ids[i], "type": "purchase", "event_id": f"x:{uid}:{i}"}
+            for i in react.purchases
         ]
-        div = [diversity(vectors, lst) for lst in lists]
-        g = int(rng.integers(len(grid)))  # the logging policy: uniform over the grid
-        react = shoppers.respond(u, lists[g], rng)
-        records.append(
-            Logged(
-                [[ids[i] for i in lst] for lst in lists],
-                g,
-                len(react.clicks),
-                len(react.purchases),
-                div,
-            )
-        )
-        for k, lst in enumerate(lists):  # on-policy: this shopper served setting k's list
+        if events:
+            client.post("/v1/events", json={"events": events}).raise_for_status()
+        rec = engine.experiments.store.get(f"log:explore:{rid}")  # every setting's list
+        for k, items in enumerate(rec["lists"]):  # on-policy: this shopper served list k
+            lst = engine.catalog.indices(items)
             on = shoppers.respond(u, lst, rng)
+            div = objective.diversity * rec["diversity"][k]
             onpolicy[j, k] = (
-                objective.clicks * len(on.clicks)
-                + objective.purchases * len(on.purchases)
-                + objective.diversity * div[k]
+                objective.clicks * len(on.clicks) + objective.purchases * len(on.purchases) + div
             )
             e = shoppers.expected(u, lst)
-            exact[k] += (
-                objective.clicks * e["clicks"]
-                + objective.purchases * e["purchases"]
-                + objective.diversity * div[k]
-            )
+            exact[k] += objective.clicks * e["clicks"] + objective.purchases * e["purchases"] + div
+    client.post("/v1/experiments/explore/stop", json={"action": "rollback"}).raise_for_status()
+    grid_back, records = engine.experiments.exploration_log("explore")
+    assert len(records) == len(users) and grid_back == grid
     log_path.parent.mkdir(parents=True, exist_ok=True)
     write_log(log_path, grid, records)
     rows = estimate(grid, records, objective)
@@ -240,7 +239,13 @@ def _offpolicy(engine, shoppers, users, n, rng, log_path: Path) -> dict:  # noqa
         row["on_policy_gain"] = float((onpolicy[:, k] - onpolicy[:, 0]).mean())
         row["exact"] = float(exact[k] / len(users))
         row["covered"] = bool(row["low"] <= row["on_policy"] <= row["high"])
-    return {"objective": objective.__dict__, "log": str(log_path), "settings": rows}
+    served = np.bincount([r.served for r in records], minlength=len(grid))
+    return {
+        "objective": objective.__dict__,
+        "log": str(log_path),
+        "served_per_setting": served.tolist(),
+        "settings": rows,
+    }
 
 
 def _plot(doc: dict, path: Path) -> None:
@@ -353,19 +358,24 @@ def _markdown(doc: dict) -> str:
     lines += [
         "## Off-policy tuning of the re-rank weights",
         "",
-        f"Objective {off['objective']} per request; exploration uniform over the grid; "
-        f"log `{off['log']}` (`shoprec experiments tune --log ...` reads it).",
+        f"Objective {off['objective']} per request. Exploration traffic through the API: an "
+        "`explore` experiment over the grid (uniform sticky shares; served per setting: "
+        f"{off.get('served_per_setting')}), each request logging every setting's list, clicks "
+        "credited by request id, purchases by last touch. Log copied to "
+        f"`{off['log']}` (`shoprec experiments tune --log ...`; `--store DIR --experiment NAME` "
+        "reads a live store).",
         "",
-        "| setting | IPS estimate [95%] | gain vs current [95%] | on-policy | true expected "
-        "| on-policy inside the interval | lists matched |",
-        "|---|---|---|---|---|---|---|",
+        "| setting | IPS estimate [95%] | on-policy | true expected | on-policy inside the "
+        "interval | IPS gain vs default [95%] | on-policy gain | true gain | lists matched |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
+    base = off["settings"][0]
     for r in off["settings"]:
         lines.append(
             f"| {r['setting']} | {_fmt(r['value'])} [{_fmt(r['low'])}, {_fmt(r['high'])}] | "
+            f"{_fmt(r['on_policy'])} | {_fmt(r['exact'])} | {'yes' if r['covered'] else 'NO'} | "
             f"{_fmt(r['gain'])} [{_fmt(r['gain_low'])}, {_fmt(r['gain_high'])}] | "
-            f"{_fmt(r['on_policy'])} | {_fmt(r['exact'])} | {'yes' if r['covered'] else 'NO'} "
-            f"| {r['matched']} |"
+            f"{_fmt(r['on_policy_gain'])} | {_fmt(r['exact'] - base['exact'])} | {r['matched']} |"
         )
     lines += ["", "![traffic share, lift, off-policy](experiments.png)", ""]
     return "\n".join(lines)
