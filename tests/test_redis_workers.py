@@ -77,6 +77,8 @@ def test_write_through_one_worker_is_read_through_the_other(built, two) -> None:
         # the same event_id through the other worker is a duplicate, not a second purchase
         again = reader.post("/v1/events", json={"events": [ev]}).json()
         assert again == {"accepted": 0, "duplicates": 1}
+    # memory per shopper in Redis is reported (sampled MEMORY USAGE)
+    assert 0 < _metric(a.get("/metrics").text, 'shoprec_redis_state_bytes{stat="max"}') < 1e6
 
 
 @pytest.mark.timeout(300)

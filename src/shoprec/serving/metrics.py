@@ -52,6 +52,12 @@ class Metrics:
             "Calls that found the store unreachable",
             registry=self.registry,
         )
+        self.state_bytes = Gauge(
+            "shoprec_redis_state_bytes",
+            "Redis bytes per shopper state (MEMORY USAGE over a sample, refreshed each minute)",
+            ["stat"],
+            registry=self.registry,
+        )
         self.requests = Counter(
             "shoprec_http_requests", "Requests by route", ["route"], registry=self.registry
         )
@@ -74,6 +80,9 @@ class Metrics:
             self.store_failures.set(shared.breaker.failures)
         try:  # with Redis a count is a scan: skipped while it is down, never a 500
             self.users.set(len(self.engine.states))
+            if shared is not None:
+                for stat, v in shared.state_bytes().items():
+                    self.state_bytes.labels(stat).set(v)
         except StoreUnavailable:
             pass
         self.items.set(len(self.engine.catalog))

@@ -88,6 +88,8 @@ class SharedState:
         self.states: RedisStateStore[UserState] = RedisStateStore(
             self.client, _encode, UserState.from_dict, prefix, session_ttl_s, self.breaker
         )
+        self._state_bytes: dict[str, float] = {}
+        self._sampled_at = -1e9
 
     @classmethod
     def from_settings(cls, url: str, settings: Settings) -> SharedState:
@@ -153,6 +155,16 @@ class SharedState:
             "events": n_events,
             "used_memory_bytes": int(info["used_memory"]),
         }
+
+    def state_bytes(self, max_age_s: float = 60.0) -> dict[str, float]:
+        """Bytes per shopper state over a 200-key sample, re-sampled at most every
+        ``max_age_s`` (for /metrics)."""
+        now = time.monotonic()
+        if now - self._sampled_at > max_age_s:
+            sample = self.states.memory_usage(200)
+            self._state_bytes = {k: sample[k] for k in ("mean", "p99", "max")}
+            self._sampled_at = now
+        return self._state_bytes
 
     def close(self) -> None:
         self.client.close()
