@@ -103,6 +103,19 @@ def test_concurrent_writes_for_one_shopper_are_all_folded(built, two) -> None:
 
 
 @pytest.mark.timeout(300)
+def test_anonymous_session_state_expires(built, two, redis_server: RedisServer) -> None:
+    """Memory per shopper is bounded in time too: anonymous sessions' state has a TTL."""
+    a, b = two
+    item = built.data.items.to_list()[1]
+    ev = {"user_id": "", "session_id": "anon-1", "item_id": item, "type": "view"}
+    assert a.post("/v1/events", json={"events": [ev]}).status_code == 200
+    feed = b.get("/v1/users/anon/recommendations", params={"session_id": "anon-1"}).json()
+    assert feed["fallback"] is None  # the session's state, read through the other worker
+    ttl = connect(redis_server.url).ttl("shoprec:state:session:anon-1")
+    assert 0 < ttl <= 7 * 86400
+
+
+@pytest.mark.timeout(300)
 def test_profile_updater_folds_what_a_dead_replica_left(built, two, redis_server) -> None:
     """A replica that stored events and died before folding them: the group folds them."""
     a, _ = two
