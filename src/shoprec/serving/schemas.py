@@ -198,6 +198,36 @@ class RecommendationsOut(BaseModel):
     )
 
 
+class ItemOut(BaseModel):
+    item_id: str
+    title: str
+    description: str
+    category: list[str]
+    brand: str
+    price: float | None
+    in_stock: bool
+    tags: list[str] = Field(description="Derived tags (category, department, price band)")
+    derived_category: str | None = Field(description="Zero-shot category when none was given")
+
+
+class StoredEvent(BaseModel):
+    user_id: str
+    item_id: str
+    type: str
+    timestamp: float
+    event_id: str | None
+    session_id: str | None
+    query: str | None
+    text: str | None
+    rating: float | None
+
+
+class UserExportOut(BaseModel):
+    user_id: str
+    events: list[StoredEvent] = Field(description="Every stored event, in append order")
+    state: dict | None = Field(description="The online state (profile), or null")
+
+
 class SimilarOut(BaseModel):
     item_id: str
     items: list[RecommendedItem]

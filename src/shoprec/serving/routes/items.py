@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, HTTPException, Path, Query
 
 from shoprec.serving.routes.deps import READ, WRITE, EngineDep
-from shoprec.serving.schemas import NOT_FOUND, ItemsIn, ItemsOut, SimilarOut
+from shoprec.serving.schemas import NOT_FOUND, ItemOut, ItemsIn, ItemsOut, SimilarOut
 
 router = APIRouter(prefix="/v1/items", tags=["items"])
 ItemPath = Annotated[str, Path(min_length=1, max_length=256)]
@@ -22,7 +22,7 @@ async def put_items(body: ItemsIn, engine: EngineDep) -> dict:
     return {"upserted": len(items), "new": len({i.item_id for i in items}) - before}
 
 
-@router.get("/{item_id}", dependencies=[READ], responses=NOT_FOUND)
+@router.get("/{item_id}", response_model=ItemOut, dependencies=[READ], responses=NOT_FOUND)
 async def get_item(item_id: ItemPath, engine: EngineDep) -> dict:
     """One catalog item with its derived tags."""
     idx = engine.catalog.get(item_id)

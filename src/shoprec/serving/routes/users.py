@@ -13,6 +13,7 @@ from shoprec.serving.schemas import (
     FeedbackOut,
     ProfileOut,
     RecommendationsOut,
+    UserExportOut,
 )
 
 router = APIRouter(prefix="/v1", tags=["users"])
@@ -117,7 +118,7 @@ async def feedback(body: FeedbackIn, engine: EngineDep) -> dict:
     return {"impressions": len(body.impressions), "clicks": len(body.clicks)}
 
 
-@router.get("/users/{user_id}/export", dependencies=[ADMIN])
+@router.get("/users/{user_id}/export", response_model=UserExportOut, dependencies=[ADMIN])
 async def export(user_id: UserPath, engine: EngineDep) -> dict:
     """Everything held on a user: every stored event and the online state (profile)."""
     from dataclasses import asdict
