@@ -87,7 +87,11 @@ def serve_workers(make_app: Callable[[], Any], host: str, port: int, workers: in
     if workers < 1:
         raise ValueError(f"workers must be >= 1, got {workers}")
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")  # no tokenizer pools across fork
-    listen(host, port).close()  # fail here, in the parent, when the port is taken
+    # fail here, in the parent, when anything holds the port (a bind without SO_REUSEPORT
+    # fails even beside SO_REUSEPORT sockets: we never join a stranger's port group)
+    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        probe.bind((host, port))
     children: dict[int, float] = {}  # pid -> start time
     stopping = False
 
