@@ -129,3 +129,21 @@ def test_trending_add_many_equals_one_add_per_event() -> None:
     many.add_many(idx[1000:], w[1000:], ts[1000:])
     np.testing.assert_allclose(many.scores(400), one.scores(400), rtol=1e-9)
     np.testing.assert_allclose(many.scores(400, now=2.1e8), one.scores(400, now=2.1e8))
+
+
+def test_session_slots_bring_the_last_items_neighbours_into_view() -> None:
+    from shoprec.serving.pipeline import SESSION_POSITIONS, _with_session_slots
+
+    pos = np.arange(100, 160)  # candidate positions (sorted, as np.flatnonzero gives them)
+    rel = np.linspace(1.0, 0.0, len(pos))  # aligned with pos: position 100 is the best
+    order = pos[:30].copy()
+    boosted = {150, 155, 140, 104}  # 104 is already in view; 140 is the strongest missing
+    out = _with_session_slots(order, pos, rel, boosted, 3, 20).tolist()
+    assert len(out) == 20 and len(set(out)) == 20
+    assert out[SESSION_POSITIONS[0]] == 140 and out[SESSION_POSITIONS[1]] == 150
+    assert sum(p in boosted for p in out[:10]) == 3
+    # already enough in view: the order is left alone
+    assert _with_session_slots(order, pos, rel, {101, 102}, 2, 20) is order
+    # a neighbour further down the list moves up instead of appearing twice
+    out = _with_session_slots(order, pos, rel, {125}, 1, 30).tolist()
+    assert out.count(125) == 1 and out.index(125) == SESSION_POSITIONS[0]

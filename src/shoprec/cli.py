@@ -190,6 +190,8 @@ def serve(
         return degrade.install(app_)
 
     url = f"http://{host}:{port}"
+    stages = ", ".join(f"{k} {v:.0f} s" for k, v in built.seconds.items())
+    console.print(f"ready in {sum(built.seconds.values()):.0f} s ({stages})")
     console.print(
         f"[bold green]storefront[/] {url}/   dashboard: {url}/dashboard   API docs: {url}/docs"
     )

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import logging
 import threading
-from dataclasses import dataclass, replace
+import time
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -68,6 +69,7 @@ class Built:
     final: ServingPhase
     data: SequenceData
     follow_from: int = 0  # the log's last seq when the engine was loaded
+    seconds: dict[str, float] = field(default_factory=dict)  # wall time of each build stage
 
 
 def import_events(data: SequenceData) -> list[Event]:
@@ -100,12 +102,15 @@ def build_engine(
     replicas (``serving/shared.py``); otherwise the embedded store in ``store_dir``."""
     from shoprec.training.sasrec_job import text_vectors_for
 
+    clock = _Stages()
     text = text_vectors_for(data, settings, progress)
+    clock.lap("text vectors")
     vectorize = Vectorizer(settings)  # after the catalog's vectors are cached: they are reused
     if text is None:
         text = np.zeros((data.n_items + 1, 384), np.float32)
     tagger = ItemTagger(vectorize.encoder)
     catalog = offline_catalog(data, text, tagger)
+    clock.lap("item tags")
     config = BEST_CONFIG
     budget = train_seconds if train_seconds is not None else (QUICK_SECONDS if quick else None)
     if quick:
@@ -116,12 +121,14 @@ def build_engine(
         trained = train_sasrec(
             data, settings, config, name, max_seconds=budget, progress=progress, refit=not quick
         )
+    clock.lap("sequence model")
     split = leave_one_out(data.sequences, data.timestamps)
     valid = build_phase(data, catalog, trained.valid, split.train, split.train_times())
     ranker = fit_ranker(
         catalog, valid.bundle, valid.trending, split.train, split.train_times(), split.valid
     )
     valid.bundle.ranker = ranker
+    clock.lap("ranker")
     store_dir = store_dir or checkpoint_dir(settings, data.name, "store")
     shared = SharedState.from_settings(store_url, settings) if store_url else None
     events: EventLog
@@ -150,6 +157,7 @@ def build_engine(
         for s in range(0, len(evs), 10_000):
             events.append(evs[s : s + 10_000])
         log.info("imported %d events from %s", len(evs), data.name)
+    clock.lap("store")
     follow_from = events.last_seq()  # replicas follow the stream from here
     engine.load()
     if shared is not None:
@@ -159,7 +167,21 @@ def build_engine(
     )
     final.bundle.version = f"{artifact_stamp(trained.path):.0f}"
     engine.set_bundle(final.bundle)
-    return Built(engine, valid, final, data, follow_from)
+    clock.lap("engine")
+    return Built(engine, valid, final, data, follow_from, clock.seconds)
+
+
+class _Stages:
+    """Wall seconds per named build stage (``shoprec serve`` prints them)."""
+
+    def __init__(self) -> None:
+        self.seconds: dict[str, float] = {}
+        self._t = time.perf_counter()
+
+    def lap(self, name: str) -> None:
+        now = time.perf_counter()
+        self.seconds[name] = now - self._t
+        self._t = now
 
 
 def attach_experiments(engine: Engine, store_dir: Path) -> None:

@@ -148,6 +148,8 @@ class Pipeline:
                 span = float(rel_k.max() - rel_k.min()) or 1.0
                 rel_k = rel_k + st.novelty * span * (1.0 - pop / top)
             order = pos[mmr(rel_k, vectors[cands.ids[pos]], n, st.mmr_lambda)]
+            if boosted and st.session_slots > 0:
+                order = _with_session_slots(order, pos, rel_k, boosted, st.session_slots, n)
             slots = explore_slots(min(n, len(order)), st.exploration)
             new_pool: list[int] = []
             if slots:
@@ -190,3 +192,35 @@ class Pipeline:
                 reasons = [just, *others][:2]
             out.append(Recommended(idx, float(rel[p]), reasons))
         return out
+
+
+#: List positions (0-based) that the last item's neighbours take when they are missing.
+SESSION_POSITIONS = (3, 8, 13, 18)
+#: The neighbours must show within this many first positions (the visible part of a feed).
+SESSION_WINDOW = 10
+
+
+def _with_session_slots(
+    order: np.ndarray,
+    pos: np.ndarray,
+    rel: np.ndarray,
+    boosted: set[int],
+    slots: int,
+    n: int,
+) -> np.ndarray:
+    """``order`` (candidate positions, best first) with at least ``slots`` of the ``boosted``
+    candidates among its first :data:`SESSION_WINDOW`: the strongest missing ones (by ``rel``,
+    aligned with ``pos``) move to :data:`SESSION_POSITIONS`, pushing the rest down."""
+    head = order[:n].tolist()
+    window = min(SESSION_WINDOW, n)
+    shown = set(head[:window])
+    need = min(slots, len(boosted)) - len(shown & boosted)
+    if need <= 0:
+        return order
+    cand = np.fromiter(boosted, np.int64, len(boosted))
+    cand = cand[np.argsort(-rel[np.searchsorted(pos, cand)], kind="stable")]  # pos is sorted
+    moving = [p for p in cand.tolist() if p not in shown][:need]
+    head = [p for p in head if p not in moving]
+    for k, p in zip(SESSION_POSITIONS, moving, strict=False):
+        head.insert(min(k, len(head)), p)
+    return np.asarray(head[:n], np.int64)

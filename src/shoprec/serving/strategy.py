@@ -26,6 +26,9 @@ class Strategy:
     session_boost : relevance bonus (share of the candidates' score span) for the nearest
         neighbours of the shopper's very last item: the feed answers the last click at once.
     n_session : how many of the last item's neighbours get the bonus.
+    session_slots : at least this many of those neighbours are in every list (the strongest
+        ones, placed at the 4th, 9th and 14th positions), even when the bonus
+        alone does not lift them that far.
     """
 
     name: str = "default"
@@ -44,6 +47,7 @@ class Strategy:
     sentiment: float = 0.3
     session_boost: float = 0.1
     n_session: int = 10
+    session_slots: int = 3
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.mmr_lambda <= 1.0:
