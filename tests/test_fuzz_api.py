@@ -40,3 +40,31 @@ def test_the_error_answers_are_documented(fuzz_app) -> None:  # noqa: ANN001
     error = events["422"]["content"]["application/json"]["schema"]["$ref"]
     assert error.endswith("/ErrorOut")
     assert "404" in schema["paths"]["/v1/items/{item_id}"]["get"]["responses"]
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "field"),
+    [
+        (
+            "/v1/events",
+            {"events": [{"user_id": "u", "item_id": "i", "type": "view", "timestamp": False}]},
+            "timestamp",
+        ),
+        (
+            "/v1/events",
+            {"events": [{"user_id": "u", "item_id": "i", "type": "review", "rating": True}]},
+            "rating",
+        ),
+        ("/v1/items", {"items": [{"item_id": "a", "price": True}]}, "price"),
+        ("/v1/items", {"items": [{"item_id": "a", "in_stock": 1}]}, "in_stock"),
+        ("/v1/audiences", {"category": "x", "n": True}, "n"),
+    ],
+)
+def test_booleans_are_not_numbers(fuzz_app, path: str, body: dict, field: str) -> None:  # noqa: ANN001
+    """Found by schemathesis: pydantic read ``false`` as 0 where the schema says number."""
+    from fastapi.testclient import TestClient
+
+    client = TestClient(fuzz_app)
+    method = client.put if path == "/v1/items" else client.post
+    r = method(path, json=body)
+    assert r.status_code == 422 and field in r.json()["error"], r.text

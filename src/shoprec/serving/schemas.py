@@ -7,11 +7,18 @@ import math
 import time
 from typing import Annotated, Self
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, field_validator, model_validator
 
 from shoprec.data.records import Event, EventType, Item
 
 Id = Annotated[str, Field(min_length=1, max_length=256)]
+
+
+def _not_bool(v: object) -> object:
+    # pydantic would read true/false as 1/0: JSON booleans are not numbers
+    if isinstance(v, bool):
+        raise ValueError("must be a number, not a boolean")
+    return v
 MAX_BATCH = 1000
 ITEM_EVENTS = {"view", "click", "add_to_cart", "purchase", "review"}
 
@@ -85,6 +92,8 @@ class EventIn(BaseModel):
     rating: float | None = Field(default=None, ge=1, le=5)
     text: str | None = Field(default=None, max_length=20_000)
 
+    _numbers = field_validator("timestamp", "rating", mode="before")(_not_bool)
+
     @field_validator("timestamp", "rating")
     @classmethod
     def _finite(cls, v: float | None) -> float | None:
@@ -141,8 +150,10 @@ class ItemIn(BaseModel):
     )
     brand: str = Field(default="", max_length=200)
     price: float | None = Field(default=None, ge=0, le=1e9)
-    in_stock: bool = True
+    in_stock: StrictBool = True
     attributes: dict[str, Annotated[str, Field(max_length=1000)]] = Field(default_factory=dict)
+
+    _numbers = field_validator("price", mode="before")(_not_bool)
 
     @field_validator("price")
     @classmethod
@@ -343,6 +354,8 @@ class AudienceIn(BaseModel):
     category: str | None = Field(default=None, min_length=1, max_length=200)
     item_ids: list[Id] = Field(default_factory=list, max_length=MAX_BATCH)
     n: int = Field(default=100, ge=1, le=10_000)
+
+    _numbers = field_validator("n", mode="before")(_not_bool)
 
     @model_validator(mode="after")
     def _one_target(self) -> Self:
