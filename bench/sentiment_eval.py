@@ -2,7 +2,10 @@
 the held-out parts of the Multi-Domain (binary accuracy) and Alexa (three-class macro-F1) sets,
 beside a VADER lexicon baseline whose cuts are chosen on the same training parts.
 
-    .venv/bin/python bench/sentiment_eval.py [--only-default]
+    .venv/bin/python bench/sentiment_eval.py [--only-default | --layers-only]
+
+``--layers-only`` skips the sentence-vector variants, which need a second encode of every review
+(180-word pieces through the whole model: about 40 minutes on the shared 2-core machine).
 
 Writes ``bench/results/sentiment.{json,md,png}`` and saves the model where ``load_or_train``
 finds it (``artifacts/sentiment``). Encoder vectors are cached under ``artifacts/`` by content
@@ -24,7 +27,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
-from shoprec.nlp.sentiment import LABELS, SentimentConfig, train_default  # noqa: E402
+from shoprec.nlp.sentiment import LABELS, VARIANTS, SentimentConfig, train_default  # noqa: E402
 from shoprec.settings import Settings  # noqa: E402
 from shoprec.text.encoder import TextEncoder  # noqa: E402
 
@@ -73,7 +76,8 @@ def markdown(r: dict) -> str:
     out = [
         "# sentiment",
         "",
-        "Command: `.venv/bin/python bench/sentiment_eval.py` (1 torch thread, seed 42).",
+        f"Command: `{r.get('command', '.venv/bin/python bench/sentiment_eval.py')}` "
+        "(1 torch thread, seed 42).",
         f"Chosen on validation: **{r['chosen']}**. Total {r['seconds']:.0f} s "
         f"(encoding {r['encode_s']:.0f} s, VADER {r['vader_s']:.0f} s).",
         "",
@@ -188,12 +192,15 @@ def plot(r: dict, path: Path) -> None:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--only-default", action="store_true", help="skip the variant comparison")
+    ap.add_argument("--layers-only", action="store_true", help="skip sentence-vector variants")
     args = ap.parse_args()
     torch.set_num_threads(1)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     s = settings()
     t0 = time.perf_counter()
-    variants = [("default", SentimentConfig())] if args.only_default else None
+    variants = [("default", SentimentConfig())] if args.only_default else list(VARIANTS)
+    if args.layers_only:
+        variants = [(name, cfg) for name, cfg in variants if cfg.layers is not None]
     model, report = train_default(s, TextEncoder(), variants)
     model.save(s.artifacts_dir / "sentiment")
     (s.artifacts_dir / "sentiment" / "report.json").write_text(json.dumps(report, indent=2))
@@ -202,6 +209,9 @@ def main() -> None:
         for t, p in zip(EXAMPLES, model.predict(EXAMPLES), strict=True)
     ]
     report["wall_s"] = time.perf_counter() - t0
+    flags = [f for f, on in (("--only-default", args.only_default),
+                             ("--layers-only", args.layers_only)) if on]  # fmt: skip
+    report["command"] = " ".join([".venv/bin/python bench/sentiment_eval.py", *flags])
     OUT.mkdir(parents=True, exist_ok=True)
     (OUT / "sentiment.json").write_text(json.dumps(report, indent=2))
     (OUT / "sentiment.md").write_text(markdown(report))

@@ -64,12 +64,13 @@ def _tiny(n: int = 60, seed: int = 0) -> tuple[list[str], np.ndarray]:
     return texts, np.array(labels)
 
 
+_H = SentimentConfig(layers=None, blend=0.0)  # a hashed bag of words, one head
 CONFIGS = {
-    "lr": SentimentConfig(layers=None, chunk_words=4, tfidf=False, nb=False, c=1.0),
-    "lr+nb": SentimentConfig(layers=None, chunk_words=4, tfidf_scale=1.0, c=1.0),
-    "mlp": SentimentConfig(layers=None, chunk_words=4, tfidf=False, nb=False, head="mlp"),
-    "mlp+tfidf": SentimentConfig(layers=None, tfidf_scale=1.0, nb=False, head="mlp", hidden=16),
-    "lr+nb+blend": SentimentConfig(layers=None, chunk_words=4, tfidf_scale=1.0, c=1.0, blend=0.3),
+    "lr": replace(_H, chunk_words=4, tfidf=False, nb=False, c=1.0),
+    "lr+nb": replace(_H, chunk_words=4, tfidf_scale=1.0, c=1.0),
+    "mlp": replace(_H, chunk_words=4, tfidf=False, nb=False, head="mlp"),
+    "mlp+tfidf": replace(_H, tfidf_scale=1.0, nb=False, head="mlp", hidden=16),
+    "lr+nb+blend": replace(_H, chunk_words=4, tfidf_scale=1.0, c=1.0, blend=0.3),
 }
 
 
@@ -123,7 +124,8 @@ def test_blend_averages_the_two_heads_log_probabilities() -> None:
     cfg = CONFIGS["lr+nb+blend"]
     blended = SentimentModel(HashEncoder(), cfg).fit(texts, y)
     main = SentimentModel(HashEncoder(), replace(cfg, blend=0.0)).fit(texts, y)
-    emb = SentimentModel(HashEncoder(), replace(cfg, tfidf=False, c=cfg.blend_c)).fit(texts, y)
+    emb_cfg = replace(cfg, tfidf=False, c=cfg.blend_c, blend=0.0)
+    emb = SentimentModel(HashEncoder(), emb_cfg).fit(texts, y)
     probe = texts[:5] + ["great but broken"]
     z = 0.7 * np.log(main.predict_proba(probe)) + 0.3 * np.log(emb.predict_proba(probe))
     want = np.exp(z) / np.exp(z).sum(1, keepdims=True)
@@ -235,8 +237,9 @@ def test_alexa_beats_vader_on_held_out_reviews() -> None:
 @pytest.mark.slow
 @pytest.mark.xfail(
     run=False,
-    reason="issue 5 Done-when 1 not met yet: held-out binary accuracy 0.886 < 0.90 "
-    "(bench/results/sentiment.md); the run also takes about 4 minutes",
+    reason="issue 5 Done-when 1 not met: held-out binary accuracy 0.880 < 0.90 for the variant "
+    "chosen on validation (blend 0.3; 0.886 without it), Alexa macro-F1 0.638 vs VADER 0.515 "
+    "(bench/results/sentiment.md); a cold run encodes about 24,000 pieces (over 3 minutes)",
 )
 def test_floors_on_real_reviews() -> None:
     """Binary accuracy >= 0.90 on the held-out Multi-Domain part; Alexa macro-F1 above VADER

@@ -47,6 +47,7 @@ def sentiment_client(serving_root: Path, tmp_path_factory: pytest.TempPathFactor
         quick=True,
         train_seconds=20,
         progress=False,
+        import_history=False,  # the routes under test need the catalog, not past purchases
         sentiment_settings=Settings(artifacts_dir=art),
     )
     return TestClient(create_app(built.engine))

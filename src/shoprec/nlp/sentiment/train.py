@@ -22,16 +22,18 @@ from shoprec.settings import Settings
 
 log = logging.getLogger(__name__)
 
-_S = SentimentConfig(layers=None, chunk_words=180, tfidf=False, nb=False)
+_S = SentimentConfig(layers=None, chunk_words=180, tfidf=False, nb=False, blend=0.0)
+_L = replace(SentimentConfig(), blend=0.0)  # layers 2-5, one head
 VARIANTS: tuple[tuple[str, SentimentConfig], ...] = (
     ("sentence vec + LR", _S),
     ("sentence vec + MLP", replace(_S, head="mlp")),
     ("sentence vec + TF-IDF", replace(_S, tfidf=True, c=1.0, tfidf_scale=30.0)),
     ("sentence vec + NB-TF-IDF", replace(_S, tfidf=True, nb=True)),
-    ("layers 2-5 + LR", SentimentConfig(tfidf=False, nb=False, c=0.03)),
-    ("layers 2-5 + MLP", SentimentConfig(tfidf=False, nb=False, head="mlp")),
-    ("layers 2-5 + NB-TF-IDF, C=0.03", SentimentConfig(c=0.03)),
-    ("layers 2-5 + NB-TF-IDF", SentimentConfig()),
+    ("layers 2-5 + LR", replace(_L, tfidf=False, nb=False, c=0.03)),
+    ("layers 2-5 + MLP", replace(_L, tfidf=False, nb=False, head="mlp")),
+    ("layers 2-5 + NB-TF-IDF, C=0.03", replace(_L, c=0.03)),
+    ("layers 2-5 + NB-TF-IDF", _L),
+    ("layers 2-5 + NB-TF-IDF, blend 0.3 with LR on layers", replace(_L, blend=0.3)),
 )
 """(name, config) pairs compared on validation by :func:`train_default`."""
 
