@@ -1,4 +1,4 @@
-"""Schemathesis against the app's own OpenAPI schema (a few hundred generated requests; the
+"""Schemathesis against the app's own OpenAPI schema (about 290 generated requests; the
 >= 1,000-request run is ``bench/fuzz_api.py``): no server error, every response as documented,
 schema-valid input accepted, schema-invalid input refused with a 4xx."""
 
@@ -18,9 +18,9 @@ def fuzz_app(serving_root: Path, tmp_path_factory: pytest.TempPathFactory):  # n
 
 
 def test_generated_requests_match_the_documented_schemas(fuzz_app) -> None:  # noqa: ANN001
-    report = fuzz(fuzz_app, max_examples=10, seed=7)
+    report = fuzz(fuzz_app, max_examples=8, seed=7)
     # every operation was exercised, in both modes
-    assert report.requests >= 300, report.to_dict()
+    assert report.requests >= 250, report.to_dict()
     assert report.by_mode["positive"] > 100 and report.by_mode["negative"] > 100
     assert report.server_errors == 0, report.to_dict()
     assert not report.failures, "\n".join(
