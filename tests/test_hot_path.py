@@ -147,3 +147,14 @@ def test_session_slots_bring_the_last_items_neighbours_into_view() -> None:
     # a neighbour further down the list moves up instead of appearing twice
     out = _with_session_slots(order, pos, rel, {125}, 1, 30).tolist()
     assert out.count(125) == 1 and out.index(125) == SESSION_POSITIONS[0]
+
+
+def test_mmr_reads_rows_of_a_larger_table_like_the_gathered_vectors() -> None:
+    rng = np.random.default_rng(4)
+    table = rng.standard_normal((500, 16)).astype(np.float32)
+    table /= np.linalg.norm(table, axis=1, keepdims=True)
+    rows = rng.choice(500, size=90, replace=False)
+    rel = rng.standard_normal(90)
+    np.testing.assert_array_equal(
+        mmr(rel, table, 20, 0.8, rows=rows), mmr(rel, table[rows], 20, 0.8)
+    )

@@ -147,7 +147,7 @@ class Pipeline:
                 top = pop.max() if len(pop) and pop.max() > 0 else 1.0
                 span = float(rel_k.max() - rel_k.min()) or 1.0
                 rel_k = rel_k + st.novelty * span * (1.0 - pop / top)
-            order = pos[mmr(rel_k, vectors[cands.ids[pos]], n, st.mmr_lambda)]
+            order = pos[mmr(rel_k, vectors, n, st.mmr_lambda, rows=cands.ids[pos])]
             if boosted and st.session_slots > 0:
                 order = _with_session_slots(order, pos, rel_k, boosted, st.session_slots, n)
             slots = explore_slots(min(n, len(order)), st.exploration)

@@ -55,11 +55,14 @@ def mmr(
     vectors: np.ndarray,
     n: int,
     lam: float,
+    rows: np.ndarray | None = None,
 ) -> np.ndarray:
     """Greedy maximal marginal relevance: positions (into ``relevance``) of ``n`` picks.
 
-    ``relevance`` ``(C,)`` is min-max scaled to [0, 1]; ``vectors`` ``(C, D)`` unit rows; each
-    step picks ``argmax lam * rel - (1 - lam) * max cosine to the picks so far``.
+    ``relevance`` ``(C,)`` is min-max scaled to [0, 1]; ``vectors`` ``(C, D)`` unit rows, or,
+    with ``rows`` ``(C,)``, a larger table whose ``rows`` are the candidates' (only the rows
+    that can be picked are then read); each step picks
+    ``argmax lam * rel - (1 - lam) * max cosine to the picks so far``.
     """
     c = len(relevance)
     n = min(n, c)
@@ -71,7 +74,8 @@ def mmr(
         return np.argsort(-rel, kind="stable")[:n]
     # only the head can be picked: bound the similarity matrix to it
     head = np.argsort(-rel, kind="stable")[: max(4 * n, 50)]
-    sim = vectors[head] @ vectors[head].T  # (H, H)
+    v = vectors[head if rows is None else rows[head]]
+    sim = v @ v.T  # (H, H)
     sim *= 1.0 - lam  # the redundancy penalty, scaled once
     gain = lam * rel[head]
     max_sim = np.zeros(len(head))  # max(0, similarity to the picks so far), scaled
