@@ -8,6 +8,7 @@ import time
 from typing import Annotated, Self
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, field_validator, model_validator
+from pydantic.json_schema import JsonDict, JsonValue
 
 from shoprec.data.records import Event, EventType, Item
 
@@ -19,6 +20,8 @@ def _not_bool(v: object) -> object:
     if isinstance(v, bool):
         raise ValueError("must be a number, not a boolean")
     return v
+
+
 MAX_BATCH = 1000
 ITEM_EVENTS = {"view", "click", "add_to_cart", "purchase", "review"}
 
@@ -56,17 +59,20 @@ UNAVAILABLE: dict[int | str, dict] = {
 }
 
 
-def _nonempty(field: str) -> dict:
+def _nonempty(field: str) -> JsonDict:
     return {"required": [field], "properties": {field: {"type": "string", "minLength": 1}}}
 
 
 #: The cross-field rules of :class:`EventIn` in JSON Schema, so that the documented schema
 #: accepts exactly what the validator accepts.
-EVENT_RULES = {
+EVENT_RULES: JsonDict = {
     "allOf": [
         {"anyOf": [_nonempty("user_id"), _nonempty("session_id")]},
         {
-            "if": {"required": ["type"], "properties": {"type": {"enum": sorted(ITEM_EVENTS)}}},
+            "if": {
+                "required": ["type"],
+                "properties": {"type": {"enum": list[JsonValue](sorted(ITEM_EVENTS))}},
+            },
             "then": _nonempty("item_id"),
         },
         {
