@@ -81,24 +81,61 @@ def train(
     dataset: Annotated[str, typer.Option(help="built-in name or a folder")] = "amazon-beauty",
     text: Annotated[bool, typer.Option(help="fuse item text vectors")] = True,
     max_seconds: Annotated[float | None, typer.Option(help="wall-clock budget")] = None,
+    from_store: Annotated[
+        str | None,
+        typer.Option(help="train on a store's event log (folder or redis://): erased users out"),
+    ] = None,
+    dp_noise: Annotated[
+        float, typer.Option(help="differential privacy: noise multiplier (0 = off)")
+    ] = 0.0,
+    dp_clip: Annotated[float, typer.Option(help="DP: per-user gradient norm bound")] = 1.0,
+    dp_delta: Annotated[float, typer.Option(help="DP: delta of (epsilon, delta)")] = 1e-5,
     verbose: bool = True,
 ) -> None:
     """Train the SASRec sequence model with early stopping and save a checkpoint."""
+    import json
 
     from shoprec.training.sasrec_job import BEST_CONFIG, ids_only, train_sasrec
 
     settings = _setup(verbose)
-    data = _load(dataset, settings)
+    name = "sasrec" if text else "sasrec-notext"
+    if from_store:
+        from shoprec.training.export import export_sequences
+
+        events, items = _open_store(from_store, settings)
+        data = export_sequences(events, items, name=dataset)
+        name += "-store"
+    else:
+        data = _load(dataset, settings)
     config = BEST_CONFIG if text else ids_only(BEST_CONFIG)
-    trained = train_sasrec(
-        data, settings, config, name="sasrec" if text else "sasrec-notext", max_seconds=max_seconds
-    )
+    dp = None
+    if dp_noise > 0:
+        from shoprec.training.dp import DPConfig
+
+        dp = DPConfig(dp_noise, dp_clip, dp_delta)
+        name += "-dp"
+    trained = train_sasrec(data, settings, config, name=name, max_seconds=max_seconds, dp=dp)
+    if trained.final.privacy_ is not None:
+        eps = json.loads((trained.path / "manifest.json").read_text())["privacy"]
+        console.print(f"differentially private: epsilon {eps['epsilon']:.2f} at delta {dp_delta}")
     h = trained.valid.history_
     console.print(
         f"best valid NDCG@10 {h.best_score:.4f} at epoch {h.best_epoch}, "
         f"{h.to_dict()['seconds_per_epoch']:.1f} s/epoch; refitted on train+valid; "
         f"{trained.seconds:.0f} s in all; saved to {trained.path}"
     )
+
+
+def _open_store(where: str, settings: Settings):  # -> (EventLog, ItemStore)
+    """The event log and item store at ``where``: a store folder or a ``redis://`` URL."""
+    if where.startswith("redis://"):
+        from shoprec.serving.shared import SharedState
+
+        shared = SharedState.from_settings(where, settings)
+        return shared.log, shared.items
+    from shoprec.store import open_embedded
+
+    return open_embedded(Path(where))
 
 
 @app.command()
