@@ -106,6 +106,8 @@ def test_config_is_checked() -> None:
         DPConfig(delta=0)
     with pytest.raises(ValueError, match="positive"):
         DPConfig(noise_multiplier=0)
+    with pytest.raises(ValueError, match="id_min_count"):
+        fit(tiny(20), DPConfig(), replace(CFG, id_min_count=2, id_dropout=0.0))
 
 
 def test_train_sasrec_with_dp_publishes_epsilon_and_no_item_counts(tmp_path: Path) -> None:

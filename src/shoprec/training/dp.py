@@ -105,6 +105,8 @@ def dp_train(
     from opacus.accountants import RDPAccountant
     from opacus.optimizers import DPOptimizer
 
+    if cfg.id_min_count > 0:  # the gate would publish which items were seen how often
+        raise ValueError("id_min_count switches items by raw counts: not private, use 0")
     usable = [i for i, h in enumerate(histories) if len(h) >= 2]
     users = [histories[i] for i in usable]
     user_gaps = None if gaps is None else [gaps[i] for i in usable]
