@@ -12,6 +12,7 @@ in which no user's loss reads another's data. Needs the ``dp`` extra (``opacus``
 from __future__ import annotations
 
 import logging
+import warnings
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
 
@@ -137,23 +138,26 @@ def dp_train(
     ) -> torch.Tensor:
         return model.loss_per_user(inp, tgt, neg, gaps if cfg.time_gaps else None).mean()
 
-    try:
-        history = train(
-            model,
-            optimizer,
-            batches,
-            max(1, round(1.0 / q)),
-            loss,
-            cfg.epochs,
-            validate=validate,
-            eval_every=cfg.eval_every,
-            patience=cfg.patience,
-            max_seconds=max_seconds,
-            progress=progress,
-            desc="sasrec-dp",
-        )
-    finally:
-        wrapped._close()  # remove the hooks: the model is an ordinary module again
+    with warnings.catch_warnings():
+        # Opacus' hooks on layers whose inputs are item ids (no gradient) make torch warn
+        warnings.filterwarnings("ignore", "Full backward hook is firing", UserWarning)
+        try:
+            history = train(
+                model,
+                optimizer,
+                batches,
+                max(1, round(1.0 / q)),
+                loss,
+                cfg.epochs,
+                validate=validate,
+                eval_every=cfg.eval_every,
+                patience=cfg.patience,
+                max_seconds=max_seconds,
+                progress=progress,
+                desc="sasrec-dp",
+            )
+        finally:
+            wrapped._close()  # remove the hooks: the model is an ordinary module again
     steps = sum(n for _, _, n in accountant.history)
     report = PrivacyReport(
         epsilon=float(accountant.get_epsilon(dp.delta)) if steps else 0.0,
