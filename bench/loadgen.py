@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -28,6 +29,17 @@ class Connection:
         self.writer: asyncio.StreamWriter | None = None
 
     async def request(self, method: str, path: str, body: bytes = b"") -> tuple[int, bytes]:
+        reused = self.writer is not None
+        try:
+            return await self._request(method, path, body)
+        except ConnectionError:
+            if not reused:
+                raise
+            # the server closed an idle keep-alive connection (uvicorn: after 5 s); like any
+            # HTTP client, send again once on a fresh connection
+            return await self._request(method, path, body)
+
+    async def _request(self, method: str, path: str, body: bytes) -> tuple[int, bytes]:
         if self.writer is None:
             self.reader, self.writer = await asyncio.open_connection(self.host, self.port)
         head = f"{method} {path} HTTP/1.1\r\nHost: {self.host}\r\n"
@@ -71,6 +83,7 @@ class Outcome:
     errors: int = 0
     requests: int = 0
     seconds: float = 0.0
+    error_kinds: Counter[str] = field(default_factory=Counter)  # "status 503", "OSError", ...
 
     def summary(self) -> dict[str, float]:
         a = np.asarray(self.latencies) * 1000.0
@@ -80,6 +93,8 @@ class Outcome:
             "seconds": self.seconds,
             "achieved_rps": self.requests / self.seconds if self.seconds else 0.0,
         }
+        if self.error_kinds:
+            out["error_kinds"] = dict(self.error_kinds)  # type: ignore[assignment]
         if len(a):
             out |= {f"p{q}": float(np.percentile(a, q)) for q in (50, 90, 99, 99.9)}
             out["mean"] = float(a.mean())
@@ -115,10 +130,13 @@ async def fixed_rate(
             try:
                 status, body = await conn.request("GET", path)
                 ok = check(status, body)
-            except (OSError, ValueError, asyncio.IncompleteReadError):
-                ok = False
+                kind = f"status {status}" if status != 200 else "bad body"
+            except (OSError, ValueError, asyncio.IncompleteReadError) as exc:
+                ok, kind = False, type(exc).__name__
             out.latencies.append(time.perf_counter() - due)
-            out.errors += not ok
+            if not ok:
+                out.errors += 1
+                out.error_kinds[kind] += 1
             if conn.writer is not None:
                 idle.append(conn)
 
@@ -157,10 +175,13 @@ async def closed_loop(
             try:
                 status, body = await conn.request("GET", path_for())
                 ok = check(status, body)
-            except (OSError, ValueError, asyncio.IncompleteReadError):
-                ok = False
+                kind = f"status {status}" if status != 200 else "bad body"
+            except (OSError, ValueError, asyncio.IncompleteReadError) as exc:
+                ok, kind = False, type(exc).__name__
             out.latencies.append(time.perf_counter() - t)
-            out.errors += not ok
+            if not ok:
+                out.errors += 1
+                out.error_kinds[kind] += 1
             out.requests += 1
         conn.close()
 
