@@ -154,7 +154,8 @@ class Pipeline:
             new_pool: list[int] = []
             if slots:
                 fresh = pos[cands.x[pos, F["is_new"]] > 0]
-                new_pool = fresh[~np.isin(fresh, order)].tolist()
+                if len(fresh):
+                    new_pool = fresh[~np.isin(fresh, order)].tolist()
             order_l = order.tolist()
             for slot in slots:
                 if not new_pool:
