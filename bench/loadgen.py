@@ -77,6 +77,9 @@ class Connection:
         self.reader = self.writer = None
 
 
+Check = Callable[[int, bytes], bool]
+
+
 @dataclass
 class Outcome:
     latencies: list[float] = field(default_factory=list)
@@ -84,6 +87,19 @@ class Outcome:
     requests: int = 0
     seconds: float = 0.0
     error_kinds: Counter[str] = field(default_factory=Counter)  # "status 503", "OSError", ...
+
+    async def get(self, conn: Connection, path: str, check: Check, since: float) -> None:
+        """One GET on ``conn``, its latency counted from ``since``, a failure by its kind."""
+        try:
+            status, body = await conn.request("GET", path)
+            ok = check(status, body)
+            kind = f"status {status}" if status != 200 else "bad body"
+        except (OSError, ValueError, asyncio.IncompleteReadError) as exc:
+            ok, kind = False, type(exc).__name__
+        self.latencies.append(time.perf_counter() - since)
+        if not ok:
+            self.errors += 1
+            self.error_kinds[kind] += 1
 
     def summary(self) -> dict[str, float]:
         a = np.asarray(self.latencies) * 1000.0
@@ -100,9 +116,6 @@ class Outcome:
             out["mean"] = float(a.mean())
             out["max"] = float(a.max())
         return out
-
-
-Check = Callable[[int, bytes], bool]
 
 
 def _ok(status: int, body: bytes) -> bool:
@@ -127,16 +140,7 @@ async def fixed_rate(
     async def one(due: float, path: str) -> None:
         async with sem:
             conn = idle.pop() if idle else Connection(host, port)
-            try:
-                status, body = await conn.request("GET", path)
-                ok = check(status, body)
-                kind = f"status {status}" if status != 200 else "bad body"
-            except (OSError, ValueError, asyncio.IncompleteReadError) as exc:
-                ok, kind = False, type(exc).__name__
-            out.latencies.append(time.perf_counter() - due)
-            if not ok:
-                out.errors += 1
-                out.error_kinds[kind] += 1
+            await out.get(conn, path, check, since=due)
             if conn.writer is not None:
                 idle.append(conn)
 
@@ -171,17 +175,7 @@ async def closed_loop(
     async def client() -> None:
         conn = Connection(host, port)
         while time.perf_counter() < end:
-            t = time.perf_counter()
-            try:
-                status, body = await conn.request("GET", path_for())
-                ok = check(status, body)
-                kind = f"status {status}" if status != 200 else "bad body"
-            except (OSError, ValueError, asyncio.IncompleteReadError) as exc:
-                ok, kind = False, type(exc).__name__
-            out.latencies.append(time.perf_counter() - t)
-            if not ok:
-                out.errors += 1
-                out.error_kinds[kind] += 1
+            await out.get(conn, path_for(), check, since=time.perf_counter())
             out.requests += 1
         conn.close()
 
