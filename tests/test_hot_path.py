@@ -134,18 +134,16 @@ def test_trending_add_many_equals_one_add_per_event() -> None:
 def test_session_slots_bring_the_last_items_neighbours_into_view() -> None:
     from shoprec.serving.pipeline import SESSION_POSITIONS, _with_session_slots
 
-    pos = np.arange(100, 160)  # candidate positions (sorted, as np.flatnonzero gives them)
-    rel = np.linspace(1.0, 0.0, len(pos))  # aligned with pos: position 100 is the best
-    order = pos[:30].copy()
-    boosted = {150, 155, 140, 104}  # 104 is already in view; 140 is the strongest missing
-    out = _with_session_slots(order, pos, rel, boosted, 3, 20).tolist()
+    order = np.arange(100, 130)  # candidate positions, best first
+    closest = [150, 104, 155, 140]  # nearest first; 104 is already in view
+    out = _with_session_slots(order, closest, 3, 20).tolist()
     assert len(out) == 20 and len(set(out)) == 20
-    assert out[SESSION_POSITIONS[0]] == 140 and out[SESSION_POSITIONS[1]] == 150
-    assert sum(p in boosted for p in out[:10]) == 3
+    assert out[SESSION_POSITIONS[0]] == 150 and out[SESSION_POSITIONS[1]] == 155
+    assert sum(p in closest for p in out[:10]) == 3
     # already enough in view: the order is left alone
-    assert _with_session_slots(order, pos, rel, {101, 102}, 2, 20) is order
+    assert _with_session_slots(order, [101, 102], 2, 20) is order
     # a neighbour further down the list moves up instead of appearing twice
-    out = _with_session_slots(order, pos, rel, {125}, 1, 30).tolist()
+    out = _with_session_slots(order, [125], 1, 30).tolist()
     assert out.count(125) == 1 and out.index(125) == SESSION_POSITIONS[0]
 
 

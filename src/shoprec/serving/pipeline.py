@@ -130,13 +130,15 @@ class Pipeline:
         explored: dict[int, int] = {}
         latest = int(req.history[-1]) if len(req.history) else 0
         boosted: set[int] = set()
+        closest: list[int] = []  # boosted candidate positions, the latest item's nearest first
         if st.rerank:
             if st.session_boost > 0 and latest:
                 near = np.array([j for j, _, _ in neighbours(bundle, latest, st.n_session)])
                 hit = np.isin(cands.ids[pos], near)
                 span = float(rel_k.max() - rel_k.min()) or 1.0
                 rel_k = rel_k + st.session_boost * span * hit
-                boosted = {int(p) for p in pos[hit]}
+                closest = pos[hit][np.argsort(_positions(near, cands.ids[pos[hit]]))].tolist()
+                boosted = set(closest)
             if st.sentiment > 0 and drift:
                 # a product whose reviews are turning negative is demoted (drift in [-2, 0])
                 d = np.array([min(0.0, drift.get(int(i), 0.0)) for i in cands.ids[pos]])
@@ -148,8 +150,8 @@ class Pipeline:
                 span = float(rel_k.max() - rel_k.min()) or 1.0
                 rel_k = rel_k + st.novelty * span * (1.0 - pop / top)
             order = pos[mmr(rel_k, vectors, n, st.mmr_lambda, rows=cands.ids[pos])]
-            if boosted and st.session_slots > 0:
-                order = _with_session_slots(order, pos, rel_k, boosted, st.session_slots, n)
+            if closest and st.session_slots > 0:
+                order = _with_session_slots(order, closest, st.session_slots, n)
             slots = explore_slots(min(n, len(order)), st.exploration)
             new_pool: list[int] = []
             if slots:
@@ -201,26 +203,25 @@ SESSION_POSITIONS = (3, 8, 13, 18)
 SESSION_WINDOW = 10
 
 
-def _with_session_slots(
-    order: np.ndarray,
-    pos: np.ndarray,
-    rel: np.ndarray,
-    boosted: set[int],
-    slots: int,
-    n: int,
-) -> np.ndarray:
-    """``order`` (candidate positions, best first) with at least ``slots`` of the ``boosted``
-    candidates among its first :data:`SESSION_WINDOW`: the strongest missing ones (by ``rel``,
-    aligned with ``pos``) move to :data:`SESSION_POSITIONS`, pushing the rest down."""
+def _positions(order: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """Where each of ``values`` stands in ``order`` (every value is in it)."""
+    at = {int(v): k for k, v in enumerate(order.tolist())}
+    return np.array([at[int(v)] for v in values.tolist()], np.int64)
+
+
+def _with_session_slots(order: np.ndarray, closest: list[int], slots: int, n: int) -> np.ndarray:
+    """``order`` (candidate positions, best first) with at least ``slots`` of ``closest`` (the
+    last item's neighbours among the candidates, nearest first) in its first
+    :data:`SESSION_WINDOW`: the nearest missing ones move to :data:`SESSION_POSITIONS`,
+    pushing the rest down. Nearest, not most relevant: the shopper sees what is most like the
+    item just clicked, the same items ``/similar`` names first."""
     head = order[:n].tolist()
     window = min(SESSION_WINDOW, n)
     shown = set(head[:window])
-    need = min(slots, len(boosted)) - len(shown & boosted)
+    need = min(slots, len(closest)) - len(shown.intersection(closest))
     if need <= 0:
         return order
-    cand = np.fromiter(boosted, np.int64, len(boosted))
-    cand = cand[np.argsort(-rel[np.searchsorted(pos, cand)], kind="stable")]  # pos is sorted
-    moving = [p for p in cand.tolist() if p not in shown][:need]
+    moving = [p for p in closest if p not in shown][:need]
     head = [p for p in head if p not in moving]
     for k, p in zip(SESSION_POSITIONS, moving, strict=False):
         head.insert(min(k, len(head)), p)
