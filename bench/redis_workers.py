@@ -25,7 +25,6 @@ import resource
 import shutil
 import signal
 import subprocess
-import sys
 import tempfile
 import time
 from collections.abc import Callable
@@ -34,7 +33,8 @@ from pathlib import Path
 import httptools
 import httpx
 import redis
-from serving import free_port, pct
+from serving import free_port, pct, serve
+from serving import stop as stop_shop
 
 OUT = Path(__file__).parent / "results"
 
@@ -74,29 +74,9 @@ def kill_redis(pidfile: Path) -> None:
 
 # -------------------------------------------------------------------------------- server
 def start_shop(dataset: str, store_url: str, workers: int, port: int) -> subprocess.Popen:
-    cmd = [sys.executable, "-m", "shoprec.cli", "serve", "--dataset", dataset, "--quick"]
-    cmd += ["--port", str(port), "--store", store_url, "--workers", str(workers), "--no-verbose"]
-    proc = subprocess.Popen(cmd, env={**os.environ, "SHOPREC_THREADS": "1"})
-    deadline = time.monotonic() + 1800
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError("server exited")
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
-                return proc
-        except httpx.HTTPError:
-            time.sleep(0.5)
-    proc.kill()
-    raise TimeoutError("server did not start")
-
-
-def stop_shop(proc: subprocess.Popen) -> None:
-    proc.send_signal(signal.SIGTERM)
-    try:
-        proc.wait(timeout=60)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
+    return serve(
+        ["--dataset", dataset, "--quick", "--store", store_url, "--workers", str(workers)], port
+    )
 
 
 def client_on_worker(base: str, avoid: str | None = None) -> tuple[httpx.Client, str]:

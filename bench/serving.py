@@ -40,24 +40,12 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def start_server(dataset: str, store: Path, port: int, quick: bool) -> subprocess.Popen:
-    cmd = [
-        sys.executable,
-        "-m",
-        "shoprec.cli",
-        "serve",
-        "--dataset",
-        dataset,
-        "--port",
-        str(port),
-        "--store",
-        str(store),
-        "--no-verbose",
-    ]
-    if quick:
-        cmd.append("--quick")
-    proc = subprocess.Popen(cmd, env={**os.environ, "SHOPREC_THREADS": "1"})
-    deadline = time.monotonic() + 1800
+def serve(args: list[str], port: int, timeout: float = 1800) -> subprocess.Popen:
+    """``shoprec serve --port PORT ARGS`` as a subprocess (1 BLAS thread), once /healthz
+    answers; it is killed if it does not within ``timeout`` seconds."""
+    cmd = [sys.executable, "-m", "shoprec.cli", "serve", "--port", str(port), "--no-verbose"]
+    proc = subprocess.Popen(cmd + args, env={**os.environ, "SHOPREC_THREADS": "1"})
+    deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc.poll() is not None:
             raise RuntimeError("server exited")
@@ -68,6 +56,21 @@ def start_server(dataset: str, store: Path, port: int, quick: bool) -> subproces
             time.sleep(0.5)
     proc.kill()
     raise TimeoutError("server did not start")
+
+
+def stop(proc: subprocess.Popen, timeout: float = 60) -> None:
+    """SIGTERM, then SIGKILL if the server has not exited within ``timeout`` seconds."""
+    proc.send_signal(signal.SIGTERM)
+    try:
+        proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
+def start_server(dataset: str, store: Path, port: int, quick: bool) -> subprocess.Popen:
+    args = ["--dataset", dataset, "--store", str(store)]
+    return serve(args + (["--quick"] if quick else []), port)
 
 
 def pct(lat: list[float]) -> dict[str, float]:
@@ -243,8 +246,7 @@ def main() -> None:
             res["ingestion"] = ingestion(port, users, items, 10)
             print("ingestion", res["ingestion"])
         finally:
-            proc.send_signal(signal.SIGTERM)
-            proc.wait(timeout=60)
+            stop(proc)
     OUT.mkdir(parents=True, exist_ok=True)
     (OUT / "serving.json").write_text(json.dumps(res, indent=2))
     lat, thr, fr, ing = res["latency"], res["throughput"], res["freshness"], res["ingestion"]

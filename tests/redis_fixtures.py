@@ -3,10 +3,8 @@ with AOF so that an acknowledged write survives killing it, and a served shop ov
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -14,7 +12,7 @@ import httpx
 import pytest
 import redis
 
-from serving_fixtures import free_port
+from serving_fixtures import free_port, serve_synthetic
 
 
 class RedisServer:
@@ -56,36 +54,8 @@ def start_shop(serving_root: Path, store_url: str, workers: int) -> tuple[subpro
     """``shoprec serve`` on the synthetic shop (models trained by the ``built`` fixture) over
     ``store_url`` with ``workers`` processes; returns the process and its base URL."""
     port = free_port()
-    env = {
-        **os.environ,
-        "SHOPREC_ARTIFACTS_DIR": str(serving_root / "artifacts"),
-        "SHOPREC_TEXT_CACHE": str(serving_root / "artifacts" / "text.npz"),
-        "SHOPREC_THREADS": "1",
-    }
-    cmd = [sys.executable, "-m", "shoprec.cli", "serve", "--dataset", "synthetic", "--quick"]
-    cmd += ["--port", str(port), "--store", store_url, "--workers", str(workers), "--no-verbose"]
-    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 180
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(proc.stderr.read().decode() if proc.stderr else "server died")
-        try:
-            if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
-                return proc, base
-        except httpx.HTTPError:
-            time.sleep(0.3)
-    proc.kill()
-    raise TimeoutError("server did not come up")
-
-
-def stop_shop(proc: subprocess.Popen) -> None:
-    proc.send_signal(signal.SIGTERM)
-    try:
-        proc.wait(timeout=30)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
+    proc = serve_synthetic(serving_root, ["--store", store_url, "--workers", str(workers)], port)
+    return proc, f"http://127.0.0.1:{port}"
 
 
 def client_on_worker(base: str, avoid: str | None = None) -> tuple[httpx.Client, str]:

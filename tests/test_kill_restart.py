@@ -3,10 +3,8 @@ restart it on the same store: no acknowledged event is missing and user state is
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
-import sys
 import threading
 import time
 from pathlib import Path
@@ -14,43 +12,12 @@ from pathlib import Path
 import httpx
 import pytest
 
-from serving_fixtures import free_port
+from serving_fixtures import free_port, serve_synthetic
 from shoprec.store import open_embedded
 
 
 def start(serving_root: Path, store: Path, port: int) -> subprocess.Popen:
-    env = {
-        **os.environ,
-        "SHOPREC_ARTIFACTS_DIR": str(serving_root / "artifacts"),
-        "SHOPREC_TEXT_CACHE": str(serving_root / "artifacts" / "text.npz"),
-        "SHOPREC_THREADS": "1",
-    }
-    cmd = [
-        sys.executable,
-        "-m",
-        "shoprec.cli",
-        "serve",
-        "--dataset",
-        "synthetic",
-        "--quick",
-        "--port",
-        str(port),
-        "--store",
-        str(store),
-        "--no-verbose",
-    ]
-    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    deadline = time.monotonic() + 180
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(proc.stderr.read().decode() if proc.stderr else "server died")
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
-                return proc
-        except httpx.HTTPError:
-            time.sleep(0.3)
-    proc.kill()
-    raise TimeoutError("server did not come up")
+    return serve_synthetic(serving_root, ["--store", str(store)], port)
 
 
 @pytest.mark.timeout(600)

@@ -18,7 +18,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from redis_fixtures import RedisServer, client_on_worker, start_shop, stop_shop
+from redis_fixtures import RedisServer, client_on_worker, start_shop
+from serving_fixtures import stop_server as stop_shop
 from shoprec.data.records import Event, EventType
 from shoprec.online.state import state_key
 from shoprec.serving.engine import STORE_DOWN
