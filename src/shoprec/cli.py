@@ -240,7 +240,14 @@ def serve(
     )
     if redis_url is None:
         watch_artifacts(built, settings, quick)
-        uvicorn.run(make_app(), host=host, port=port, log_level="warning", access_log=False)
+        uvicorn.run(
+            make_app(),
+            host=host,
+            port=port,
+            log_level="warning",
+            access_log=False,
+            limit_concurrency=settings.max_concurrency,  # beyond it: 503, not an endless queue
+        )
         return
     from shoprec.serving.workers import serve_workers, start_replica
 
@@ -249,7 +256,7 @@ def serve(
         return make_app()
 
     console.print(f"{workers} worker(s) over {redis_url}")
-    serve_workers(make_replica, host, port, workers)
+    serve_workers(make_replica, host, port, workers, settings.max_concurrency)
 
 
 @app.command("export-events")

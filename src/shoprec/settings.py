@@ -34,6 +34,9 @@ class Settings(BaseSettings):
     read_keys: str = Field(default="", description="Comma-separated keys required on reads.")
     rate_limit_per_s: float = Field(default=0.0, ge=0, description="Requests/s per key; 0 = off.")
     max_body_bytes: int = Field(default=4_000_000, ge=1024, description="Request body limit.")
+    max_concurrency: int = Field(
+        default=256, ge=1, description="Connections and requests open per process (more: 503)."
+    )
 
     redis_prefix: str = Field(
         default="shoprec:", min_length=1, description="Key prefix of the Redis stores (one shop)."

@@ -17,6 +17,7 @@ from shoprec.serving.engine import Engine
 from shoprec.serving.metrics import Metrics
 from shoprec.serving.schemas import ERRORS
 from shoprec.serving.security import BodyLimitMiddleware, SecurityConfig, guard
+from shoprec.serving.shedding import ShedAbandoned
 
 log = logging.getLogger(__name__)
 
@@ -125,4 +126,5 @@ def create_app(
 
     app.add_middleware(BodyLimitMiddleware, max_bytes=sec.max_body_bytes)
     app.add_middleware(MetricsMiddleware, metrics=app.state.metrics)
+    app.add_middleware(ShedAbandoned)  # outermost: a request whose client left costs nothing
     return app

@@ -71,19 +71,35 @@ def start_replica(built: Built, settings: Settings, quick: bool) -> None:
     watch_artifacts(built, settings, quick)
 
 
-def _worker(make_app: Callable[[], Any], host: str, port: int) -> None:
+def _worker(
+    make_app: Callable[[], Any], host: str, port: int, limit_concurrency: int | None
+) -> None:
     import uvicorn
 
     signal.signal(signal.SIGTERM, signal.SIG_DFL)  # uvicorn installs its own handlers
     signal.signal(signal.SIGINT, signal.SIG_DFL)
     app = WorkerHeader(make_app())
-    config = uvicorn.Config(app, host=host, port=port, log_level="warning", access_log=False)
+    config = uvicorn.Config(
+        app,
+        host=host,
+        port=port,
+        log_level="warning",
+        access_log=False,
+        limit_concurrency=limit_concurrency,
+    )
     uvicorn.Server(config).run(sockets=[listen(host, port)])
 
 
-def serve_workers(make_app: Callable[[], Any], host: str, port: int, workers: int) -> None:
+def serve_workers(
+    make_app: Callable[[], Any],
+    host: str,
+    port: int,
+    workers: int,
+    limit_concurrency: int | None = None,
+) -> None:
     """Fork ``workers`` processes serving ``make_app()`` (called in each, after the fork) on
-    ``host:port``; returns when they have all stopped after SIGTERM or SIGINT."""
+    ``host:port``; returns when they have all stopped after SIGTERM or SIGINT.
+    ``limit_concurrency``: requests in progress per worker beyond which uvicorn answers 503."""
     if workers < 1:
         raise ValueError(f"workers must be >= 1, got {workers}")
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")  # no tokenizer pools across fork
@@ -102,7 +118,7 @@ def serve_workers(make_app: Callable[[], Any], host: str, port: int, workers: in
         if pid == 0:
             code = 0
             try:
-                _worker(make_app, host, port)
+                _worker(make_app, host, port, limit_concurrency)
             except BaseException:
                 log.exception("worker %d failed", os.getpid())
                 code = 1
