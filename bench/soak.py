@@ -107,30 +107,27 @@ async def drive(port: int, mix: Mix, rate: float, seconds: float, pid: int, time
     sem = asyncio.Semaphore(512)
     t0 = time.perf_counter()
 
-    async def attempt(method: str, path: str, body: bytes) -> bool:
+    async def one(due: float, kind: str, method: str, path: str, body: bytes) -> None:
+        # the deadline bounds the request only, never the wait for a connection slot:
+        # cancelling asyncio.Semaphore waiters en masse can lose its wake-ups (an earlier run
+        # of this script stalled that way, the server idle, every request given up)
         async with sem:
+            left = due + timeout - time.perf_counter()
+            if left <= 0:  # waited its whole budget for a slot: given up unsent
+                out.records.append(Record(kind, due - t0, timeout, False, True))
+                return
             conn = idle.pop() if idle else Connection("127.0.0.1", port)
             try:
-                status, _ = await conn.request(method, path, body)
+                status, _ = await asyncio.wait_for(conn.request(method, path, body), left)
+            except TimeoutError:
+                conn.close()  # given up mid-request: the connection is spoilt
+                out.records.append(Record(kind, due - t0, timeout, False, True))
+                return
             except (OSError, ValueError, asyncio.IncompleteReadError):
-                return False
-            except asyncio.CancelledError:  # given up mid-request: the connection is spoilt
-                conn.close()
-                raise
+                status = 0
             if conn.writer is not None:
                 idle.append(conn)
-            return status == 200
-
-    async def one(due: float, kind: str, method: str, path: str, body: bytes) -> None:
-        try:
-            ok = await asyncio.wait_for(
-                attempt(method, path, body), due + timeout - time.perf_counter()
-            )
-            latency = time.perf_counter() - due
-        except TimeoutError:
-            out.records.append(Record(kind, due - t0, timeout, False, True))
-            return
-        out.records.append(Record(kind, due - t0, latency, ok))
+            out.records.append(Record(kind, due - t0, time.perf_counter() - due, status == 200))
 
     async def sample_memory() -> None:
         while time.perf_counter() - t0 <= seconds + 1:
