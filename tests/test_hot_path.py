@@ -156,3 +156,21 @@ def test_mmr_reads_rows_of_a_larger_table_like_the_gathered_vectors() -> None:
     np.testing.assert_array_equal(
         mmr(rel, table, 20, 0.8, rows=rows), mmr(rel, table[rows], 20, 0.8)
     )
+
+
+def test_query_vectors_stay_out_of_the_item_cache(tmp_path) -> None:
+    from shoprec.serving import build
+    from shoprec.settings import Settings
+
+    cache = tmp_path / "text.npz"
+    vectorize = build.Vectorizer(Settings(text_cache=cache))
+    items = vectorize(["Rose shampoo for dry hair"])  # an item text: cached on disk
+    stamp = cache.stat().st_mtime_ns
+    q = vectorize.queries(["red lipstick", "", "red lipstick"])
+    assert cache.stat().st_mtime_ns == stamp  # no rewrite of the item cache per query
+    assert not vectorize.cache.has("red lipstick")
+    np.testing.assert_allclose(np.linalg.norm(q[[0, 2]], axis=1), 1.0, rtol=1e-5)
+    assert not q[1].any() and np.array_equal(q[0], q[2])
+    np.testing.assert_allclose(
+        vectorize.queries(["Rose shampoo for dry hair"])[0], items[0], atol=1e-5
+    )

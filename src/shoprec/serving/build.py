@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections import OrderedDict
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -33,6 +34,8 @@ from shoprec.training.sasrec_job import (
 
 log = logging.getLogger(__name__)
 
+#: Query vectors kept in memory by :meth:`Vectorizer.queries`.
+QUERY_MEMORY = 10_000
 #: The demo's training preset: a few epochs of the benchmark model (about 2 minutes).
 QUICK_SECONDS = 120.0
 
@@ -46,6 +49,7 @@ class Vectorizer:
         self.cache = VectorCache(settings.text_cache)
         self._encoder = None
         self._lock = threading.Lock()
+        self._queries: OrderedDict[str, np.ndarray] = OrderedDict()  # least recent first
 
     @property
     def encoder(self):  # -> TextEncoder
@@ -60,6 +64,25 @@ class Vectorizer:
         with self._lock:
             have_all = all(not t or self.cache.has(t) for t in texts)
         return self.cache.embed(texts, None if have_all else self.encoder)
+
+    def queries(self, texts: list[str]) -> np.ndarray:
+        """Vectors for ad-hoc texts (search queries, questions). They never enter the item
+        cache: that file is rewritten whole on every miss, which per query grew into a stall
+        of its own (the soak's rising p99). The latest :data:`QUERY_MEMORY` stay in memory."""
+        out = np.zeros((len(texts), 384), np.float32)
+        missing = [t for t in dict.fromkeys(texts) if t and t not in self._queries]
+        if missing:
+            vecs = self.encoder.encode(missing)
+            with self._lock:
+                self._queries.update(zip(missing, vecs, strict=True))
+                while len(self._queries) > QUERY_MEMORY:
+                    self._queries.popitem(last=False)
+        with self._lock:
+            for k, t in enumerate(texts):
+                if t in self._queries:
+                    self._queries.move_to_end(t)
+                    out[k] = self._queries[t]
+        return out
 
 
 @dataclass

@@ -327,7 +327,10 @@ class Engine:
         from shoprec.serving.explain import tag_phrase
 
         if self._search is None:
-            self._search = ProductSearch(self.catalog, self.vectorize)
+            # queries are embedded apart from the item cache when the vectorizer can
+            self._search = ProductSearch(
+                self.catalog, getattr(self.vectorize, "queries", self.vectorize)
+            )
         bundle = self.bundle
         ids, rrf = self._search.search(query, bundle.n_rows)
         in_stock = self.catalog.view()[2]
