@@ -33,8 +33,10 @@ from pathlib import Path
 import httptools
 import httpx
 import redis
-from serving import free_port, pct, serve
-from serving import stop as stop_shop
+from serving import free_port, pct
+
+from shoprec.serving.process import client_on_worker, serve
+from shoprec.serving.process import stop as stop_shop
 
 OUT = Path(__file__).parent / "results"
 
@@ -77,17 +79,6 @@ def start_shop(dataset: str, store_url: str, workers: int, port: int) -> subproc
     return serve(
         ["--dataset", dataset, "--quick", "--store", store_url, "--workers", str(workers)], port
     )
-
-
-def client_on_worker(base: str, avoid: str | None = None) -> tuple[httpx.Client, str]:
-    """A one-connection client and the pid of the worker that accepted it (not ``avoid``)."""
-    for _ in range(200):
-        c = httpx.Client(base_url=base, timeout=10, limits=httpx.Limits(max_connections=1))
-        pid = c.get("/healthz").headers["x-shoprec-worker"]
-        if pid != avoid:
-            return c, pid
-        c.close()
-    raise AssertionError("every connection landed on the same worker")
 
 
 # ------------------------------------------------------------------------------- client

@@ -17,7 +17,6 @@ import http.client
 import json
 import os
 import random
-import signal
 import socket
 import subprocess
 import sys
@@ -25,11 +24,12 @@ import tempfile
 import time
 from pathlib import Path
 
-import httpx
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).parent))
 import loadgen  # noqa: E402  (bench/ is not a package)
+
+from shoprec.serving.process import serve, stop  # noqa: E402
 
 OUT = Path(__file__).parent / "results"
 
@@ -40,35 +40,8 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def serve(args: list[str], port: int, timeout: float = 1800) -> subprocess.Popen:
-    """``shoprec serve --port PORT ARGS`` as a subprocess (1 BLAS thread), once /healthz
-    answers; it is killed if it does not within ``timeout`` seconds."""
-    cmd = [sys.executable, "-m", "shoprec.cli", "serve", "--port", str(port), "--no-verbose"]
-    proc = subprocess.Popen(cmd + args, env={**os.environ, "SHOPREC_THREADS": "1"})
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError("server exited")
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
-                return proc
-        except httpx.HTTPError:
-            time.sleep(0.5)
-    proc.kill()
-    raise TimeoutError("server did not start")
-
-
-def stop(proc: subprocess.Popen, timeout: float = 60) -> None:
-    """SIGTERM, then SIGKILL if the server has not exited within ``timeout`` seconds."""
-    proc.send_signal(signal.SIGTERM)
-    try:
-        proc.wait(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
-
-
 def start_server(dataset: str, store: Path, port: int, quick: bool) -> subprocess.Popen:
+    """``shoprec serve`` on ``dataset`` over the embedded store in ``store``."""
     args = ["--dataset", dataset, "--store", str(store)]
     return serve(args + (["--quick"] if quick else []), port)
 

@@ -8,7 +8,6 @@ import subprocess
 import time
 from pathlib import Path
 
-import httpx
 import pytest
 import redis
 
@@ -56,14 +55,3 @@ def start_shop(serving_root: Path, store_url: str, workers: int) -> tuple[subpro
     port = free_port()
     proc = serve_synthetic(serving_root, ["--store", store_url, "--workers", str(workers)], port)
     return proc, f"http://127.0.0.1:{port}"
-
-
-def client_on_worker(base: str, avoid: str | None = None) -> tuple[httpx.Client, str]:
-    """A one-connection client and the pid of the worker it landed on (not ``avoid``)."""
-    for _ in range(200):
-        c = httpx.Client(base_url=base, timeout=10, limits=httpx.Limits(max_connections=1))
-        pid = c.get("/healthz").headers["x-shoprec-worker"]
-        if pid != avoid:
-            return c, pid
-        c.close()
-    raise AssertionError("every connection landed on the same worker")

@@ -2,19 +2,15 @@
 
 from __future__ import annotations
 
-import os
-import signal
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-import httpx
-
 from shoprec.data.datasets import load_dataset
 from shoprec.serving.build import Built, build_engine
+from shoprec.serving.process import serve
 from shoprec.settings import Settings
 
 _CACHE: dict[str, Built] = {}
@@ -55,7 +51,6 @@ def free_port() -> int:
 def serve_in_thread(app: object) -> Iterator[str]:
     """Run ``app`` under uvicorn in a background thread; yields its base URL."""
     import threading
-    import time
 
     import uvicorn
 
@@ -77,32 +72,8 @@ def serve_synthetic(serving_root: Path, args: list[str], port: int) -> subproces
     the models the session's ``built`` fixture trained under ``serving_root``, returned once
     /healthz answers (its stderr is raised if it dies first)."""
     env = {
-        **os.environ,
         "SHOPREC_ARTIFACTS_DIR": str(serving_root / "artifacts"),
         "SHOPREC_TEXT_CACHE": str(serving_root / "artifacts" / "text.npz"),
-        "SHOPREC_THREADS": "1",
     }
-    cmd = [sys.executable, "-m", "shoprec.cli", "serve", "--dataset", "synthetic", "--quick"]
-    cmd += ["--port", str(port), "--no-verbose", *args]
-    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    deadline = time.monotonic() + 180
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(proc.stderr.read().decode() if proc.stderr else "server died")
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
-                return proc
-        except httpx.HTTPError:
-            time.sleep(0.3)
-    proc.kill()
-    raise TimeoutError("server did not come up")
-
-
-def stop_server(proc: subprocess.Popen, timeout: float = 30) -> None:
-    """SIGTERM, then SIGKILL if it has not exited within ``timeout`` seconds."""
-    proc.send_signal(signal.SIGTERM)
-    try:
-        proc.wait(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
+    args = ["--dataset", "synthetic", "--quick", *args]
+    return serve(args, port, env=env, timeout=180, quiet=True)

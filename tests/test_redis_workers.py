@@ -18,11 +18,12 @@ from pathlib import Path
 import httpx
 import pytest
 
-from redis_fixtures import RedisServer, client_on_worker, start_shop
-from serving_fixtures import stop_server as stop_shop
+from redis_fixtures import RedisServer, start_shop
 from shoprec.data.records import Event, EventType
 from shoprec.online.state import state_key
 from shoprec.serving.engine import STORE_DOWN
+from shoprec.serving.process import client_on_worker
+from shoprec.serving.process import stop as stop_shop
 from shoprec.store.redis import RedisEventLog, connect
 
 
