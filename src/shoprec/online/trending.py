@@ -35,19 +35,11 @@ class Trending:
     def add(self, index: np.ndarray | int, weight: np.ndarray | float, ts: float) -> None:
         """Add ``weight`` to item ``index`` (arrays allowed) at event time ``ts``."""
         idx = np.atleast_1d(np.asarray(index, dtype=np.int64))
-        with self._lock:
-            if self._ref is None:
-                self._ref = ts
-            if (ts - self._ref) / self.tau > 30.0:  # rescale before exp overflows
-                self._values *= math.exp(-(ts - self._ref) / self.tau)
-                self._ref = ts
-            if idx.size and idx.max() >= len(self._values):
-                grown = np.zeros(max(2 * len(self._values), int(idx.max()) + 1))
-                grown[: len(self._values)] = self._values
-                self._values = grown
-            factor = math.exp((ts - self._ref) / self.tau)
-            np.add.at(self._values, idx, np.asarray(weight, dtype=np.float64) * factor)
-            self.version += 1
+        self.add_many(
+            idx,
+            np.broadcast_to(np.asarray(weight, np.float64), idx.shape),
+            np.full(idx.shape, float(ts)),
+        )
 
     def add_many(self, index: np.ndarray, weight: np.ndarray, ts: np.ndarray) -> None:
         """:meth:`add` for a batch of events in order (``index``, ``weight``, ``ts`` aligned):
