@@ -137,7 +137,8 @@ class Pipeline:
                 hit = np.isin(cands.ids[pos], near)
                 span = float(rel_k.max() - rel_k.min()) or 1.0
                 rel_k = rel_k + st.session_boost * span * hit
-                closest = pos[hit][np.argsort(_positions(near, cands.ids[pos[hit]]))].tolist()
+                at = dict(zip(cands.ids[pos[hit]].tolist(), pos[hit].tolist(), strict=True))
+                closest = [at[j] for j in near.tolist() if j in at]  # in neighbour order
                 boosted = set(closest)
             if st.sentiment > 0 and drift:
                 # a product whose reviews are turning negative is demoted (drift in [-2, 0])
@@ -201,12 +202,6 @@ class Pipeline:
 SESSION_POSITIONS = (3, 8, 13, 18)
 #: The neighbours must show within this many first positions (the visible part of a feed).
 SESSION_WINDOW = 10
-
-
-def _positions(order: np.ndarray, values: np.ndarray) -> np.ndarray:
-    """Where each of ``values`` stands in ``order`` (every value is in it)."""
-    at = {int(v): k for k, v in enumerate(order.tolist())}
-    return np.array([at[int(v)] for v in values.tolist()], np.int64)
 
 
 def _with_session_slots(order: np.ndarray, closest: list[int], slots: int, n: int) -> np.ndarray:
