@@ -15,12 +15,15 @@ from conftest import ROOT, require_data
 from shoprec.nlp.sentiment import (
     LABELS,
     CachedEncoder,
+    FineTuneConfig,
+    FineTunedSentiment,
     LayerEncoder,
     SentimentConfig,
     SentimentModel,
     SentimentResult,
     chunk_text,
     intensity,
+    load_model,
     load_or_train,
     load_reviews,
     macro_f1,
@@ -148,6 +151,79 @@ def test_load_or_train_uses_the_cached_model(tmp_path) -> None:
     model.save(tmp_path / "sentiment")
     cached = load_or_train(Settings(artifacts_dir=tmp_path), HashEncoder())
     assert np.array_equal(cached.predict_proba(texts), model.predict_proba(texts))
+
+
+# -- fine-tuned MiniLM (smoke-sized: a few seconds on one thread) ------------------------------
+_FT = FineTuneConfig(
+    max_tokens=16, head_tokens=6, epochs=3, batch_size=8, lr=1e-4, head_lr=1e-2,
+    blend=(0.0, 0.3), tfidf_c=1.0,
+)  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def finetuned() -> FineTunedSentiment:
+    import torch
+
+    torch.set_num_threads(1)
+    texts, y = _tiny(24)
+    return FineTunedSentiment(_FT).fit(texts, y, texts[:12], y[:12])
+
+
+def test_finetune_reduces_loss_and_predicts(finetuned: FineTunedSentiment) -> None:
+    losses = [h["loss"] for h in finetuned.history_]
+    assert len(losses) == 3 and losses[-1] < 0.5 * losses[0]
+    assert all("val_score" in h for h in finetuned.history_) and finetuned.blend_ in _FT.blend
+    texts, y = _tiny(24)
+    probs = finetuned.predict_proba(texts + ["", "  "])
+    np.testing.assert_allclose(probs.sum(1), 1.0, atol=1e-9)
+    np.testing.assert_array_equal(probs[-2:], [[0, 1, 0], [0, 1, 0]])
+    assert np.mean(probs[:-2].argmax(1) == y) >= 0.9
+    res = finetuned.predict(["great love perfect the product"])
+    assert res[0].label in LABELS and 0.0 <= res[0].intensity <= 1.0
+
+
+def test_finetune_keeps_head_and_tail_of_long_texts(finetuned: FineTunedSentiment) -> None:
+    words = [f"w{i}" for i in range(40)]
+    ids = finetuned._ids([" ".join(words), "great"])
+    full = finetuned._tok(" ".join(words), add_special_tokens=False)["input_ids"]
+    assert len(ids[0]) == _FT.max_tokens and len(ids[1]) == 3
+    assert ids[0][1:7] == full[:6] and ids[0][7:-1] == full[-(_FT.max_tokens - 8) :]
+
+
+def test_finetune_save_load_round_trip_identical(tmp_path, finetuned: FineTunedSentiment) -> None:
+    from safetensors import safe_open
+
+    finetuned.save(tmp_path / "sentiment")
+    with safe_open(str(tmp_path / "sentiment" / "weights.safetensors"), "pt") as f:
+        keys = set(f.keys())
+    assert not any(k.startswith("embeddings.") for k in keys)  # frozen: from the bundled model
+    assert {"head.weight", "tfidf.w"} <= keys
+    again = load_model(tmp_path / "sentiment", HashEncoder())
+    assert isinstance(again, FineTunedSentiment) and again.config == finetuned.config
+    probe = _tiny(24)[0] + ["great but broken", "never seen words here", ""]
+    assert np.array_equal(finetuned.predict_proba(probe), again.predict_proba(probe))
+    cached = load_or_train(Settings(artifacts_dir=tmp_path), HashEncoder())
+    assert np.array_equal(cached.predict_proba(probe), finetuned.predict_proba(probe))
+
+
+def test_load_model_reads_the_frozen_artifact_too(tmp_path) -> None:
+    texts, y = _tiny()
+    model = SentimentModel(HashEncoder(), CONFIGS["lr+nb"]).fit(texts, y)
+    model.save(tmp_path / "m")
+    again = load_model(tmp_path / "m", HashEncoder())
+    assert isinstance(again, SentimentModel)
+    assert np.array_equal(again.predict_proba(texts), model.predict_proba(texts))
+    with pytest.raises(ValueError, match="not fine-tuned"):
+        FineTunedSentiment.load(tmp_path / "m")
+
+
+def test_finetune_config_is_validated() -> None:
+    with pytest.raises(ValueError):
+        FineTuneConfig(max_tokens=16, head_tokens=15)
+    with pytest.raises(ValueError):
+        FineTuneConfig(class_weight="inverse")
+    with pytest.raises(ValueError):
+        FineTuneConfig(blend=(1.0,))
 
 
 def test_empty_texts() -> None:

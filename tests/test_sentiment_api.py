@@ -136,3 +136,28 @@ def test_bad_sentiment_requests_name_the_field(
 def test_bad_item_id_is_a_4xx(sentiment_client: TestClient) -> None:
     r = sentiment_client.get(f"/v1/items/{'x' * 300}/sentiment")
     assert r.status_code == 422 and "item_id" in r.text
+
+
+def test_serving_loads_a_fine_tuned_artifact(tmp_path: Path) -> None:
+    """``sentiment_model`` (what the engine calls) loads whichever type train-sentiment saved:
+    here a smoke-sized fine-tuned MiniLM; a batch of texts scores in well under a second."""
+    import time
+    from types import SimpleNamespace
+
+    import torch
+
+    from shoprec.nlp.sentiment import FineTuneConfig, FineTunedSentiment
+    from shoprec.serving.build import sentiment_model
+
+    torch.set_num_threads(1)
+    texts = [GOOD, BAD, "It is okay, average quality, nothing special."] * 4
+    y = np.array([2, 0, 1] * 4)
+    cfg = FineTuneConfig(max_tokens=32, head_tokens=8, epochs=2, batch_size=6, head_lr=1e-2)
+    FineTunedSentiment(cfg).fit(texts, y).save(tmp_path / ARTIFACT)
+    model = sentiment_model(Settings(artifacts_dir=tmp_path), SimpleNamespace(encoder=None))
+    assert isinstance(model, FineTunedSentiment)
+    model.predict([GOOD])  # first call warms up
+    t0 = time.perf_counter()
+    res = model.predict([GOOD, BAD, "", "Fine I guess."])
+    assert time.perf_counter() - t0 < 1.0
+    assert [r.label for r in res][2] == "neutral" and all(r.label in LABELS for r in res)

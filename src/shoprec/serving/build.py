@@ -221,15 +221,16 @@ def attach_experiments(engine: Engine, store_dir: Path) -> None:
         engine.pipeline.strategy = engine.experiments.promoted
 
 
-def sentiment_model(settings: Settings, vectorize: Vectorizer):  # -> SentimentModel | None
+def sentiment_model(settings: Settings, vectorize: Vectorizer):  # -> sentiment model | None
     """The trained review sentiment model (``shoprec train-sentiment``, cached under
-    artifacts/), or None until one exists: serving never trains in a request."""
-    from shoprec.nlp.sentiment import ARTIFACT, SentimentModel
+    artifacts/), or None until one exists: serving never trains in a request. Either artifact
+    type loads (the manifest names it): the fine-tuned MiniLM or the older frozen-encoder head."""
+    from shoprec.nlp.sentiment import ARTIFACT, load_model
 
     path = Path(settings.artifacts_dir) / ARTIFACT
     if not (path / "manifest.json").is_file():
         return None
-    return SentimentModel.load(path, vectorize.encoder)
+    return load_model(path, vectorize.encoder)
 
 
 def watch_artifacts(built: Built, settings: Settings, quick: bool) -> ArtifactWatcher:

@@ -1,4 +1,7 @@
-"""Review sentiment (negative / neutral / positive, with an intensity) on the frozen MiniLM encoder.
+"""Review sentiment (negative / neutral / positive, with an intensity) on the MiniLM encoder.
+
+The served model (:mod:`.finetune`) is all-MiniLM-L6-v2 fine-tuned end to end with a three-class
+head, blended with a naive-Bayes TF-IDF head. The earlier models on the frozen encoder remain:
 
 A review is cut into pieces of about ``chunk_words`` words (the encoder truncates at 256 word
 pieces, about 200 words), each piece is embedded by the frozen encoder and the piece vectors are
@@ -10,8 +13,9 @@ features weighted by naive-Bayes log-count ratios, optionally blended with a sec
 regression on the embedding alone) gives the class probabilities.
 
 Modules: :mod:`.features` (pieces, encoders, cache), :mod:`.model` (config, model, intensity),
-:mod:`.data` (review sets, splits), :mod:`.evaluate` (reports, VADER), :mod:`.train` (variants
-chosen on validation, :func:`train_default`, :func:`load_or_train`).
+:mod:`.finetune` (the fine-tuned model), :mod:`.data` (review sets, splits), :mod:`.evaluate`
+(reports, VADER), :mod:`.train` (variants chosen on validation, :func:`train_default`,
+:func:`load_model` for either artifact type, :func:`load_or_train`).
 """
 
 from shoprec.nlp.sentiment.data import load_reviews, split_alexa, split_multidomain
@@ -24,6 +28,7 @@ from shoprec.nlp.sentiment.features import (
     encoder_for,
     pooled_pieces,
 )
+from shoprec.nlp.sentiment.finetune import FINETUNE_ARTIFACT, FineTuneConfig, FineTunedSentiment
 from shoprec.nlp.sentiment.model import (
     ARTIFACT,
     LABELS,
@@ -35,12 +40,21 @@ from shoprec.nlp.sentiment.model import (
     SentimentResult,
     intensity,
 )
-from shoprec.nlp.sentiment.train import VARIANTS, load_or_train, train_default
+from shoprec.nlp.sentiment.train import (
+    DEFAULT_VARIANTS,
+    FINETUNE_VARIANTS,
+    VARIANTS,
+    load_model,
+    load_or_train,
+    save_model,
+    train_default,
+)
 
 __all__ = [
-    "ARTIFACT", "LABELS", "NEG", "NEU", "POS", "VARIANTS", "CachedEncoder", "Encoder",
+    "ARTIFACT", "DEFAULT_VARIANTS", "FINETUNE_ARTIFACT", "FINETUNE_VARIANTS", "LABELS", "NEG",
+    "NEU", "POS", "VARIANTS", "CachedEncoder", "Encoder", "FineTuneConfig", "FineTunedSentiment",
     "LayerEncoder", "SentimentConfig", "SentimentModel", "SentimentResult", "chunk_text",
-    "class_report", "encoder_for", "evaluate", "intensity", "load_or_train", "load_reviews",
-    "macro_f1", "pooled_pieces", "split_alexa", "split_multidomain", "train_default",
-    "vader_baseline",
+    "class_report", "encoder_for", "evaluate", "intensity", "load_model", "load_or_train",
+    "load_reviews", "macro_f1", "pooled_pieces", "save_model", "split_alexa", "split_multidomain",
+    "train_default", "vader_baseline",
 ]  # fmt: skip
