@@ -174,3 +174,66 @@ def test_logit_adjustment_round_trip_and_encoder(trained: SASRecRecommender, tmp
         np.testing.assert_allclose(enc.scores(hist[0])[1:], adjusted[0, 1:], atol=1e-5)
     finally:
         trained.set_logit_adjustment(0.0, counts)
+
+
+@pytest.fixture(scope="module")
+def text_model() -> SASRecRecommender:
+    rng = np.random.default_rng(1)
+    text = rng.normal(size=(N_ITEMS + 1, 24)).astype(np.float32)
+    text[0] = 0
+    cfg = _small(use_text=True, epochs=5)
+    return SASRecRecommender(cfg, progress=False).fit(
+        TrainData(histories=_cyclic_histories(), n_items=N_ITEMS, item_text_vectors=text)
+    )
+
+
+def test_text_lift_adds_cosine_of_latest_items_neighbours(text_model, tmp_path) -> None:
+    """scores + beta * cos(latest item, item) over the latest item's nearest texts: applied by
+    score(), kept by save/load, and equal in the serving encoder given the same table."""
+    from shoprec.models.scoring import TEXT_K, text_neighbours
+
+    hist = _cyclic_histories(6, seed=5)
+    users = np.zeros(len(hist), dtype=np.int64)
+    plain = text_model.score(users, hist)
+    text_model.set_text_lift(2.0)
+    try:
+        lifted = text_model.score(users, hist)
+        v = text_model.model_.text_vectors.numpy()
+        v = v / np.maximum(np.linalg.norm(v, axis=1, keepdims=True), 1e-12)
+        for b, h in enumerate(hist):
+            cos = v[1:] @ v[h[-1]]
+            cos[h[-1] - 1] = -np.inf  # the item itself is not its own neighbour
+            near = np.argsort(-cos)[: min(TEXT_K, N_ITEMS - 1)] + 1
+            want = plain[b].copy()
+            want[near] += 2.0 * (v[near] @ v[h[-1]])
+            np.testing.assert_allclose(lifted[b, 1:], want[1:], atol=1e-5)
+        text_model.save(tmp_path / "lift")
+        loaded = SASRecRecommender.load(tmp_path / "lift")
+        np.testing.assert_allclose(loaded.score(users, hist), lifted, atol=1e-6)
+        enc = SASRecEncoder(text_model.model_)
+        ids, sims = text_neighbours(v, np.arange(len(v)))
+        enc = enc.with_items(enc.items, None, (2.0, ids, sims))
+        for b, h in enumerate(hist):
+            np.testing.assert_allclose(enc.scores(h)[1:], lifted[b, 1:], atol=1e-5)
+    finally:
+        text_model.set_text_lift(0.0)
+
+
+def test_calibration_grid_equals_scoring_with_each_pair(text_model) -> None:
+    """The fast (tau, beta) grid gives the NDCG@10 that score() gives with each pair set."""
+    from shoprec.evaluation.protocol import validation_ndcg10
+    from shoprec.training.sasrec_job import _grid_ndcg10
+
+    hist = _cyclic_histories(40, seed=6)
+    inputs, targets = [h[:-1] for h in hist], np.array([h[-1] for h in hist])
+    counts = np.bincount(np.concatenate(inputs), minlength=N_ITEMS + 1)
+    text_model.set_text_lift(1.0)
+    grid = _grid_ndcg10(text_model, inputs, targets, None, counts, (0.0, 0.3), (0.0, 1.5))
+    try:
+        for (tau, beta), got in grid.items():
+            text_model.set_logit_adjustment(tau, counts)
+            text_model.set_text_lift(beta)
+            assert got == pytest.approx(validation_ndcg10(text_model, inputs, targets), abs=1e-9)
+    finally:
+        text_model.set_logit_adjustment(0.0, counts)
+        text_model.set_text_lift(0.0)

@@ -14,6 +14,7 @@ import numpy as np
 from scipy.special import erf
 
 from shoprec.models.sasrec import SASRec, gap_buckets
+from shoprec.models.scoring import add_text_lift
 
 
 def _ln(x: np.ndarray, w: np.ndarray, b: np.ndarray, eps: float = 1e-5) -> np.ndarray:
@@ -70,6 +71,8 @@ class SASRecEncoder:
             self.lnf_w = model.ln_f.weight.numpy().copy()
             self.lnf_b = model.ln_f.bias.numpy().copy()
         self.bias: np.ndarray | None = None  # additive score term per item (logit adjustment)
+        #: the text lift (beta, neighbour ids, sims): SASRecRecommender.set_text_lift's term
+        self.text_lift: tuple[float, np.ndarray, np.ndarray] | None = None
         L = self.max_len
         self._causal = np.triu(np.full((L, L), -np.inf, dtype=np.float32), 1)
 
@@ -80,14 +83,21 @@ class SASRecEncoder:
             return None
         return (np.asarray(text_vectors, np.float32) @ self.text_proj).astype(np.float32)
 
-    def with_items(self, items: np.ndarray, bias: np.ndarray | None = None) -> SASRecEncoder:
+    def with_items(
+        self,
+        items: np.ndarray,
+        bias: np.ndarray | None = None,
+        text_lift: tuple[float, np.ndarray, np.ndarray] | None = None,
+    ) -> SASRecEncoder:
         """A shallow copy reading item vectors from ``items`` ``(N, C)`` (another id space,
         e.g. the live catalog's, where new items were added by :meth:`text_item_vectors`),
-        with an optional additive score term ``bias`` ``(N,)`` (the logit adjustment)."""
+        with an optional additive score term ``bias`` ``(N,)`` (the logit adjustment) and
+        ``text_lift`` = (beta, ``(N, K)`` text-neighbour ids, sims) in that id space."""
         other = copy.copy(self)
         other.items = np.ascontiguousarray(items, np.float32)
         other.items_scaled = other.items * np.float32(math.sqrt(self.dim))
         other.bias = None if bias is None else np.ascontiguousarray(bias, np.float32)
+        other.text_lift = text_lift if text_lift and text_lift[0] else None
         return other
 
     def _attend(self, x: np.ndarray, blk: dict, last_only: bool) -> np.ndarray:
@@ -134,5 +144,8 @@ class SASRecEncoder:
         s = self.items @ self.user_vector(history, timestamps) / np.float32(self.temperature)
         if self.bias is not None:
             s += self.bias
+        if self.text_lift is not None and len(history):
+            beta, ids, sims = self.text_lift
+            add_text_lift(s[None, :], np.asarray(history[-1:]), ids, sims, beta)
         s[0] = -np.inf
         return s

@@ -17,6 +17,7 @@ from safetensors.torch import load_file, save_file
 from shoprec.data.interactions import TrainData
 from shoprec.evaluation.protocol import validation_ndcg10
 from shoprec.models.sasrec import SASRec, SASRecConfig, gap_buckets
+from shoprec.models.scoring import TEXT_K, add_text_lift, text_neighbours
 from shoprec.training.loop import TrainHistory, train
 from shoprec.training.sequences import next_item_batches, pad_left
 
@@ -57,6 +58,10 @@ class SASRecRecommender:
         #: tau chosen on validation (see training.sasrec_job.calibrate); 0 = off
         self.logit_adjustment_ = 0.0
         self.log_prior_: np.ndarray | None = None
+        #: text lift: scores + beta * cos(latest item's text, item's text) over the latest
+        #: item's TEXT_K nearest texts; beta chosen on validation like tau; 0 = off
+        self.text_lift_ = 0.0
+        self.text_nbrs_: tuple[np.ndarray, np.ndarray] | None = None
 
     # -- training -----------------------------------------------------------------------
     def fit(self, data: TrainData) -> Self:
@@ -178,8 +183,24 @@ class SASRecRecommender:
         scores = np.concatenate(out).astype(np.float32, copy=False)
         if self.logit_adjustment_ and self.log_prior_ is not None:
             scores -= np.float32(self.logit_adjustment_) * self.log_prior_
+        if self.text_lift_ and self.text_nbrs_ is not None:
+            latest = [int(h[-1]) if len(h) else 0 for h in histories]
+            add_text_lift(scores, np.asarray(latest), *self.text_nbrs_, self.text_lift_)
         scores[:, 0] = -np.inf
         return scores
+
+    def set_text_lift(self, beta: float) -> None:
+        """Add ``beta * cos`` to the scores of the latest item's nearest texts (``beta > 0``
+        lifts items that read like the one just seen: what a rarely seen item has going for it).
+        Needs a model with text vectors."""
+        if beta and self.text_nbrs_ is None:
+            tv = getattr(self.model_, "text_vectors", None)
+            if tv is None:
+                raise ValueError("the text lift needs a model trained with text vectors")
+            v = tv.numpy().astype(np.float32)
+            v = v / np.maximum(np.linalg.norm(v, axis=1, keepdims=True), 1e-12)
+            self.text_nbrs_ = text_neighbours(v, np.arange(len(v)), TEXT_K)
+        self.text_lift_ = float(beta)
 
     def set_logit_adjustment(self, tau: float, counts: np.ndarray) -> None:
         """Subtract ``tau * log p(item)`` from every score, ``p`` from training ``counts``
@@ -209,6 +230,7 @@ class SASRecRecommender:
             "config": self.config.to_dict(),
             "n_items": self.model_.n_items,
             "logit_adjustment": self.logit_adjustment_,
+            "text_lift": self.text_lift_,
             "history": self.history_.to_dict() if hasattr(self, "history_") else None,
             "privacy": self.privacy_.to_dict() if self.privacy_ else None,
             **(extra or {}),
@@ -230,6 +252,8 @@ class SASRecRecommender:
         if manifest.get("logit_adjustment") and prior.is_file():
             rec.logit_adjustment_ = float(manifest["logit_adjustment"])
             rec.log_prior_ = np.load(prior, allow_pickle=False)
+        if manifest.get("text_lift"):
+            rec.set_text_lift(float(manifest["text_lift"]))
         rec._cache_items()
         return rec
 

@@ -6,6 +6,9 @@ import numpy as np
 
 from shoprec.models.base import Recommender
 
+#: Text neighbours kept per item (the text-similarity candidates, the sequence model's text lift).
+TEXT_K = 50
+
 
 def mask_histories(scores: np.ndarray, histories: list[np.ndarray]) -> np.ndarray:
     """Set ``scores[b, histories[b]] = -inf`` in place, and padding column 0; returns ``scores``."""
@@ -51,3 +54,42 @@ def recommend(
     else:
         scores[:, 0] = -np.inf
     return top_k(scores, n)
+
+
+def text_neighbours(
+    vectors: np.ndarray, rows: np.ndarray, k: int = TEXT_K, chunk: int = 2048
+) -> tuple[np.ndarray, np.ndarray]:
+    """Top-``k`` cosine neighbours among ``vectors`` ``(N + 1, D)`` of each index in ``rows``
+    (self and padding excluded): ``(len(rows), k)`` ids and sims, 0-padded in small catalogs."""
+    ids = np.zeros((len(rows), k), np.int64)
+    sims = np.zeros((len(rows), k), np.float32)
+    width = min(k, len(vectors) - 2)
+    if width < 1:
+        return ids, sims
+    for s in range(0, len(rows), chunk):
+        r = rows[s : s + chunk]
+        sc = vectors[r] @ vectors.T  # (B, N + 1)
+        sc[:, 0] = -np.inf
+        sc[np.arange(len(r)), r] = -np.inf
+        top = np.argpartition(-sc, width - 1, axis=1)[:, :width]
+        val = np.take_along_axis(sc, top, 1)
+        order = np.argsort(-val, axis=1, kind="stable")
+        ids[s : s + chunk, :width] = np.take_along_axis(top, order, 1)
+        sims[s : s + chunk, :width] = np.take_along_axis(val, order, 1)
+    return ids, sims
+
+
+def add_text_lift(
+    scores: np.ndarray, latest: np.ndarray, ids: np.ndarray, sims: np.ndarray, beta: float
+) -> np.ndarray:
+    """``scores[b, ids[latest[b]]] += beta * sims[latest[b]]`` in place, returns ``scores``.
+
+    The lift of items whose text is close to each shopper's latest item (``ids``/``sims`` from
+    :func:`text_neighbours`; row 0, padding, has zero sims). Sparse over the neighbour table, so
+    offline scoring and serving add exactly the same term."""
+    if beta:
+        latest = np.asarray(latest, np.int64)
+        rows = np.repeat(np.arange(len(latest)), ids.shape[1])
+        # ids repeat within a row only as 0-padding with zero sims: plain indexing is exact
+        scores[rows, ids[latest].ravel()] += np.float32(beta) * sims[latest].ravel()
+    return scores

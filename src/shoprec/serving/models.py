@@ -17,12 +17,14 @@ from shoprec.models.itemknn import ItemKNN
 from shoprec.models.ranker import Ranker
 from shoprec.models.sasrec_infer import SASRecEncoder
 from shoprec.models.sasrec_recommender import SASRecRecommender
+from shoprec.models.scoring import TEXT_K, text_neighbours
 from shoprec.serving.catalog import Catalog
 
 log = logging.getLogger(__name__)
 
-#: Neighbours kept per item for the co-visitation and text-similarity candidate sources.
-N_NEIGHBOURS = 50
+#: Neighbours kept per item for the co-visitation and text-similarity candidate sources (the
+#: same count as the sequence model's text lift, so serving adds that term from this table).
+N_NEIGHBOURS = TEXT_K
 
 
 @dataclass
@@ -52,29 +54,6 @@ class ModelBundle:
     meta: dict = field(default_factory=dict)
 
 
-def text_neighbours(
-    vectors: np.ndarray, rows: np.ndarray, k: int = N_NEIGHBOURS, chunk: int = 2048
-) -> tuple[np.ndarray, np.ndarray]:
-    """Top-``k`` cosine neighbours among ``vectors`` ``(N + 1, D)`` of each index in ``rows``
-    (self and padding excluded): ``(len(rows), k)`` ids and sims, 0-padded in small catalogs."""
-    ids = np.zeros((len(rows), k), np.int64)
-    sims = np.zeros((len(rows), k), np.float32)
-    width = min(k, len(vectors) - 2)
-    if width < 1:
-        return ids, sims
-    for s in range(0, len(rows), chunk):
-        r = rows[s : s + chunk]
-        sc = vectors[r] @ vectors.T  # (B, N + 1)
-        sc[:, 0] = -np.inf
-        sc[np.arange(len(r)), r] = -np.inf
-        top = np.argpartition(-sc, width - 1, axis=1)[:, :width]
-        val = np.take_along_axis(sc, top, 1)
-        order = np.argsort(-val, axis=1, kind="stable")
-        ids[s : s + chunk, :width] = np.take_along_axis(top, order, 1)
-        sims[s : s + chunk, :width] = np.take_along_axis(val, order, 1)
-    return ids, sims
-
-
 def _align(model_ids: list[str], catalog: Catalog) -> np.ndarray:
     """Catalog index of each model row (row 0 = padding -> 0); -1 where the catalog lacks it."""
     return np.array([0] + [catalog.index.get(x, -1) for x in model_ids], np.int64)
@@ -96,6 +75,7 @@ def build_bundle(
     ok = to_cat > 0
     vectors = catalog.view()[0]
     encoder = None
+    t_ids, t_sims = text_neighbours(vectors, np.arange(n))
     if sasrec is not None:
         base = SASRecEncoder(sasrec.model_)
         items = np.zeros((n, base.dim), np.float32)
@@ -110,7 +90,7 @@ def build_bundle(
             # an item the model never saw counts as never seen (the largest lift)
             bias = np.full(n, float(model_bias.max()), np.float32)
             bias[to_cat[ok]] = model_bias[np.flatnonzero(ok)]
-        encoder = base.with_items(items, bias)
+        encoder = base.with_items(items, bias, (sasrec.text_lift_, t_ids, t_sims))
     covis_ids = np.zeros((n, N_NEIGHBOURS), np.int64)
     covis_sims = np.zeros((n, N_NEIGHBOURS), np.float32)
     pop = np.zeros(n, np.float64)
@@ -122,7 +102,6 @@ def build_bundle(
         mapped = np.where(sim > 0, np.maximum(to_cat[nb], 0), 0)
         covis_ids[to_cat[rows]] = mapped
         covis_sims[to_cat[rows]] = np.where(mapped > 0, sim, 0.0)
-    t_ids, t_sims = text_neighbours(vectors, np.arange(n))
     return ModelBundle(
         version=version,
         encoder=encoder,
@@ -143,6 +122,8 @@ def extend(bundle: ModelBundle, catalog: Catalog) -> ModelBundle:
         return bundle
     vectors = catalog.view()[0]
     new = np.arange(bundle.n_rows, n)
+    t_ids, t_sims = text_neighbours(vectors, new)
+    text_ids, text_sims = np.vstack([bundle.text_ids, t_ids]), np.vstack([bundle.text_sims, t_sims])
     encoder = bundle.encoder
     if encoder is not None:
         extra = encoder.text_item_vectors(vectors[new])
@@ -151,16 +132,17 @@ def extend(bundle: ModelBundle, catalog: Catalog) -> ModelBundle:
         bias = encoder.bias
         if bias is not None:
             bias = np.concatenate([bias, np.full(len(new), bias.max(), np.float32)])
-        encoder = encoder.with_items(np.vstack([encoder.items, extra]), bias)
+        # a new item's text lift applies when it is the latest item (older rows keep theirs)
+        lift = None if encoder.text_lift is None else (encoder.text_lift[0], text_ids, text_sims)
+        encoder = encoder.with_items(np.vstack([encoder.items, extra]), bias, lift)
     pad = np.zeros((len(new), bundle.covis_ids.shape[1]))
-    t_ids, t_sims = text_neighbours(vectors, new)
     return ModelBundle(
         version=bundle.version,
         encoder=encoder,
         covis_ids=np.vstack([bundle.covis_ids, pad.astype(np.int64)]),
         covis_sims=np.vstack([bundle.covis_sims, pad.astype(np.float32)]),
-        text_ids=np.vstack([bundle.text_ids, t_ids]),
-        text_sims=np.vstack([bundle.text_sims, t_sims]),
+        text_ids=text_ids,
+        text_sims=text_sims,
         popularity=np.concatenate([bundle.popularity, np.zeros(len(new))]),
         ranker=bundle.ranker,
         n_rows=n,

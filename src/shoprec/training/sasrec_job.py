@@ -14,9 +14,11 @@ import numpy as np
 
 from shoprec.data.interactions import SequenceData, TrainData
 from shoprec.data.splits import leave_one_out
-from shoprec.evaluation.protocol import validation_ndcg10
+from shoprec.evaluation import metrics as M
+from shoprec.evaluation.protocol import score_batch
 from shoprec.models.sasrec import SASRecConfig
 from shoprec.models.sasrec_recommender import SASRecRecommender
+from shoprec.models.scoring import add_text_lift, mask_histories
 from shoprec.settings import Settings
 from shoprec.training.dp import DPConfig, composed_epsilon
 
@@ -89,24 +91,65 @@ class TrainedSASRec:
 
 #: Logit-adjustment strengths tried on validation (0 = none).
 TAUS = (0.0, 0.05, 0.1, 0.15, 0.2, 0.3)
+#: Text-lift strengths tried on validation (0 = none; scores are logits, sims cosines).
+BETAS = (0.0, 0.5, 1.0, 2.0, 3.0, 4.0)
+
+
+def _grid_ndcg10(
+    model: SASRecRecommender,
+    histories: list[np.ndarray],
+    targets: np.ndarray,
+    times: list[np.ndarray] | None,
+    counts: np.ndarray,
+    taus: tuple[float, ...],
+    betas: tuple[float, ...],
+    batch_size: int = 2048,
+) -> dict[tuple[float, float], float]:
+    """Validation NDCG@10 of every (tau, beta): the network runs once per user, the two
+    post-hoc terms are added to its scores for each pair (the same sums ``score`` makes)."""
+    model.set_logit_adjustment(1.0, counts)
+    prior = -model.log_prior_  # type: ignore[operator]
+    nbrs = model.text_nbrs_
+    model.set_logit_adjustment(0.0, counts)
+    model.set_text_lift(0.0)
+    ranks: dict[tuple[float, float], list[np.ndarray]] = {(t, b): [] for t in taus for b in betas}
+    for s in range(0, len(histories), batch_size):
+        hist, tgt = histories[s : s + batch_size], targets[s : s + batch_size]
+        ts = None if times is None else times[s : s + batch_size]
+        users = np.arange(s + 1, s + 1 + len(hist))
+        base = score_batch(model, users, hist, ts)
+        lift = np.zeros_like(base)
+        if nbrs is not None:
+            add_text_lift(lift, np.array([int(h[-1]) for h in hist]), *nbrs, 1.0)
+        for (tau, beta), out in ranks.items():
+            sc = base + np.float32(tau) * prior + np.float32(beta) * lift
+            out.append(M.target_ranks(mask_histories(sc, hist), tgt))
+    return {k: M.ndcg(np.concatenate(v), 10) for k, v in ranks.items()}
 
 
 def calibrate(valid: SASRecRecommender, final: SASRecRecommender, data: SequenceData) -> dict:
-    """Choose the logit adjustment ``tau`` on validation NDCG@10 (overall, not any slice) and
-    set it on both fits, each with the item prior of its own training data."""
+    """Choose the logit adjustment ``tau`` and the text lift ``beta`` (a model with text
+    vectors) jointly on validation NDCG@10 (overall, not any slice) and set them on both fits,
+    each ``tau`` with the item prior of its own training data."""
     split = leave_one_out(data.sequences, data.timestamps)
     n = data.n_items + 1
     c_valid = np.bincount(np.concatenate(split.train), minlength=n)
     c_final = np.bincount(np.concatenate(split.test_histories()), minlength=n)
-    grid = {}
-    for tau in TAUS:
-        valid.set_logit_adjustment(tau, c_valid)
-        grid[tau] = validation_ndcg10(valid, split.train, split.valid, split.train_times())
-        log.info("logit adjustment tau=%.2f: valid NDCG@10 %.4f", tau, grid[tau])
-    best = max(TAUS, key=lambda t: (round(grid[t], 6), -t))
-    valid.set_logit_adjustment(best, c_valid)
-    final.set_logit_adjustment(best, c_final)
-    return {"tau": best, "valid_NDCG@10": {str(t): v for t, v in grid.items()}}
+    betas = BETAS if valid.config.use_text else (0.0,)
+    if len(betas) > 1:
+        valid.set_text_lift(1.0)  # builds the neighbour table once
+    grid = _grid_ndcg10(valid, split.train, split.valid, split.train_times(), c_valid, TAUS, betas)
+    for (tau, beta), v in grid.items():
+        log.info("tau=%.2f beta=%.1f: valid NDCG@10 %.4f", tau, beta, v)
+    tau, beta = max(grid, key=lambda k: (round(grid[k], 6), -k[0], -k[1]))
+    for model, counts in ((valid, c_valid), (final, c_final)):
+        model.set_logit_adjustment(tau, counts)
+        model.set_text_lift(beta)
+    return {
+        "tau": tau,
+        "beta": beta,
+        "valid_NDCG@10": {f"tau={t},beta={b}": v for (t, b), v in grid.items()},
+    }
 
 
 def _save_calibration(
@@ -127,6 +170,7 @@ def _save_calibration(
                     "n_items",
                     "history",
                     "logit_adjustment",
+                    "text_lift",
                 }
             }
             | {"calibration": calib},
@@ -147,7 +191,8 @@ def find_checkpoint(path: Path, data: SequenceData, config: SASRecConfig) -> Tra
         return None
     final = SASRecRecommender.load(path)
     valid = SASRecRecommender.load(path / "valid")
-    if "calibration" not in meta:  # trained before calibration existed: calibrate once now
+    calib = meta.get("calibration") or {}
+    if "skipped" not in calib and "beta" not in calib:  # trained before (tau, beta): calibrate
         calib = calibrate(valid, final, data)
         _save_calibration(path, valid, final, calib)
     return TrainedSASRec(valid=valid, final=final, path=path, seconds=meta.get("train_seconds", 0))
