@@ -174,3 +174,25 @@ def test_query_vectors_stay_out_of_the_item_cache(tmp_path) -> None:
     np.testing.assert_allclose(
         vectorize.queries(["Rose shampoo for dry hair"])[0], items[0], atol=1e-5
     )
+
+
+def test_served_encoder_adds_the_models_text_lift(built, serving_root) -> None:
+    """A sequence model with a text lift scores the same through the serving bundle (catalog
+    indices, the bundle's text-neighbour table) as offline (model ids, its own table)."""
+    from serving_fixtures import synthetic_settings
+    from shoprec.models.sasrec_recommender import SASRecRecommender
+    from shoprec.serving.models import build_bundle
+    from shoprec.training.sasrec_job import checkpoint_dir
+
+    data, catalog = built.data, built.engine.catalog
+    path = checkpoint_dir(synthetic_settings(serving_root), data.name, "sasrec-quick")
+    sasrec = SASRecRecommender.load(path)
+    sasrec.set_text_lift(1.5)
+    bundle = build_bundle(catalog, sasrec, None, None, data.items.to_list())
+    assert bundle.encoder is not None and bundle.encoder.text_lift is not None
+    to_cat = catalog.indices(data.items.to_list())
+    for u in range(0, 40, 4):
+        h, t = data.sequences[u], data.timestamps[u]
+        want = sasrec.score(np.zeros(1, np.int64), [h], [t])[0, 1:]
+        got = bundle.encoder.scores(to_cat[h - 1], t)[to_cat]
+        np.testing.assert_allclose(got, want, atol=1e-4)
