@@ -5,7 +5,7 @@ beside a VADER lexicon baseline whose cuts are chosen on the same training parts
     .venv/bin/python bench/sentiment_eval.py [--only-default] [--frozen [--layers-only]]
 
 By default the fine-tuned variants (``FINETUNE_VARIANTS``: MiniLM fine-tuned end to end, about
-20 minutes each on one CPU thread) are compared; ``--only-default`` trains only the default
+30 minutes each on one CPU thread) are compared; ``--only-default`` trains only the default
 configuration (what ``shoprec train-sentiment`` trains); ``--frozen`` adds the heads on the
 frozen encoder (``VARIANTS``; a cold run encodes every review, over 10 minutes), and
 ``--layers-only`` then skips their sentence-vector variants (a second encode, about 40 minutes).

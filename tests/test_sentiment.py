@@ -29,7 +29,6 @@ from shoprec.nlp.sentiment import (
     macro_f1,
     split_alexa,
     split_multidomain,
-    train_default,
     vader_baseline,
 )
 from shoprec.settings import Settings
@@ -311,27 +310,41 @@ def test_alexa_beats_vader_on_held_out_reviews() -> None:
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(
-    run=False,
-    reason="issue 5 Done-when 1 not met: held-out binary accuracy 0.880 < 0.90 for the variant "
-    "chosen on validation (blend 0.3; 0.886 without it), Alexa macro-F1 0.638 vs VADER 0.515 "
-    "(bench/results/sentiment.md); a cold run encodes about 24,000 pieces (over 3 minutes)",
-)
 def test_floors_on_real_reviews() -> None:
-    """Binary accuracy >= 0.90 on the held-out Multi-Domain part; Alexa macro-F1 above VADER
-    in the same run. Encoder vectors come from the cache in ``artifacts/`` (the first run
-    encodes, minutes; reruns take about two minutes)."""
-    from shoprec.text.encoder import TextEncoder
+    """Binary accuracy >= 0.90 on the held-out Multi-Domain part; Alexa macro-F1 above VADER's
+    in the same run. Training the model is a fine-tuning run of about an hour on one CPU thread
+    (``shoprec train-sentiment`` or ``bench/sentiment_eval.py``), too long for CI: this checks
+    the held-out figures saved with the model in ``artifacts/sentiment/report.json`` and
+    re-scores the held-out parts with the saved model (about a minute) to check that they are
+    its figures. Skips when no trained model is there."""
+    import json
+
+    import torch
+
+    from shoprec.nlp.sentiment import evaluate
 
     settings = _review_settings()
+    path = settings.artifacts_dir / "sentiment"
+    if not (path / "report.json").is_file():
+        pytest.skip(f"no trained model with a report in {path} (run shoprec train-sentiment)")
+    report = json.loads((path / "report.json").read_text())
+    torch.set_num_threads(1)
+    model = load_model(path, HashEncoder())  # a frozen-layer model builds its own LayerEncoder
+    md, alexa = load_reviews(settings)
+    seed = settings.seed
+    (_, md_test), (_, al_test) = split_multidomain(md, seed=seed), split_alexa(alexa, seed=seed)
     t0 = time.perf_counter()
-    _, report = train_default(settings, TextEncoder(), [("default", SentimentConfig())])
-    md, alexa, vader = report["test"]["multidomain"], report["test"]["alexa"], report["vader"]
+    probs = [model.predict_proba(f["text"].tolist()) for f in (md_test, al_test)]
+    now = evaluate(probs[0], md_test["y"].to_numpy(), probs[1], al_test["y"].to_numpy())
+    md_now, al_now, vader = now["multidomain"], now["alexa"], report["vader"]
     print(
-        f"multidomain accuracy {md['accuracy']:.4f} "
-        f"(VADER {vader['multidomain']['accuracy']:.4f}); "
-        f"alexa macro-F1 {alexa['macro_f1']:.4f} (VADER {vader['alexa']['macro_f1']:.4f}); "
+        f"{report['chosen']}: multidomain accuracy {md_now['accuracy']:.4f} "
+        f"(VADER {vader['multidomain']['accuracy']:.4f}); alexa macro-F1 "
+        f"{al_now['macro_f1']:.4f} (VADER {vader['alexa']['macro_f1']:.4f}); "
         f"{time.perf_counter() - t0:.0f} s"
     )
-    assert alexa["macro_f1"] > vader["alexa"]["macro_f1"]
-    assert md["accuracy"] >= 0.90
+    saved = report["test"]
+    assert abs(md_now["accuracy"] - saved["multidomain"]["accuracy"]) <= 2 / len(md_test)
+    assert abs(al_now["macro_f1"] - saved["alexa"]["macro_f1"]) <= 0.01
+    assert al_now["macro_f1"] > vader["alexa"]["macro_f1"]
+    assert md_now["accuracy"] >= 0.90

@@ -152,7 +152,7 @@ def demo(
 @app.command("train-sentiment")
 def train_sentiment(verbose: bool = True) -> None:
     """Train the review sentiment model on the public reviews (MiniLM fine-tuned on one CPU
-    thread, about 20 minutes; saved under artifacts/sentiment) and print its held-out figures;
+    thread, about 30 minutes; saved under artifacts/sentiment) and print its held-out figures;
     the API's sentiment endpoints use it."""
     import json
 

@@ -73,7 +73,7 @@ class FineTuneConfig:
     head_tokens: int = 128
     freeze_layers: int = 0
     epochs: int = 3
-    lr: float = 5e-5
+    lr: float = 1e-4
     head_lr: float = 1e-3
     weight_decay: float = 0.01
     warmup: float = 0.1
@@ -221,6 +221,7 @@ class FineTunedSentiment:
                 total, seen = total + loss.item() * len(b), seen + len(b)
             row = {"epoch": epoch, "loss": total / seen, "train_s": time.perf_counter() - t0}
             if has_val and score is not None:
+                self.encoder_.eval(), self.dropout_.eval()  # no dropout while scoring
                 row["val_score"] = float(score(self._proba(list(val_texts))))  # type: ignore[arg-type]
                 if best is None or row["val_score"] > best[0]:
                     best = (row["val_score"], self._trained_state())

@@ -42,7 +42,7 @@ FINETUNE_VARIANTS: tuple[tuple[str, FineTuneConfig], ...] = (
     ("fine-tuned MiniLM, lr 5e-5", FineTuneConfig(lr=5e-5)),
     ("fine-tuned MiniLM, lr 1e-4", FineTuneConfig(lr=1e-4)),
 )
-"""Fine-tuned variants compared on validation (each about 20 minutes on one CPU thread)."""
+"""Fine-tuned variants compared on validation (each about 30 minutes on one CPU thread)."""
 
 DEFAULT_VARIANTS: tuple[tuple[str, FineTuneConfig], ...] = (
     ("fine-tuned MiniLM", FineTuneConfig()),
@@ -109,7 +109,7 @@ def train_default(
     (multi-domain) among those whose Alexa macro-F1 beats VADER's on validation (else the best
     mean of the two). A frozen-encoder variant is then refit on the whole training parts; a
     fine-tuned one is kept as trained on the fit parts (its epoch and blend weight were chosen
-    on validation, and a refit would double its ~20 minutes). ``encoder`` (the sentence encoder)
+    on validation, and a refit would double its ~30 minutes). ``encoder`` (the sentence encoder)
     serves the ``layers=None`` variants; frozen vectors are cached by content hash under
     ``settings.artifacts_dir`` (``sentiment_vectors.npz``, ``sentiment_layers.npz``).
 
