@@ -84,6 +84,9 @@ def test_unknown_user_and_item_get_sensible_answers(client: TestClient) -> None:
 
 
 def test_new_item_is_recommendable_at_once(client: TestClient, built: Built) -> None:
+    # the search index exists before the upsert (as when any search came first): the new item
+    # must still be found at once, not after the index's next full rebuild
+    assert client.get("/v1/search", params={"q": "serum", "n": 5}).status_code == 200
     r = client.put(
         "/v1/items",
         json={

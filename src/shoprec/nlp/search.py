@@ -39,17 +39,26 @@ class ProductSearch:
 
     def _lexical_index(self) -> None:
         n = len(self.catalog)
-        stale = n != self._built_n and time.monotonic() - self._built_at > self.rebuild_s
-        if self._matrix is not None and not stale:
+        if self._matrix is not None and n == self._built_n:
             return
+        from scipy.sparse import vstack
         from sklearn.feature_extraction.text import TfidfVectorizer
 
         with self._lock:
-            texts = [""] + [it.text() if it else "" for it in self.catalog.items[1 : n + 1]]
-            vec = TfidfVectorizer(sublinear_tf=True, ngram_range=(1, 2), min_df=1, max_df=0.5)
-            self._matrix = vec.fit_transform(texts).tocsr()
-            self._vectorizer = vec
-            self._built_n, self._built_at = n, time.monotonic()
+            texts = [it.text() if it else "" for it in self.catalog.items[: n + 1]]
+            texts[0] = ""
+            if self._matrix is None or time.monotonic() - self._built_at > self.rebuild_s:
+                vec = TfidfVectorizer(sublinear_tf=True, ngram_range=(1, 2), min_df=1, max_df=0.5)
+                self._matrix = vec.fit_transform(texts).tocsr()
+                self._vectorizer = vec
+                self._built_at = time.monotonic()
+            elif n > self._built_n:
+                # items added since the last fit are searchable at once, in its vocabulary
+                # (a refit, which learns their new words, waits for rebuild_s)
+                assert self._vectorizer is not None
+                added = self._vectorizer.transform(texts[self._built_n + 1 :])
+                self._matrix = vstack([self._matrix, added]).tocsr()
+            self._built_n = n
 
     def search(self, query: str, n_rows: int, pool: int = POOL) -> tuple[np.ndarray, np.ndarray]:
         """Fused candidates for ``query``: ``(ids, rrf scores)``, best first, ids < n_rows."""
