@@ -29,10 +29,9 @@ from shoprec.nlp.sentiment.model import (
     SentimentResult,
     _fit_lr,
     _log_softmax,
-    _named,
     _tfidf,
     _three_slots,
-    intensity,
+    results,
 )
 from shoprec.text.encoder import DIM, model_path
 
@@ -313,11 +312,7 @@ class FineTunedSentiment:
 
     def predict(self, texts: Sequence[str]) -> list[SentimentResult]:
         """Label, :func:`intensity` and class probabilities of each text."""
-        probs = self.predict_proba(texts)
-        return [
-            SentimentResult(LABELS[int(p.argmax())], float(s), _named(p.tolist()))
-            for p, s in zip(probs, intensity(probs), strict=True)
-        ]
+        return results(self.predict_proba(texts))
 
     # -- artifacts ----------------------------------------------------------------------------
     def save(self, path: Path) -> None:

@@ -129,6 +129,15 @@ def _tfidf(cfg: SentimentConfig, vocabulary: dict[str, int] | None = None) -> An
     return TfidfVectorizer(ngram_range=grams, sublinear_tf=True, vocabulary=vocabulary)
 
 
+def results(probs: np.ndarray) -> list[SentimentResult]:
+    """Label, :func:`intensity` and named probabilities of each row of ``(N, 3)`` ``probs``
+    (every sentiment model's ``predict``)."""
+    return [
+        SentimentResult(LABELS[int(p.argmax())], float(s), _named(p.tolist()))
+        for p, s in zip(probs, intensity(probs), strict=True)
+    ]
+
+
 class SentimentModel:
     """Three-class review sentiment on frozen encoder vectors.
 
@@ -237,11 +246,7 @@ class SentimentModel:
 
     def predict(self, texts: Sequence[str]) -> list[SentimentResult]:
         """Label, :func:`intensity` and class probabilities of each text."""
-        probs = self.predict_proba(texts)
-        return [
-            SentimentResult(LABELS[int(p.argmax())], float(s), _named(p.tolist()))
-            for p, s in zip(probs, intensity(probs), strict=True)
-        ]
+        return results(self.predict_proba(texts))
 
     def save(self, path: Path) -> None:
         """Write the config and the numpy arrays (:func:`write_arrays`; no pickle)."""
