@@ -57,3 +57,38 @@ def test_cache_encodes_only_new_texts(tmp_path, encoder: TextEncoder) -> None:
     np.testing.assert_allclose(first, again[:2])
     m = item_text_matrix(TITLES, path)
     assert m.shape == (5, DIM) and np.all(m[0] == 0)
+
+
+class _Fake:
+    """Deterministic vectors per text, without loading the model."""
+
+    def __init__(self) -> None:
+        self.calls: list[int] = []
+
+    def encode(self, texts, progress=False):  # noqa: ANN001, ANN201
+        self.calls.append(len(texts))
+        out = np.stack([np.random.default_rng(len(t)).normal(size=DIM) for t in texts])
+        return (out / np.linalg.norm(out, axis=1, keepdims=True)).astype(np.float32)
+
+
+def test_cache_misses_append_to_a_journal_then_compact(tmp_path) -> None:
+    """A miss appends records (the .npz is not rewritten), a reload reads both, a torn last
+    record is ignored, and past the threshold the journal is folded into the .npz."""
+    path = tmp_path / "cache.npz"
+    fake = _Fake()
+    VectorCache(path).embed([f"title {i}" * (i + 1) for i in range(3)], fake)  # type: ignore[arg-type]
+    assert path.is_file() and not path.with_suffix(".journal").exists()  # first save: whole
+    stamp = path.stat().st_mtime_ns
+    cache = VectorCache(path)
+    new = cache.embed(["a new item", "another new item"], fake)  # type: ignore[arg-type]
+    journal = path.with_suffix(".journal")
+    assert path.stat().st_mtime_ns == stamp and journal.stat().st_size == 2 * (40 + DIM * 4)
+    with open(journal, "ab") as f:
+        f.write(b"0123456789")  # a crash mid-append
+    again = VectorCache(path)
+    assert len(again) == 5
+    np.testing.assert_array_equal(again.embed(["a new item", "another new item"], fake), new)  # type: ignore[arg-type]
+    assert fake.calls == [3, 2]
+    again.COMPACT_AT = 2
+    again.embed(["a third new item"], fake)  # type: ignore[arg-type]
+    assert not journal.exists() and len(VectorCache(path)) == 6

@@ -67,8 +67,8 @@ class Vectorizer:
 
     def queries(self, texts: list[str]) -> np.ndarray:
         """Vectors for ad-hoc texts (search queries, questions). They never enter the item
-        cache: that file is rewritten whole on every miss, which per query grew into a stall
-        of its own (the soak's rising p99). The latest :data:`QUERY_MEMORY` stay in memory."""
+        cache, which would grow by every query ever asked (and once rewrote its whole file per
+        miss: the soak's rising p99). The latest :data:`QUERY_MEMORY` stay in memory."""
         out = np.zeros((len(texts), 384), np.float32)
         missing = [t for t in dict.fromkeys(texts) if t and t not in self._queries]
         if missing:

@@ -74,15 +74,39 @@ def content_hash(text: str) -> str:
 
 
 class VectorCache:
-    """Text vectors keyed by content hash, persisted as ``.npz`` (no pickle)."""
+    """Text vectors keyed by content hash, persisted as ``.npz`` (no pickle) plus an append-only
+    journal of the vectors encoded since (``<name>.journal``, fixed-size binary records).
+
+    A miss appends its few records instead of rewriting the whole file (a catalog upsert of one
+    item used to rewrite every cached vector); the journal is folded into the ``.npz`` once it
+    holds more than :attr:`COMPACT_AT` records or an eighth of the cache. A torn last record
+    (a crash mid-append) is ignored on load.
+    """
+
+    COMPACT_AT = 4096
+    _KEY = 40  # sha1 hex digits
+    _RECORD = _KEY + DIM * 4
 
     def __init__(self, path: Path | None = None) -> None:
         self.path = path
         self._vectors: dict[str, np.ndarray] = {}
+        self._journaled = 0
         if path is not None and path.is_file():
             with np.load(path, allow_pickle=False) as z:
                 for key, vec in zip(z["keys"].tolist(), z["vectors"], strict=True):
                     self._vectors[str(key)] = vec
+        journal = self._journal()
+        if journal is not None and journal.is_file():
+            raw = journal.read_bytes()
+            whole = len(raw) - len(raw) % self._RECORD
+            for at in range(0, whole, self._RECORD):
+                key = raw[at : at + self._KEY].decode("ascii")
+                vec = np.frombuffer(raw, np.float32, DIM, at + self._KEY).copy()
+                self._vectors[key] = vec
+            self._journaled = whole // self._RECORD
+
+    def _journal(self) -> Path | None:
+        return None if self.path is None else self.path.with_suffix(".journal")
 
     def __len__(self) -> int:
         return len(self._vectors)
@@ -105,7 +129,7 @@ class VectorCache:
             vecs = encoder.encode([first[k] for k in missing], progress=progress)
             self._vectors.update(zip(missing, vecs, strict=True))
             log.info("encoded %d new texts (%d cached)", len(missing), len(texts) - len(missing))
-            self.save()
+            self._append(missing)
         zero = np.zeros(DIM, dtype=np.float32)
         return (
             np.stack([self._vectors.get(k, zero) for k in keys])
@@ -113,7 +137,24 @@ class VectorCache:
             else np.zeros((0, DIM), np.float32)
         )
 
+    def _append(self, keys: list[str]) -> None:
+        journal = self._journal()
+        if journal is None:
+            return
+        self._journaled += len(keys)
+        if not self.path.is_file() or self._journaled > max(  # type: ignore[union-attr]
+            self.COMPACT_AT, len(self._vectors) // 8
+        ):
+            self.save()
+            return
+        records = b"".join(
+            k.encode("ascii") + np.asarray(self._vectors[k], np.float32).tobytes() for k in keys
+        )
+        with open(journal, "ab") as f:  # one write: records of concurrent writers never mix
+            f.write(records)
+
     def save(self) -> None:
+        """Write every vector to the ``.npz`` and empty the journal."""
         if self.path is None:
             return
         self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -126,6 +167,8 @@ class VectorCache:
         tmp = self.path.with_suffix(".tmp.npz")
         np.savez(tmp, keys=keys, vectors=vecs.astype(np.float32))
         os.replace(tmp, self.path)
+        self._journal().unlink(missing_ok=True)  # type: ignore[union-attr]
+        self._journaled = 0
 
 
 def item_text_matrix(
