@@ -23,19 +23,24 @@ import numpy as np
 
 from shoprec.nlp.sentiment.model import (
     LABELS,
-    NEG,
     NEU,
-    POS,
+    SentimentConfig,
     SentimentResult,
     _fit_lr,
     _log_softmax,
     _tfidf,
     _three_slots,
+    class_weights,
+    restore_tfidf,
     results,
+    tfidf_arrays,
 )
 from shoprec.text.encoder import DIM, model_path
 
 log = logging.getLogger(__name__)
+
+#: The NB-TF-IDF head's vectorizer: word 1-2-grams, sublinear tf (as SentimentModel's block).
+_TFIDF = SentimentConfig(ngram_max=2)
 
 FINETUNE_ARTIFACT = "sentiment_finetune"
 """The ``model`` name in the manifest (the folder is the same ``artifacts/sentiment``)."""
@@ -191,9 +196,7 @@ class FineTunedSentiment:
         self._build()  # fit = reset, then train
         texts = [t or "" for t in texts]
         ids, rng = self._ids(texts), np.random.default_rng(cfg.seed)
-        counts = np.bincount(y, minlength=len(LABELS)).astype(np.float64)
-        w = np.where(counts > 0, len(y) / (len(LABELS) * np.maximum(counts, 1)), 0.0)
-        w = {"balanced": w, "sqrt": np.sqrt(w), "none": (counts > 0) * 1.0}[cfg.class_weight]
+        w = class_weights(y, cfg.class_weight)
         loss_fn = torch.nn.CrossEntropyLoss(weight=torch.tensor(w, dtype=torch.float32))
         decay = [p for n, p in self.encoder_.named_parameters() if p.requires_grad and p.ndim > 1]
         rest = [p for n, p in self.encoder_.named_parameters() if p.requires_grad and p.ndim <= 1]
@@ -253,21 +256,14 @@ class FineTunedSentiment:
         self.tfidf_, self._vectorizer, self.blend_ = {}, None, cfg.blend[0]
         if max(cfg.blend) == 0.0:
             return
-        self._vectorizer = _tfidf_config()
+        self._vectorizer = _tfidf(_TFIDF)
         tf = self._vectorizer.fit_transform(texts)
-        vocab = self._vectorizer.vocabulary_
-        blob = "\n".join(sorted(vocab, key=vocab.__getitem__)).encode("utf-8")
-        seen = (tf > 0).astype(np.float64)  # NB log-count ratio, positive vs negative texts
-        p = 1.0 + np.asarray(seen[y == POS].sum(0)).ravel()
-        q = 1.0 + np.asarray(seen[y == NEG].sum(0)).ravel()
-        nb = np.log(p / p.sum()) - np.log(q / q.sum())
+        arrays = tfidf_arrays(self._vectorizer, tf, y)
         classes, (w, b) = _fit_lr(
-            tf.multiply(nb).tocsr(), y, np.ones(len(y)), cfg.tfidf_c, cfg.seed
+            tf.multiply(arrays["nb"]).tocsr(), y, np.ones(len(y)), cfg.tfidf_c, cfg.seed
         )
         w3, b3 = _three_slots(classes, w, b)
-        terms = np.frombuffer(blob, dtype=np.uint8).copy()
-        idf = self._vectorizer.idf_.astype(np.float64)
-        self.tfidf_ = {"terms": terms, "idf": idf, "nb": nb, "w": w3, "b": b3}
+        self.tfidf_ = {**arrays, "w": w3, "b": b3}
         if val_texts is None or score is None:
             return
         lp_ft, lp_tf = self._logp_ft(list(val_texts)), self._logp_tfidf(list(val_texts))
@@ -353,18 +349,10 @@ class FineTunedSentiment:
         model.tfidf_ = {k[6:]: v.numpy() for k, v in tensors.items() if k.startswith("tfidf.")}
         model.blend_, model.history_ = float(manifest["blend"]), manifest.get("history", [])
         if model.tfidf_:
-            terms = model.tfidf_["terms"].tobytes().decode("utf-8").split("\n")
-            model._vectorizer = _tfidf_config({t: i for i, t in enumerate(terms)})
-            model._vectorizer.idf_ = model.tfidf_["idf"]
+            terms, idf = model.tfidf_["terms"], model.tfidf_["idf"]
+            model._vectorizer = restore_tfidf(_TFIDF, terms, idf)
         model.encoder_.eval(), model.dropout_.eval()
         return model
-
-
-def _tfidf_config(vocabulary: dict[str, int] | None = None) -> Any:
-    """Word 1-2-grams, sublinear tf, L2 rows (as :class:`SentimentModel`'s TF-IDF block)."""
-    from shoprec.nlp.sentiment.model import SentimentConfig
-
-    return _tfidf(SentimentConfig(ngram_max=2), vocabulary)
 
 
 __all__ = ["FINETUNE_ARTIFACT", "FineTuneConfig", "FineTunedSentiment"]

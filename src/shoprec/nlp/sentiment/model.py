@@ -129,6 +129,41 @@ def _tfidf(cfg: SentimentConfig, vocabulary: dict[str, int] | None = None) -> An
     return TfidfVectorizer(ngram_range=grams, sublinear_tf=True, vocabulary=vocabulary)
 
 
+def class_weights(y: np.ndarray, kind: str) -> np.ndarray:
+    """Loss weight of each of the three classes: ``"balanced"`` (inverse frequency), its
+    ``"sqrt"``, or ``"none"``; 0 for a class absent from ``y``."""
+    counts = np.bincount(y, minlength=len(LABELS)).astype(np.float64)
+    w = np.where(counts > 0, len(y) / (len(LABELS) * np.maximum(counts, 1)), 0.0)
+    weights = {"balanced": w, "sqrt": np.sqrt(w), "none": (counts > 0) * 1.0}
+    if kind not in weights:
+        raise ValueError(f"unknown class_weight {kind!r}")
+    return weights[kind]
+
+
+def tfidf_arrays(vectorizer: Any, tf: Any, y: np.ndarray) -> dict[str, np.ndarray]:
+    """A fitted TF-IDF ``vectorizer`` as arrays (``terms``: the vocabulary as UTF-8 bytes, no
+    pickle; ``idf``) and ``nb``, each term's naive-Bayes log-count ratio, positive vs negative
+    texts of ``tf`` (the texts' TF-IDF rows, labels ``y``)."""
+    vocab = vectorizer.vocabulary_
+    blob = "\n".join(sorted(vocab, key=vocab.__getitem__)).encode("utf-8")
+    seen = (tf > 0).astype(np.float64)
+    p = 1.0 + np.asarray(seen[y == POS].sum(0)).ravel()
+    q = 1.0 + np.asarray(seen[y == NEG].sum(0)).ravel()
+    return {
+        "terms": np.frombuffer(blob, dtype=np.uint8).copy(),
+        "idf": vectorizer.idf_.astype(np.float64),
+        "nb": np.log(p / p.sum()) - np.log(q / q.sum()),
+    }
+
+
+def restore_tfidf(cfg: SentimentConfig, terms: np.ndarray, idf: np.ndarray) -> Any:
+    """The vectorizer :func:`tfidf_arrays` saved, fitted again from its arrays."""
+    words = terms.tobytes().decode("utf-8").split("\n")
+    vectorizer = _tfidf(cfg, {t: i for i, t in enumerate(words)})
+    vectorizer.idf_ = idf
+    return vectorizer
+
+
 def results(probs: np.ndarray) -> list[SentimentResult]:
     """Label, :func:`intensity` and named probabilities of each row of ``(N, 3)`` ``probs``
     (every sentiment model's ``predict``)."""
@@ -180,22 +215,12 @@ class SentimentModel:
         if cfg.tfidf:
             self._vectorizer = _tfidf(cfg)
             tf = self._vectorizer.fit_transform([t or "" for t in texts])
-            vocab = self._vectorizer.vocabulary_
-            blob = "\n".join(sorted(vocab, key=vocab.__getitem__)).encode("utf-8")
-            self.arrays["tfidf_terms"] = np.frombuffer(blob, dtype=np.uint8).copy()
-            self.arrays["tfidf_idf"] = self._vectorizer.idf_.astype(np.float64)
+            arrays = tfidf_arrays(self._vectorizer, tf, y)
+            self.arrays["tfidf_terms"], self.arrays["tfidf_idf"] = arrays["terms"], arrays["idf"]
             if cfg.nb:
-                seen = (tf > 0).astype(np.float64)
-                p = 1.0 + np.asarray(seen[y == POS].sum(0)).ravel()
-                q = 1.0 + np.asarray(seen[y == NEG].sum(0)).ravel()
-                self.arrays["tfidf_nb"] = np.log(p / p.sum()) - np.log(q / q.sum())
+                self.arrays["tfidf_nb"] = arrays["nb"]
         x, x_emb = self._features(texts, vecs)
-        counts = np.bincount(y, minlength=len(LABELS)).astype(np.float64)
-        w_class = np.where(counts > 0, len(y) / (len(LABELS) * np.maximum(counts, 1)), 0.0)
-        weights = {"balanced": w_class, "sqrt": np.sqrt(w_class), "none": (counts > 0) * 1.0}
-        if cfg.class_weight not in weights:
-            raise ValueError(f"unknown class_weight {cfg.class_weight!r}")
-        w_class = weights[cfg.class_weight]
+        w_class = class_weights(y, cfg.class_weight)
         classes, layers = self._fit_head(x, y, w_class[y])
         w, b = _three_slots(classes, *layers.pop())
         for k, (wk, bk) in enumerate([*layers, (w, b)]):
@@ -263,7 +288,5 @@ class SentimentModel:
         model = cls(encoder_for(config, encoder), config)
         model.arrays = arrays
         if config.tfidf:
-            terms = arrays["tfidf_terms"].tobytes().decode("utf-8").split("\n")
-            model._vectorizer = _tfidf(config, {t: i for i, t in enumerate(terms)})
-            model._vectorizer.idf_ = arrays["tfidf_idf"]
+            model._vectorizer = restore_tfidf(config, arrays["tfidf_terms"], arrays["tfidf_idf"])
         return model

@@ -70,7 +70,7 @@ def _fit_eval(
     t0 = time.perf_counter()
     model: Model
     if isinstance(cfg, FineTuneConfig):
-        model, extra = FineTunedSentiment(cfg), {}
+        model = FineTunedSentiment(cfg)
         if val is None:
             model.fit(texts, y)
         else:
@@ -82,9 +82,13 @@ def _fit_eval(
     else:
         model, extra = SentimentModel(encoder, cfg).fit(texts, y), {}
     fit_s = time.perf_counter() - t0
-    probs = [model.predict_proba(f["text"].tolist()) for f in test]
-    report = evaluate(probs[0], test[0]["y"].to_numpy(), probs[1], test[1]["y"].to_numpy())
-    return model, {**report, "fit_s": fit_s, **extra}
+    return model, {**_scored(model, test), "fit_s": fit_s, **extra}
+
+
+def _scored(model: Model, parts: Sequence[pd.DataFrame]) -> dict[str, Any]:
+    """:func:`evaluate` of ``model`` on ``parts`` = (multidomain, alexa)."""
+    probs = [model.predict_proba(f["text"].tolist()) for f in parts]
+    return evaluate(probs[0], parts[0]["y"].to_numpy(), probs[1], parts[1]["y"].to_numpy())
 
 
 def _val_key(report: dict[str, Any], bar: float) -> float:
@@ -162,10 +166,7 @@ def train_default(
     report["chosen"] = best[1]
     if isinstance(best[2], FineTuneConfig):
         model = best[3]
-        probs = [model.predict_proba(f["text"].tolist()) for f in (md_test, al_test)]
-        report["test"] = evaluate(
-            probs[0], md_test["y"].to_numpy(), probs[1], al_test["y"].to_numpy()
-        )
+        report["test"] = _scored(model, [md_test, al_test])
     else:
         cached = encoders[best[2].layers]
         model, report["test"] = _fit_eval(cached, best[2], [md_train, al_train], [md_test, al_test])
