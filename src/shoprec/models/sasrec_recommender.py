@@ -183,9 +183,9 @@ class SASRecRecommender:
         scores = np.concatenate(out).astype(np.float32, copy=False)
         if self.logit_adjustment_ and self.log_prior_ is not None:
             scores -= np.float32(self.logit_adjustment_) * self.log_prior_
-        if self.text_lift_ and self.text_nbrs_ is not None:
+        if self.text_lift_:
             latest = [int(h[-1]) if len(h) else 0 for h in histories]
-            add_text_lift(scores, np.asarray(latest), *self.text_nbrs_, self.text_lift_)
+            add_text_lift(scores, np.asarray(latest), *self.text_table(), self.text_lift_)
         scores[:, 0] = -np.inf
         return scores
 
@@ -193,14 +193,18 @@ class SASRecRecommender:
         """Add ``beta * cos`` to the scores of the latest item's nearest texts (``beta > 0``
         lifts items that read like the one just seen: what a rarely seen item has going for it).
         Needs a model with text vectors."""
-        if beta and self.text_nbrs_ is None:
-            tv = getattr(self.model_, "text_vectors", None)
-            if tv is None:
-                raise ValueError("the text lift needs a model trained with text vectors")
-            v = tv.numpy().astype(np.float32)
+        if beta and getattr(self.model_, "text_vectors", None) is None:
+            raise ValueError("the text lift needs a model trained with text vectors")
+        self.text_lift_ = float(beta)
+
+    def text_table(self) -> tuple[np.ndarray, np.ndarray]:
+        """``(I + 1, TEXT_K)`` text-neighbour ids and cosines of every item, built on first use
+        (offline scoring only: the served encoder reads the bundle's own table)."""
+        if self.text_nbrs_ is None:
+            v = self.model_.text_vectors.numpy().astype(np.float32)
             v = v / np.maximum(np.linalg.norm(v, axis=1, keepdims=True), 1e-12)
             self.text_nbrs_ = text_neighbours(v, np.arange(len(v)), TEXT_K)
-        self.text_lift_ = float(beta)
+        return self.text_nbrs_
 
     def set_logit_adjustment(self, tau: float, counts: np.ndarray) -> None:
         """Subtract ``tau * log p(item)`` from every score, ``p`` from training ``counts``

@@ -109,7 +109,7 @@ def _grid_ndcg10(
     post-hoc terms are added to its scores for each pair (the same sums ``score`` makes)."""
     model.set_logit_adjustment(1.0, counts)
     prior = -model.log_prior_  # type: ignore[operator]
-    nbrs = model.text_nbrs_
+    nbrs = model.text_table() if model.config.use_text else None
     model.set_logit_adjustment(0.0, counts)
     model.set_text_lift(0.0)
     ranks: dict[tuple[float, float], list[np.ndarray]] = {(t, b): [] for t in taus for b in betas}
@@ -136,8 +136,6 @@ def calibrate(valid: SASRecRecommender, final: SASRecRecommender, data: Sequence
     c_valid = np.bincount(np.concatenate(split.train), minlength=n)
     c_final = np.bincount(np.concatenate(split.test_histories()), minlength=n)
     betas = BETAS if valid.config.use_text else (0.0,)
-    if len(betas) > 1:
-        valid.set_text_lift(1.0)  # builds the neighbour table once
     grid = _grid_ndcg10(valid, split.train, split.valid, split.train_times(), c_valid, TAUS, betas)
     for (tau, beta), v in grid.items():
         log.info("tau=%.2f beta=%.1f: valid NDCG@10 %.4f", tau, beta, v)
