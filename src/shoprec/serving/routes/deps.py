@@ -9,12 +9,14 @@ from fastapi import Depends, Request
 from shoprec.serving.engine import Engine
 
 
-def get_engine(request: Request) -> Engine:
+# Both are ``async``: FastAPI runs a plain ``def`` dependency in its thread pool, a hop that
+# cost more than the whole trivial endpoint; neither blocks.
+async def get_engine(request: Request) -> Engine:
     return request.app.state.engine  # type: ignore[no-any-return]
 
 
 def _level(level: str):  # noqa: ANN202
-    def check(request: Request) -> None:
+    async def check(request: Request) -> None:
         request.app.state.guards[level](request)
 
     return check
