@@ -75,7 +75,7 @@ def test_label_index_affinity_matches_the_loop() -> None:
     totals, best = index.affinity(items, interests)
     want_totals, want_best = _affinity_loop(labels, items, interests)
     np.testing.assert_allclose(totals, want_totals)
-    assert best == want_best
+    assert [index.name(j) for j in best.tolist()] == want_best
 
 
 def test_trending_top_is_cached_until_a_write() -> None:
@@ -147,6 +147,21 @@ def test_session_slots_bring_the_last_items_neighbours_into_view() -> None:
     assert out.count(125) == 1 and out.index(125) == SESSION_POSITIONS[0]
 
 
+def test_session_slots_take_the_nearest_and_keep_those_in_view() -> None:
+    from shoprec.serving.pipeline import SESSION_POSITIONS, SESSION_WINDOW, _with_session_slots
+
+    order = np.arange(100, 160)
+    # two farther neighbours already show, but the nearest two are missing: they move in
+    closest = [150, 151, 101, 102]
+    out = _with_session_slots(order, closest, 2, 30).tolist()
+    assert out[SESSION_POSITIONS[0]] == 150 and out[SESSION_POSITIONS[1]] == 151
+    # a neighbour at the window's end is not pushed out of it by the insertions
+    closest = [150, 151, 100 + SESSION_WINDOW - 1]
+    out = _with_session_slots(order, closest, 2, 30).tolist()
+    assert all(out.index(p) < SESSION_WINDOW for p in closest)
+    assert len(out) == len(set(out)) == 30
+
+
 def test_mmr_reads_rows_of_a_larger_table_like_the_gathered_vectors() -> None:
     rng = np.random.default_rng(4)
     table = rng.standard_normal((500, 16)).astype(np.float32)
@@ -196,3 +211,70 @@ def test_served_encoder_adds_the_models_text_lift(built, serving_root) -> None:
         want = sasrec.score(np.zeros(1, np.int64), [h], [t])[0, 1:]
         got = bundle.encoder.scores(to_cat[h - 1], t)[to_cat]
         np.testing.assert_allclose(got, want, atol=1e-4)
+
+
+def test_head_values_are_the_largest_in_order() -> None:
+    from shoprec.serving.candidates import _head_values
+
+    for n, k in ((12_101, 1000), (12_101, 100), (300, 1000), (50_000, 7)):
+        scores = np.random.default_rng(n + k).standard_normal(n).astype(np.float32)
+        np.testing.assert_array_equal(_head_values(scores, k), np.sort(scores)[-k:])
+
+
+def _reference_candidates(bundle, vectors, trending, req, st):  # noqa: ANN001, ANN202
+    """generate()'s features by their plain definitions: a dense co-visitation sum over the
+    catalog, each candidate's anchor by a loop over the recent items, the sequence rank by a
+    full sort."""
+    from shoprec.serving.candidates import COVIS_RECENT, SEQ_RANK_CAP, TEXT_RECENT, F
+
+    n = bundle.n_rows
+    hist = req.history
+    seq = bundle.encoder.scores(hist, req.times)[:n]
+    order = np.argsort(-seq, kind="stable")
+    rank = np.full(n, SEQ_RANK_CAP)
+    rank[order[: int(SEQ_RANK_CAP)]] = np.arange(min(n, int(SEQ_RANK_CAP)))
+    recent = hist[::-1][:COVIS_RECENT]
+    covis = np.zeros(n)
+    best = np.zeros((len(recent), n))
+    for r, item in enumerate(recent.tolist()):
+        for j, s in zip(bundle.covis_ids[item], bundle.covis_sims[item], strict=True):
+            if j > 0:
+                covis[j] += s * 0.5**r
+                best[r, j] += s * 0.5**r
+    anchor = np.where(best.max(axis=0) > 0, recent[best.argmax(axis=0)], 0)
+    last = hist[::-1][:TEXT_RECENT]
+    text = vectors[:n] @ vectors[last].T
+    return {
+        F["seq"]: seq,
+        F["seq_logrank"]: np.log1p(rank),
+        F["covis"]: covis,
+        F["text"]: text.max(axis=1),
+        F["trending"]: np.log1p(np.maximum(trending[:n], 0.0)),
+    }, anchor, last[text.argmax(axis=1)]
+
+
+def test_candidate_features_match_their_definitions(built) -> None:
+    from shoprec.serving.candidates import generate
+
+    eng = built.engine
+    bundle, cat = eng.bundle, eng.catalog
+    vectors, _, _, added_at = cat.view()
+    trending = eng.trending.scores(bundle.n_rows)
+    checked = 0
+    for user in eng.states.users()[:25]:
+        req = eng.request_for(eng.states.get(user))
+        if not len(req.history):
+            continue
+        st = eng.pipeline.strategy
+        c = generate(bundle, cat.label_index, vectors, added_at, trending, req, st)
+        want, covis_anchor, text_anchor = _reference_candidates(bundle, vectors, trending, req, st)
+        for j, col in want.items():
+            np.testing.assert_allclose(c.x[:, j], col[c.ids], rtol=1e-5, atol=1e-6)
+        np.testing.assert_array_equal(c.covis_anchor, covis_anchor[c.ids])
+        np.testing.assert_array_equal(c.text_anchor, text_anchor[c.ids])
+        # the pools: the sequence model's best, the latest item's neighbours, trending
+        order = np.argsort(-want[0][1:], kind="stable")[: st.n_seq] + 1
+        assert set(order.tolist()) <= set(c.ids.tolist())
+        assert {j for j, _, _ in c.session} <= set(c.ids.tolist())
+        checked += 1
+    assert checked >= 10

@@ -141,7 +141,8 @@ class SASRecEncoder:
 
     def scores(self, history: np.ndarray, timestamps: np.ndarray | None = None) -> np.ndarray:
         """Scores over the catalog ``(n_items + 1,)``; column 0 is ``-inf``."""
-        s = self.items @ self.user_vector(history, timestamps) / np.float32(self.temperature)
+        # the temperature divides the user vector, not the catalog-long product
+        s = self.items @ (self.user_vector(history, timestamps) / np.float32(self.temperature))
         if self.bias is not None:
             s += self.bias
         if self.text_lift is not None and len(history):

@@ -112,6 +112,10 @@ class ReviewSentiment:
             reviews = list(self._by_item.get(item_id, ()))
         return self._drift(reviews) if reviews else 0.0
 
+    def __bool__(self) -> bool:
+        """Whether any review was scored (the feed skips per-item lookups until one is)."""
+        return bool(self._by_item)
+
     def positive_share(self, item_id: str) -> tuple[float, int] | None:
         with self._lock:
             reviews = self._by_item.get(item_id)

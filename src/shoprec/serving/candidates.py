@@ -5,7 +5,7 @@ explanations cite those anchors)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -39,14 +39,16 @@ class Request:
 class Candidates:
     """``ids`` ``(C,)`` catalog indices; ``x`` ``(C, F)`` features; ``covis_anchor`` and
     ``text_anchor`` ``(C,)`` the recent item that brought each candidate (0 = none);
-    ``affinity_label`` the interest tag that matched best (or "")."""
+    ``affinity_label`` ``(C,)`` the id of the interest tag that matched best (-1 = none; see
+    :meth:`LabelIndex.name`); ``session`` the latest item's neighbours (``neighbours``)."""
 
     ids: np.ndarray
     x: np.ndarray
     covis_anchor: np.ndarray
     text_anchor: np.ndarray
-    affinity_label: list[str]
+    affinity_label: np.ndarray
     seq_scores: np.ndarray | None  # (N + 1,) the full sequence-model row (None: no model)
+    session: list[tuple[int, float, str]] = field(default_factory=list)
 
 
 #: Entries read to guess the top-k threshold of a long score vector (see :func:`_top`).
@@ -85,6 +87,41 @@ def _top_sparse(ids: np.ndarray, scores: np.ndarray, k: int) -> np.ndarray:
     return ids[_top(scores, k)]
 
 
+def _head_values(scores: np.ndarray, k: int) -> np.ndarray:
+    """The ``k`` largest ``scores``, ascending (exact; bracketed from a sample like :func:`_top`)."""
+    n = len(scores)
+    k = min(k, n)
+    if n >= 4 * SAMPLE and k < n // 8:
+        sample = scores[:: n // SAMPLE]
+        keep = min(len(sample) - 1, int(2 * k * len(sample) / n) + 16)
+        threshold = np.partition(sample, len(sample) - 1 - keep)[len(sample) - 1 - keep]
+        above = scores[scores >= threshold]
+        if len(above) >= k:
+            return np.sort(above)[len(above) - k :]
+    return np.sort(scores)[n - k :]
+
+
+def _covis(
+    bundle: ModelBundle, recent: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Co-visitation over the ``recent`` items (latest first, weights 1, 1/2, 1/4, ...):
+    ``(touched, score, anchor)``, the items any of them names (sorted), their summed
+    weighted similarity, and the recent item that contributes most to each (the latest on
+    ties; 0 when none contributes). Only touched items can score: no pass over the catalog."""
+    nb = bundle.covis_ids[recent]  # (R, K)
+    sims = bundle.covis_sims[recent] * (0.5 ** np.arange(len(recent)))[:, None]
+    keep = nb.ravel() > 0
+    flat, fsim = nb.ravel()[keep], sims.ravel()[keep]
+    row = np.repeat(np.arange(len(recent)), nb.shape[1])[keep]
+    touched, inv = np.unique(flat, return_inverse=True)
+    score = np.bincount(inv, fsim, minlength=len(touched))
+    # per touched item its largest single contribution, the most recent row on ties
+    o = np.lexsort((row, -fsim, inv))
+    first = o[np.r_[True, inv[o][1:] != inv[o][:-1]]] if len(o) else o
+    anchor = np.where(fsim[first] > 0, recent[row[first]], 0)
+    return touched, score, anchor
+
+
 def generate(
     bundle: ModelBundle,
     labels: LabelIndex,
@@ -106,33 +143,29 @@ def generate(
     n = bundle.n_rows
     hist = req.history[req.history < n]
     pools: list[np.ndarray] = []
-    seq = None
+    seq = head = None
     if bundle.encoder is not None and len(hist):
         seq = bundle.encoder.scores(
             hist, req.times[-len(hist) :] if req.times is not None else None
-        )
-        seq = seq[:n]
-        # one partial sort serves both the candidate pool and the rank feature
-        head = _top(seq, int(max(SEQ_RANK_CAP, strategy.n_seq)))
-        pools.append(head[: strategy.n_seq])
-    # co-visitation: neighbours of the latest items, recency-weighted
+        )[:n]
+        # the SEQ_RANK_CAP best values give both the candidate pool and the rank feature
+        head = _head_values(seq, int(max(SEQ_RANK_CAP, strategy.n_seq)))
+        if strategy.n_seq:
+            top = np.flatnonzero(seq >= head[max(0, len(head) - strategy.n_seq)])
+            pools.append(top if len(top) <= strategy.n_seq else top[_top(seq[top], strategy.n_seq)])
     recent = hist[::-1][:COVIS_RECENT]
-    w = 0.5 ** np.arange(len(recent))
-    covis_sum: np.ndarray
+    touched = np.zeros(0, np.int64)
     if len(recent):
-        nb, sims = bundle.covis_ids[recent], bundle.covis_sims[recent] * w[:, None]  # (R, K)
-        flat, fsim = nb.ravel(), sims.ravel()
-        keep = flat > 0
-        covis_sum = np.bincount(flat[keep], fsim[keep], minlength=n)
-        touched = np.unique(flat[keep])  # only these can score: no pass over the catalog
-        pools.append(_top_sparse(touched, covis_sum[touched], strategy.n_covis))
+        touched, covis_score, covis_best = _covis(bundle, recent)
+        pools.append(_top_sparse(touched, covis_score, strategy.n_covis))
         tn = bundle.text_ids[hist[::-1][:TEXT_RECENT], : strategy.n_text].ravel()
         pools.append(tn[tn > 0])
-    else:
-        covis_sum = np.zeros(n, np.float64)
+    session: list[tuple[int, float, str]] = []
     if len(hist) and strategy.n_session:
         near = neighbours(bundle, int(hist[-1]), strategy.n_session)
         pools.append(np.array([j for j, _, _ in near], np.int64))
+        if hist[-1] == req.history[-1]:  # the re-rank boosts the very last item's neighbours
+            session = near
     if trending_top is None:
         trending_top = _top(trending[:n], strategy.n_trending)
     pools.append(trending_top[trending_top < n][: strategy.n_trending])
@@ -143,34 +176,31 @@ def generate(
     ids = np.unique(np.concatenate(pools)) if pools else np.zeros(0, np.int64)
     ids = ids[ids > 0]
     x = np.zeros((len(ids), len(FEATURES)))
-    if seq is not None:
-        x[:, F["seq"]] = seq[ids]
-        rank = np.full(n, SEQ_RANK_CAP)
-        capped = head[: int(SEQ_RANK_CAP)]
-        rank[capped] = np.arange(len(capped))
-        x[:, F["seq_logrank"]] = np.log1p(rank[ids])
+    if seq is not None and head is not None:
+        s = seq[ids]
+        x[:, F["seq"]] = s
+        # rank = how many of the head beat it (SEQ_RANK_CAP when outside the head)
+        rank = len(head) - np.searchsorted(head, s, side="right")
+        x[:, F["seq_logrank"]] = np.log1p(np.where(s >= head[0], rank, SEQ_RANK_CAP))
     else:
         x[:, F["seq_logrank"]] = np.log1p(SEQ_RANK_CAP)
-    x[:, F["covis"]] = covis_sum[ids]
     covis_anchor = np.zeros(len(ids), np.int64)
     text_anchor = np.zeros(len(ids), np.int64)
+    if len(touched):
+        at = np.minimum(np.searchsorted(touched, ids), len(touched) - 1)
+        hit = touched[at] == ids
+        x[:, F["covis"]] = np.where(hit, covis_score[at], 0.0)
+        covis_anchor = np.where(hit, covis_best[at], 0)
     if len(recent):
-        # the recent item that contributes most to each candidate's co-visitation score
-        best = np.zeros((len(recent), len(ids)))  # (R, C); ids are sorted (np.unique)
-        for r in range(len(recent)):
-            row, ok = nb[r], nb[r] > 0
-            at = np.minimum(np.searchsorted(ids, row), len(ids) - 1)
-            hit = ok & (ids[at] == row)
-            np.add.at(best[r], at[hit], sims[r][hit])
-        covis_anchor = np.where(best.max(axis=0) > 0, recent[best.argmax(axis=0)], 0)
         last = hist[::-1][:TEXT_RECENT]
         tsims = vectors[ids] @ vectors[last].T  # (C, T)
-        x[:, F["text"]] = tsims.max(axis=1)
-        text_anchor = last[tsims.argmax(axis=1)]
+        best = tsims.argmax(axis=1)
+        x[:, F["text"]] = tsims[np.arange(len(ids)), best]
+        text_anchor = last[best]
     x[:, F["trending"]] = np.log1p(np.maximum(trending[ids], 0.0))
     x[:, F["popularity"]] = np.log1p(bundle.popularity[ids])
-    x[:, F["is_new"]] = (added_at[ids] >= req.now - strategy.new_window_s).astype(np.float64)
-    aff_label = [""] * len(ids)
+    x[:, F["is_new"]] = added_at[ids] >= req.now - strategy.new_window_s
+    aff_label = np.full(len(ids), -1, np.int64)
     if req.interests:
         x[:, F["affinity"]], aff_label = labels.affinity(ids, req.interests)
-    return Candidates(ids, x, covis_anchor, text_anchor, aff_label, seq)
+    return Candidates(ids, x, covis_anchor, text_anchor, aff_label, seq, session)

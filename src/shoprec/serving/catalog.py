@@ -41,25 +41,27 @@ class LabelIndex:
         self.ids[idx] = -1
         self.ids[idx, : len(labels)] = [self.vocab[lab] for lab in labels]
 
-    def affinity(
-        self, items: np.ndarray, interests: dict[str, float]
-    ) -> tuple[np.ndarray, list[str]]:
-        """Per item: the summed interest weight of its labels, and its label of highest
-        weight ("" when none is positive; ties go to the item's first such label)."""
+    def affinity(self, items: np.ndarray, interests: dict[str, float]) -> tuple[np.ndarray, np.ndarray]:
+        """Per item: the summed interest weight of its labels, and the id of its label of
+        highest weight (-1 when none is positive; ties go to the item's first such label).
+        Ids, not names: a request names the labels of the twenty items it shows only
+        (:meth:`name`)."""
         w = np.zeros(len(self.names) + 1)  # the last slot stays 0: padding (-1) reads it
+        vocab = self.vocab
         for lab, wt in interests.items():
-            j = self.vocab.get(lab)
+            j = vocab.get(lab)
             if j is not None:
                 w[j] = wt
         ids = self.ids[items]
         vals = w[ids]
+        rows = np.arange(len(items))
         best = vals.argmax(axis=1)
-        top = vals[np.arange(len(items)), best]
-        chosen = ids[np.arange(len(items)), best]
-        names = self.names
-        pairs = zip(chosen.tolist(), top.tolist(), strict=True)
-        label = [names[c] if t > 0 else "" for c, t in pairs]
-        return vals.sum(axis=1), label
+        chosen = np.where(vals[rows, best] > 0, ids[rows, best], -1)
+        return vals.sum(axis=1), chosen
+
+    def name(self, label_id: int) -> str:
+        """The label of ``label_id`` ("" for -1)."""
+        return self.names[label_id] if label_id >= 0 else ""
 
 
 class Catalog:

@@ -292,7 +292,7 @@ class Engine:
         result = self.pipeline.recommend(
             bundle, trending, req, n, filters, strategy, self.drift, trending_top=hot
         )
-        for r in result.items:  # a true, useful fact from review sentiment
+        for r in result.items if self.reviews else ():  # a true fact from review sentiment
             share = self.sentiment_of(r.index)
             if share and share[1] >= 5 and share[0] >= 0.8 and len(r.reasons) < 3:
                 r.reasons.append(f"{round(100 * share[0])}% of {share[1]} reviewers are positive")

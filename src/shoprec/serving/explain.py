@@ -37,13 +37,16 @@ def reasons_for(
     text_anchor: int,
     affinity_label: str,
     latest: int,
+    ranked: Sequence[int] | None = None,
 ) -> list[str]:
     """Reasons for one candidate from its features ``x`` ``(F,)`` and their contributions
-    ``(F,)`` to its score (plain sequences), strongest first; at least one."""
+    ``(F,)`` to its score (plain sequences), strongest first; at least one. ``ranked``: the
+    feature indices by decreasing contribution when the caller sorted a batch at once."""
     out: list[str] = []
     category = catalog.category_of(idx)
-    order = sorted(range(len(contrib)), key=lambda j: -contrib[j])  # stable, like argsort
-    for j in order:
+    if ranked is None:
+        ranked = sorted(range(len(contrib)), key=lambda j: -contrib[j])  # stable, like argsort
+    for j in ranked:
         if contrib[j] <= 0 or len(out) >= MAX_REASONS:
             break
         name = FEATURES[j]

@@ -133,12 +133,15 @@ class Pipeline:
         closest: list[int] = []  # boosted candidate positions, the latest item's nearest first
         if st.rerank:
             if st.session_boost > 0 and latest:
-                near = np.array([j for j, _, _ in neighbours(bundle, latest, st.n_session)])
-                hit = np.isin(cands.ids[pos], near)
+                # the latest item's neighbours (generate's session source: the same list)
+                near = cands.session or neighbours(bundle, latest, st.n_session)
+                at = dict(zip(cands.ids[pos].tolist(), range(len(pos)), strict=True))
+                closest_k = [at[j] for j, _, _ in near if j in at]  # in neighbour order
+                hit = np.zeros(len(pos))
+                hit[closest_k] = 1.0
                 span = float(rel_k.max() - rel_k.min()) or 1.0
                 rel_k = rel_k + st.session_boost * span * hit
-                at = dict(zip(cands.ids[pos[hit]].tolist(), pos[hit].tolist(), strict=True))
-                closest = [at[j] for j in near.tolist() if j in at]  # in neighbour order
+                closest = pos[closest_k].tolist()
                 boosted = set(closest)
             if st.sentiment > 0 and drift:
                 # a product whose reviews are turning negative is demoted (drift in [-2, 0])
@@ -172,6 +175,7 @@ class Pipeline:
         out = []
         # plain Python rows for the explanations: cheaper than numpy scalars item by item
         xs, cs = cands.x[order].tolist(), contrib[order].tolist()
+        ranked = np.argsort(-contrib[order], axis=1, kind="stable").tolist()
         ids, covis_at, text_at = (
             a[order].tolist() for a in (cands.ids, cands.covis_anchor, cands.text_anchor)
         )
@@ -187,8 +191,9 @@ class Pipeline:
                     cs[k],
                     covis_at[k],
                     text_at[k],
-                    cands.affinity_label[p],
+                    self.catalog.label_index.name(int(cands.affinity_label[p])),
                     latest,
+                    ranked[k],
                 )
             if p in boosted:
                 just = f"Goes with {short(self.catalog.title(latest), 50)}, your latest pick"
@@ -200,24 +205,30 @@ class Pipeline:
 
 #: List positions (0-based) that the last item's neighbours take when they are missing.
 SESSION_POSITIONS = (3, 8, 13, 18)
-#: The neighbours must show within this many first positions (the visible part of a feed).
-SESSION_WINDOW = 10
+#: The neighbours must show within this many first positions (a default feed's length).
+SESSION_WINDOW = 20
 
 
 def _with_session_slots(order: np.ndarray, closest: list[int], slots: int, n: int) -> np.ndarray:
-    """``order`` (candidate positions, best first) with at least ``slots`` of ``closest`` (the
-    last item's neighbours among the candidates, nearest first) in its first
-    :data:`SESSION_WINDOW`: the nearest missing ones move to :data:`SESSION_POSITIONS`,
-    pushing the rest down. Nearest, not most relevant: the shopper sees what is most like the
-    item just clicked, the same items ``/similar`` names first."""
+    """``order`` (candidate positions, best first) with the ``slots`` first of ``closest``
+    (the last item's neighbours among the candidates, nearest first) in its first
+    :data:`SESSION_WINDOW`: those missing move to :data:`SESSION_POSITIONS`, pushing the
+    rest down, and no neighbour already in the window is pushed out of it. Nearest, not
+    most relevant: the shopper sees what is most like the item just clicked, the items
+    ``/similar`` names first (near-duplicates of each other that diversity alone demotes)."""
     head = order[:n].tolist()
     window = min(SESSION_WINDOW, n)
-    shown = set(head[:window])
-    need = min(slots, len(closest)) - len(shown.intersection(closest))
-    if need <= 0:
+    in_view = set(head[:window])
+    moving = [p for p in closest[:slots] if p not in in_view]
+    if not moving:
         return order
-    moving = [p for p in closest if p not in shown][:need]
-    head = [p for p in head if p not in moving]
+    near = set(closest)
+    shown = [p for p in head[:window] if p in near]
+    out = [p for p in head if p not in moving]
     for k, p in zip(SESSION_POSITIONS, moving, strict=False):
-        head.insert(min(k, len(head)), p)
-    return np.asarray(head[:n], np.int64)
+        out.insert(min(k, len(out)), p)
+    for p in shown:  # pushed out by the insertions: back to the window's end
+        if out.index(p) >= window:
+            out.remove(p)
+            out.insert(window - 1, p)
+    return np.asarray(out[:n], np.int64)
