@@ -132,34 +132,39 @@ def test_trending_add_many_equals_one_add_per_event() -> None:
 
 
 def test_session_slots_bring_the_last_items_neighbours_into_view() -> None:
-    from shoprec.serving.pipeline import SESSION_POSITIONS, _with_session_slots
+    from shoprec.serving.pipeline import _with_session_slots
 
-    order = np.arange(100, 130)  # candidate positions, best first
-    closest = [150, 104, 155, 140]  # nearest first; 104 is already in view
-    out = _with_session_slots(order, closest, 3, 20).tolist()
-    assert len(out) == 20 and len(set(out)) == 20
-    assert out[SESSION_POSITIONS[0]] == 150 and out[SESSION_POSITIONS[1]] == 155
-    assert sum(p in closest for p in out[:10]) == 3
-    # already enough in view: the order is left alone
-    assert _with_session_slots(order, [101, 102], 2, 20) is order
-    # a neighbour further down the list moves up instead of appearing twice
-    out = _with_session_slots(order, [125], 1, 30).tolist()
-    assert out.count(125) == 1 and out.index(125) == SESSION_POSITIONS[0]
+    order = np.arange(100, 150)  # candidate positions, best first
+    # nearest first: 150 and 155 are not in the list, 104 already ranks above its slot (8),
+    # 140 ranks below its slot (13)
+    closest = [150, 104, 155, 140]
+    out = _with_session_slots(order, closest, 10, 20).tolist()
+    assert len(out) == len(set(out)) == 20
+    assert out[3] == 150 and out.index(104) <= 8 and out[13] == 155 and out[18] == 140
+    # the first four of 10 slots fit a 20-item list: a fifth neighbour is not forced in
+    assert 149 not in _with_session_slots(order, [*closest, 149], 10, 20).tolist()
+    # only the ``slots`` nearest are placed
+    assert 140 not in _with_session_slots(order, closest, 3, 20).tolist()
+    # already high enough: the order is left alone
+    assert _with_session_slots(order, [101, 102], 10, 20).tolist() == order[:20].tolist()
 
 
-def test_session_slots_take_the_nearest_and_keep_those_in_view() -> None:
-    from shoprec.serving.pipeline import SESSION_POSITIONS, SESSION_WINDOW, _with_session_slots
+def test_session_slots_keep_the_rule_for_every_neighbour_on_real_orders() -> None:
+    """Each placed neighbour ends at or above its slot, whatever the order (random trials):
+    a later insertion never pushes an earlier-placed neighbour below its own slot."""
+    from shoprec.serving.pipeline import SESSION_EVERY, SESSION_FIRST, _with_session_slots
 
-    order = np.arange(100, 160)
-    # two farther neighbours already show, but the nearest two are missing: they move in
-    closest = [150, 151, 101, 102]
-    out = _with_session_slots(order, closest, 2, 30).tolist()
-    assert out[SESSION_POSITIONS[0]] == 150 and out[SESSION_POSITIONS[1]] == 151
-    # a neighbour at the window's end is not pushed out of it by the insertions
-    closest = [150, 151, 100 + SESSION_WINDOW - 1]
-    out = _with_session_slots(order, closest, 2, 30).tolist()
-    assert all(out.index(p) < SESSION_WINDOW for p in closest)
-    assert len(out) == len(set(out)) == 30
+    rng = np.random.default_rng(0)
+    for _ in range(200):
+        n = int(rng.integers(5, 60))
+        order = rng.permutation(300)[:120]
+        closest = rng.choice(300, size=int(rng.integers(1, 12)), replace=False).tolist()
+        out = _with_session_slots(order, closest, 10, n).tolist()
+        assert len(out) == len(set(out)) == min(n, len(order))
+        for i, p in enumerate(closest[:10]):
+            slot = SESSION_FIRST + SESSION_EVERY * i
+            if slot < n:
+                assert out.index(p) <= slot
 
 
 def test_mmr_reads_rows_of_a_larger_table_like_the_gathered_vectors() -> None:

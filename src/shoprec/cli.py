@@ -222,6 +222,7 @@ def serve(
     data = _load(dataset, settings)
     store_dir = Path(store) if store and not redis_url else None
     built = build_engine(data, settings, store_dir=store_dir, quick=quick, store_url=redis_url)
+    threadpool_limits(1)  # again: BLAS and OpenMP runtimes loaded while building (scipy's)
     from shoprec.serving.security import from_settings
 
     def make_app():  # noqa: ANN202

@@ -203,32 +203,29 @@ class Pipeline:
         return out
 
 
-#: List positions (0-based) that the last item's neighbours take when they are missing.
-SESSION_POSITIONS = (3, 8, 13, 18)
-#: The neighbours must show within this many first positions (a default feed's length).
-SESSION_WINDOW = 20
+#: The ``i``-th nearest neighbour of the last item ranks no lower than ``FIRST + EVERY * i``
+#: (0-based): positions 3, 8, 13 and 18 of a 20-item feed, one in five further down.
+SESSION_FIRST, SESSION_EVERY = 3, 5
 
 
 def _with_session_slots(order: np.ndarray, closest: list[int], slots: int, n: int) -> np.ndarray:
-    """``order`` (candidate positions, best first) with the ``slots`` first of ``closest``
-    (the last item's neighbours among the candidates, nearest first) in its first
-    :data:`SESSION_WINDOW`: those missing move to :data:`SESSION_POSITIONS`, pushing the
-    rest down, and no neighbour already in the window is pushed out of it. Nearest, not
-    most relevant: the shopper sees what is most like the item just clicked, the items
-    ``/similar`` names first (near-duplicates of each other that diversity alone demotes)."""
+    """``order`` (candidate positions, best first) cut to ``n``, where the ``i``-th of the
+    ``slots`` first of ``closest`` (the last item's neighbours among the candidates, nearest
+    first) ranks at position ``SESSION_FIRST + SESSION_EVERY * i`` or higher: one ranked
+    lower, or not at all, moves up to that position, pushing the rest down. Nearest, not
+    most relevant: after a click the shopper sees what is most like it, the items
+    ``/similar`` names first, which diversity alone would demote as near-duplicates."""
     head = order[:n].tolist()
-    window = min(SESSION_WINDOW, n)
-    in_view = set(head[:window])
-    moving = [p for p in closest[:slots] if p not in in_view]
-    if not moving:
-        return order
-    near = set(closest)
-    shown = [p for p in head[:window] if p in near]
-    out = [p for p in head if p not in moving]
-    for k, p in zip(SESSION_POSITIONS, moving, strict=False):
-        out.insert(min(k, len(out)), p)
-    for p in shown:  # pushed out by the insertions: back to the window's end
-        if out.index(p) >= window:
-            out.remove(p)
-            out.insert(window - 1, p)
-    return np.asarray(out[:n], np.int64)
+    moved = False
+    for i, p in enumerate(closest[:slots]):
+        slot = SESSION_FIRST + SESSION_EVERY * i
+        if slot >= n:
+            break
+        at = head.index(p) if p in head else None
+        if at is not None and at <= slot:
+            continue
+        if at is not None:
+            head.pop(at)
+        head.insert(slot, p)
+        moved = True
+    return np.asarray(head[:n], np.int64) if moved else order[:n]

@@ -26,9 +26,9 @@ class Strategy:
     session_boost : relevance bonus (share of the candidates' score span) for the nearest
         neighbours of the shopper's very last item: the feed answers the last click at once.
     n_session : how many of the last item's neighbours get the bonus.
-    session_slots : this many of those neighbours, the nearest ones, are in the first 20 of
-        every list (those missing take the 4th, 9th, 14th and 19th positions), even when
-        the bonus alone does not lift them that far (diversity demotes near-duplicates).
+    session_slots : the nearest this many of those neighbours rank no lower than the 4th,
+        9th, 14th, ... positions (one in five; 4 of a 20-item feed), even when the bonus
+        alone does not lift them that far (diversity demotes near-duplicates).
     """
 
     name: str = "default"
@@ -47,7 +47,7 @@ class Strategy:
     sentiment: float = 0.3
     session_boost: float = 0.1
     n_session: int = 10
-    session_slots: int = 4
+    session_slots: int = 10
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.mmr_lambda <= 1.0:
