@@ -188,6 +188,25 @@ def test_deleted_user_is_absent_from_every_store(shop: Shop) -> None:
     assert VICTIM not in after.users and len(after.users) == len(data.users) - 1
 
 
+@pytest.mark.parametrize("shop", ["redis"], indirect=True)  # exports copy the Redis stream
+def test_deletion_reaches_the_training_export_files(shop: Shop, tmp_path: Path) -> None:
+    """`shoprec export-events` copies the stream to files: DELETE rewrites them."""
+    from shoprec.data.readers import read_events
+    from shoprec.store.redis_export import export_events
+
+    assert shop.engine.shared is not None
+    out = tmp_path / "exported" / "events.csv"
+    assert export_events(shop.engine.shared.log, out) > 0
+    rows = read_events(out)
+    mine = sum(e.user_id == VICTIM for e in rows)
+    assert mine > 0
+    assert shop.client.delete(f"/v1/users/{VICTIM}").status_code == 200
+    back = read_events(out)
+    assert VICTIM not in {e.user_id for e in back} and VICTIM not in out.read_text()
+    assert len(back) == len(rows) - mine  # the victim's rows, nobody else's
+    assert raw_mentions(shop, VICTIM) == []  # no pending erasure left in Redis either
+
+
 def test_next_trained_artifact_excludes_the_deleted_user(shop: Shop, tmp_path: Path) -> None:
     from shoprec.data.splits import leave_one_out
     from shoprec.models.sasrec import SASRecConfig

@@ -74,3 +74,40 @@ def test_erased_events_are_not_exported(log: RedisEventLog, tmp_path: Path) -> N
     out = tmp_path / "events.csv"
     assert export_events(log, out) == 6
     assert {e.user_id for e in read_events(out)} == {"u0", "u2"}
+
+
+def test_erasing_a_user_reaches_the_exported_files(log: RedisEventLog, tmp_path: Path) -> None:
+    from shoprec.store.redis_export import erase_user
+
+    log.append(_events(9))
+    a, b = tmp_path / "a" / "events.csv", tmp_path / "b" / "events.csv"
+    assert export_events(log, a) == 9 and export_events(log, b, consumer="other") == 0
+    log.delete_user("u1")
+    assert erase_user(log, "u1") == (2, 0)
+    assert {e.user_id for e in read_events(a)} == {"u0", "u2"}
+    assert len(read_events(a)) == 6
+    # exporting on goes on appending to the rewritten file, nothing twice
+    log.append(_events(3, start=9))
+    assert export_events(log, a) == 3
+    ids = [e.event_id for e in read_events(a)]
+    assert len(ids) == len(set(ids)) == 9
+
+
+def test_an_erasure_waits_for_a_held_file_and_the_next_export_applies_it(
+    log: RedisEventLog, tmp_path: Path
+) -> None:
+    import fcntl
+
+    from shoprec.store.redis_export import erase_user
+
+    log.append(_events(6))
+    out = tmp_path / "events.csv"
+    assert export_events(log, out) == 6
+    with (tmp_path / "events.csv.lock").open("a") as held:  # an export in progress
+        fcntl.flock(held, fcntl.LOCK_EX)
+        assert erase_user(log, "u2", wait_s=0.2) == (0, 1)
+        fcntl.flock(held, fcntl.LOCK_UN)
+    assert "u2" in {e.user_id for e in read_events(out)}  # not yet: pending
+    assert export_events(log, out) == 0
+    assert {e.user_id for e in read_events(out)} == {"u0", "u1"}
+    assert erase_user(log, "u2") == (1, 0)  # nothing pending any more, the file stays clean

@@ -248,6 +248,10 @@ class Engine:
             self.experiments.forget(user_id)
             if gone:
                 self.reviews.remove_reviews(gone)
+        if self.shared is not None:  # the training-export files copied from the stream
+            from shoprec.store.redis_export import erase_user
+
+            erase_user(self.shared.log, user_id)  # outside the write lock: files can be big
         return n
 
     # -- reads ----------------------------------------------------------------------------
