@@ -283,3 +283,19 @@ def test_candidate_features_match_their_definitions(built) -> None:
         assert {j for j, _, _ in c.session} <= set(c.ids.tolist())
         checked += 1
     assert checked >= 10
+
+
+def test_quick_preset_chooses_a_text_lift_and_serves_it(built, serving_root) -> None:
+    """The demo's quick preset calibrates beta (on a subset of validation users) instead of
+    serving without the lift; the served encoder adds that beta."""
+    import json
+
+    from serving_fixtures import synthetic_settings
+    from shoprec.training.sasrec_job import BETAS, checkpoint_dir
+
+    path = checkpoint_dir(synthetic_settings(serving_root), built.data.name, "sasrec-quick")
+    calib = json.loads((path / "manifest.json").read_text())["calibration"]
+    assert calib["quick"] and calib["tau"] == 0.0 and calib["beta"] in BETAS
+    assert set(calib["valid_NDCG@10"]) == {f"tau=0.0,beta={b}" for b in BETAS}
+    lift = built.engine.bundle.encoder.text_lift
+    assert (lift is None) if calib["beta"] == 0 else (lift[0] == calib["beta"])

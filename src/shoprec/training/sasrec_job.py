@@ -127,16 +127,34 @@ def _grid_ndcg10(
     return {k: M.ndcg(np.concatenate(v), 10) for k, v in ranks.items()}
 
 
-def calibrate(valid: SASRecRecommender, final: SASRecRecommender, data: SequenceData) -> dict:
+#: The quick preset calibrates the text lift alone on this many validation users (a few
+#: seconds of the demo's start-up; on Beauty it lifts the quick model's validation NDCG@10
+#: from 0.0545 to 0.0581 at beta 2).
+QUICK_USERS = 5000
+
+
+def calibrate(
+    valid: SASRecRecommender,
+    final: SASRecRecommender,
+    data: SequenceData,
+    taus: tuple[float, ...] = TAUS,
+    max_users: int | None = None,
+) -> dict:
     """Choose the logit adjustment ``tau`` and the text lift ``beta`` (a model with text
     vectors) jointly on validation NDCG@10 (overall, not any slice) and set them on both fits,
-    each ``tau`` with the item prior of its own training data."""
+    each ``tau`` with the item prior of its own training data. ``max_users``: score an evenly
+    spread subset of that many validation users (the quick preset)."""
     split = leave_one_out(data.sequences, data.timestamps)
     n = data.n_items + 1
     c_valid = np.bincount(np.concatenate(split.train), minlength=n)
     c_final = np.bincount(np.concatenate(split.test_histories()), minlength=n)
     betas = BETAS if valid.config.use_text else (0.0,)
-    grid = _grid_ndcg10(valid, split.train, split.valid, split.train_times(), c_valid, TAUS, betas)
+    hist, targets, times = split.train, split.valid, split.train_times()
+    if max_users is not None and len(hist) > max_users:
+        pick = np.linspace(0, len(hist) - 1, max_users).astype(np.int64)
+        hist, targets = [hist[i] for i in pick], targets[pick]
+        times = None if times is None else [times[i] for i in pick]
+    grid = _grid_ndcg10(valid, hist, targets, times, c_valid, taus, betas)
     for (tau, beta), v in grid.items():
         log.info("tau=%.2f beta=%.1f: valid NDCG@10 %.4f", tau, beta, v)
     tau, beta = max(grid, key=lambda k: (round(grid[k], 6), -k[0], -k[1]))
@@ -148,6 +166,14 @@ def calibrate(valid: SASRecRecommender, final: SASRecRecommender, data: Sequence
         "beta": beta,
         "valid_NDCG@10": {f"tau={t},beta={b}": v for (t, b), v in grid.items()},
     }
+
+
+def calibrate_quick(
+    valid: SASRecRecommender, final: SASRecRecommender, data: SequenceData
+) -> dict:
+    """The quick preset's calibration: the text lift alone (no logit adjustment), on
+    :data:`QUICK_USERS` validation users."""
+    return calibrate(valid, final, data, taus=(0.0,), max_users=QUICK_USERS) | {"quick": True}
 
 
 def _save_calibration(
@@ -190,8 +216,9 @@ def find_checkpoint(path: Path, data: SequenceData, config: SASRecConfig) -> Tra
     final = SASRecRecommender.load(path)
     valid = SASRecRecommender.load(path / "valid")
     calib = meta.get("calibration") or {}
-    if "skipped" not in calib and "beta" not in calib:  # trained before (tau, beta): calibrate
-        calib = calibrate(valid, final, data)
+    if "beta" not in calib and "DP" not in calib.get("skipped", ""):  # from before (tau, beta)
+        quick = "quick" in calib.get("skipped", "")
+        calib = calibrate_quick(valid, final, data) if quick else calibrate(valid, final, data)
         _save_calibration(path, valid, final, calib)
     return TrainedSASRec(valid=valid, final=final, path=path, seconds=meta.get("train_seconds", 0))
 
@@ -209,9 +236,10 @@ def train_sasrec(
     """Fit with validation early stopping, then refit for the best epoch count on the
     histories including the validation item; save both and return them.
 
-    ``refit=False`` (the demo's quick preset) serves the early-stopped fit itself and skips the
-    logit-adjustment grid: one training pass instead of two, ready minutes sooner, at the cost
-    of the last item per user not being learned and no calibration.
+    ``refit=False`` (the demo's quick preset) serves the early-stopped fit itself and chooses
+    only the text lift, on a subset of validation users (:func:`calibrate_quick`): one training
+    pass instead of two, ready minutes sooner, at the cost of the last item per user not being
+    learned and no logit adjustment.
 
     ``dp`` trains both fits with differential privacy (:mod:`shoprec.training.dp`); the
     manifest gets the epsilon of the two composed, and the logit adjustment is skipped (its
@@ -251,7 +279,7 @@ def train_sasrec(
             else {"tau": 0.0, "skipped": "DP: the item prior (raw counts) is not private"}
         )
     else:
-        final, calib = valid, {"tau": 0.0, "skipped": "quick preset: no refit, no calibration"}
+        final, calib = valid, calibrate_quick(valid, valid, data)
     seconds = time.perf_counter() - t0
     path = checkpoint_dir(settings, data.name, name)
     common = {
