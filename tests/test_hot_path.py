@@ -8,6 +8,7 @@ import pytest
 from shoprec.online.trending import Trending
 from shoprec.serving.candidates import SAMPLE, _top, _top_sparse
 from shoprec.serving.catalog import LabelIndex
+from shoprec.serving.pipeline import make_fill_order
 from shoprec.serving.rerank import mmr
 
 
@@ -249,13 +250,17 @@ def _reference_candidates(bundle, vectors, trending, req, st):  # noqa: ANN001, 
     anchor = np.where(best.max(axis=0) > 0, recent[best.argmax(axis=0)], 0)
     last = hist[::-1][:TEXT_RECENT]
     text = vectors[:n] @ vectors[last].T
-    return {
-        F["seq"]: seq,
-        F["seq_logrank"]: np.log1p(rank),
-        F["covis"]: covis,
-        F["text"]: text.max(axis=1),
-        F["trending"]: np.log1p(np.maximum(trending[:n], 0.0)),
-    }, anchor, last[text.argmax(axis=1)]
+    return (
+        {
+            F["seq"]: seq,
+            F["seq_logrank"]: np.log1p(rank),
+            F["covis"]: covis,
+            F["text"]: text.max(axis=1),
+            F["trending"]: np.log1p(np.maximum(trending[:n], 0.0)),
+        },
+        anchor,
+        last[text.argmax(axis=1)],
+    )
 
 
 def test_candidate_features_match_their_definitions(built) -> None:
@@ -299,3 +304,37 @@ def test_quick_preset_chooses_a_text_lift_and_serves_it(built, serving_root) -> 
     assert set(calib["valid_NDCG@10"]) == {f"tau=0.0,beta={b}" for b in BETAS}
     lift = built.engine.bundle.encoder.text_lift
     assert (lift is None) if calib["beta"] == 0 else (lift[0] == calib["beta"])
+
+
+def test_category_feed_fill_follows_upserts_and_events(built) -> None:
+    """The category masks and the fill order are cached: a list asking for more items than
+    the category holds is the whole category, also after an upsert into it, and the fill
+    order is rebuilt after an event (it follows trending)."""
+    from dataclasses import replace
+
+    from shoprec.data.records import Event, EventType, Item
+
+    eng = built.engine
+    cat = eng.catalog
+    name = next(c for c in (cat.category_of(i) for i in range(1, len(cat) + 1)) if c)
+
+    def whole() -> set[int]:
+        mask = cat.in_category(name, eng.bundle.n_rows) & cat.view()[2][: eng.bundle.n_rows]
+        return set(np.flatnonzero(mask).tolist())
+
+    assert 0 < len(whole()) < 100
+    assert {r.index for r in eng.recommend("nobody-yet", 100, category=name).items} == whole()
+    item = Item("SKU-cache-test", title="A brand new item", category=[name], price=9.0)
+    (idx,) = eng.upsert_items([item]).tolist()
+    got = {r.index for r in eng.recommend("nobody-yet", 100, category=name).items}
+    assert idx in got and got == whole()
+    # an existing item moved into the category (same catalog size: the cached mask must go)
+    other = next(i for i in range(1, len(cat)) if i not in whole() and cat.items[i])
+    eng.upsert_items([replace(cat.items[other], category=[name])])
+    got = {r.index for r in eng.recommend("nobody-yet", 100, category=name).items}
+    assert other in got and got == whole()
+    eng.ingest([Event("someone", item.item_id, EventType.VIEW, eng.clock + 1.0, "cache-1")])
+    eng.recommend("nobody-yet", 100, category=name)
+    assert eng._fill is not None and eng._fill[0] == eng.trending.version
+    want = make_fill_order(eng.bundle, eng.trending.scores(eng.bundle.n_rows))
+    np.testing.assert_array_equal(eng._fill[2], want)

@@ -124,4 +124,3 @@ class BeautyShoppers:
         carted = clicked & (rng.random(len(shown)) < rel * self.model.cart_given_click)
         bought = carted & (rng.random(len(shown)) < rel * self.model.buy_given_cart)
         return Response(shown[clicked].tolist(), shown[carted].tolist(), shown[bought].tolist())
-

@@ -88,7 +88,7 @@ def _top_sparse(ids: np.ndarray, scores: np.ndarray, k: int) -> np.ndarray:
 
 
 def _head_values(scores: np.ndarray, k: int) -> np.ndarray:
-    """The ``k`` largest ``scores``, ascending (exact; bracketed from a sample like :func:`_top`)."""
+    """The ``k`` largest ``scores``, ascending (exact; bracketed by a sample as in :func:`_top`)."""
     n = len(scores)
     k = min(k, n)
     if n >= 4 * SAMPLE and k < n // 8:
@@ -101,9 +101,7 @@ def _head_values(scores: np.ndarray, k: int) -> np.ndarray:
     return np.sort(scores)[n - k :]
 
 
-def _covis(
-    bundle: ModelBundle, recent: np.ndarray
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _covis(bundle: ModelBundle, recent: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Co-visitation over the ``recent`` items (latest first, weights 1, 1/2, 1/4, ...):
     ``(touched, score, anchor)``, the items any of them names (sorted), their summed
     weighted similarity, and the recent item that contributes most to each (the latest on

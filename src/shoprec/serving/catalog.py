@@ -41,7 +41,9 @@ class LabelIndex:
         self.ids[idx] = -1
         self.ids[idx, : len(labels)] = [self.vocab[lab] for lab in labels]
 
-    def affinity(self, items: np.ndarray, interests: dict[str, float]) -> tuple[np.ndarray, np.ndarray]:
+    def affinity(
+        self, items: np.ndarray, interests: dict[str, float]
+    ) -> tuple[np.ndarray, np.ndarray]:
         """Per item: the summed interest weight of its labels, and the id of its label of
         highest weight (-1 when none is positive; ties go to the item's first such label).
         Ids, not names: a request names the labels of the twenty items it shows only
@@ -82,6 +84,7 @@ class Catalog:
         self.added_at = np.zeros(self._cap)
         self._lock = threading.Lock()
         self._by_name: dict[str, set[int]] = {}  # casefolded category name -> indices
+        self._masks: dict[tuple[str, int], np.ndarray] = {}  # in_category's, until an upsert
 
     def __len__(self) -> int:
         """Number of items (indices 1..len)."""
@@ -111,6 +114,7 @@ class Catalog:
         An updated item keeps its index and its first ``added_at``.
         """
         with self._lock:
+            self._masks = {}
             out = np.zeros(len(items), np.int64)
             n_new = sum(1 for it in {i.item_id for i in items} if it not in self.index)
             self._grow(len(self.ids) + n_new)
@@ -154,9 +158,16 @@ class Catalog:
     def in_category(self, category: str, n_rows: int) -> np.ndarray:
         """``(n_rows,)`` bool: items whose category path, derived category or department is
         ``category`` (case-insensitive)."""
-        mask = np.zeros(n_rows, bool)
-        members = [i for i in self._by_name.get(category.casefold(), ()) if i < n_rows]
-        mask[members] = True
+        key = (category.casefold(), n_rows)
+        mask = self._masks.get(key)
+        if mask is None:  # built once per category until the catalog changes
+            mask = np.zeros(n_rows, bool)
+            members = [i for i in self._by_name.get(key[0], ()) if i < n_rows]
+            mask[members] = True
+            mask.flags.writeable = False
+            if len(self._masks) >= 256:
+                self._masks.clear()
+            self._masks[key] = mask
         return mask
 
     def _grow(self, need: int) -> None:

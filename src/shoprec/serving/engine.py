@@ -26,7 +26,7 @@ from shoprec.serving.candidates import Request
 from shoprec.serving.catalog import Catalog
 from shoprec.serving.explain import short
 from shoprec.serving.models import ModelBundle, build_bundle, extend, neighbours
-from shoprec.serving.pipeline import Pipeline, Result
+from shoprec.serving.pipeline import Pipeline, Result, make_fill_order
 from shoprec.serving.rerank import Filters
 from shoprec.serving.stats import LiveStats
 from shoprec.serving.strategy import Strategy
@@ -100,6 +100,8 @@ class Engine:
         self.drift: dict[int, float] = {}  # item index -> sentiment drift (see online.reviews)
         self._search: ProductSearch | None = None  # the search index, built on first use
         self._assistant: Assistant | None = None
+        # (trending version, bundle, every item by trending then popularity): the fill order
+        self._fill: tuple[int, ModelBundle, np.ndarray] | None = None
 
     # -- start-up -------------------------------------------------------------------------
     def load(self) -> None:
@@ -291,10 +293,26 @@ class Engine:
         if state is not None:
             excl |= set(self.catalog.indices(sorted(state.bought)).tolist())
         filters = Filters(frozenset(excl), category, min_price, max_price)
+        version = self.trending.version  # read first: a write meanwhile only means a recompute
         trending = self.trending.scores(bundle.n_rows)
         hot = self.trending.top((strategy or self.pipeline.strategy).n_trending, bundle.n_rows)
+
+        def fill_order() -> np.ndarray:  # built when a list runs short; kept until an event
+            fill = self._fill  # (trending's version) or a reload changes it
+            if fill is None or fill[0] != version or fill[1] is not bundle:
+                fill = self._fill = (version, bundle, make_fill_order(bundle, trending))
+            return fill[2]
+
         result = self.pipeline.recommend(
-            bundle, trending, req, n, filters, strategy, self.drift, trending_top=hot
+            bundle,
+            trending,
+            req,
+            n,
+            filters,
+            strategy,
+            self.drift,
+            trending_top=hot,
+            fill_order=fill_order,
         )
         for r in result.items if self.reviews else ():  # a true fact from review sentiment
             share = self.sentiment_of(r.index)

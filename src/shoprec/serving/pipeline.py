@@ -7,6 +7,7 @@ trending and popular items and the response names the fallback (DESIGN.md invari
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -52,9 +53,11 @@ class Pipeline:
         strategy: Strategy | None = None,
         drift: dict[int, float] | None = None,
         trending_top: np.ndarray | None = None,
+        fill_order: Callable[[], np.ndarray] | None = None,
     ) -> Result:
         """Top ``n`` for one shopper; ``trending`` ``(bundle.n_rows,)`` decayed scores,
-        ``trending_top`` the most trending items best first (cached by the caller) or None."""
+        ``trending_top`` the most trending items best first, ``fill_order`` gives every item
+        by trending then popularity (:func:`make_fill_order`, cached by the caller) or None."""
         st = strategy or self.strategy
         cat = self.catalog
         vectors, price, in_stock, added_at = (a[: bundle.n_rows] for a in cat.view())
@@ -76,9 +79,14 @@ class Pipeline:
         if len(picked) < n:
             # fill from trending, then popularity (also the whole answer for cold starts)
             taken = {r.index for r in picked}
-            order = np.lexsort((-bundle.popularity, -trending))
-            mask = allowed(order, filters, price, in_stock, category_ok)
-            for idx in order[mask]:
+            order = fill_order() if fill_order is not None else make_fill_order(bundle, trending)
+            # the head of the order is nearly always enough: filter the whole only if not
+            for limit in (max(256, 8 * n), len(order)):
+                head = order[:limit]
+                fill = head[allowed(head, filters, price, in_stock, category_ok)]
+                if len(fill) >= 2 * n or limit >= len(order):
+                    break
+            for idx in fill:
                 if len(picked) >= n:
                     break
                 if int(idx) in taken:
@@ -201,6 +209,12 @@ class Pipeline:
                 reasons = [just, *others][:2]
             out.append(Recommended(idx, float(rel[p]), reasons))
         return out
+
+
+def make_fill_order(bundle: ModelBundle, trending: np.ndarray) -> np.ndarray:
+    """Every item (``bundle.n_rows``) by trending score, ties by popularity: the fill of short
+    lists and the whole answer for new shoppers."""
+    return np.lexsort((-bundle.popularity, -trending[: bundle.n_rows]))
 
 
 #: The ``i``-th nearest neighbour of the last item ranks no lower than ``FIRST + EVERY * i``

@@ -167,9 +167,10 @@ def _scrub(path: Path, users: set[str]) -> int:
     the old one, so a crash leaves either file whole); returns the rows removed."""
     tmp = path.with_name(path.name + ".erasing")
     removed = 0
-    with path.open(newline="", encoding="utf-8") as src, tmp.open(
-        "w", newline="", encoding="utf-8"
-    ) as dst:
+    with (
+        path.open(newline="", encoding="utf-8") as src,
+        tmp.open("w", newline="", encoding="utf-8") as dst,
+    ):
         reader = csv.DictReader(src)
         out = csv.DictWriter(dst, reader.fieldnames or COLUMNS)
         out.writeheader()

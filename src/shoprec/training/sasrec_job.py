@@ -168,9 +168,7 @@ def calibrate(
     }
 
 
-def calibrate_quick(
-    valid: SASRecRecommender, final: SASRecRecommender, data: SequenceData
-) -> dict:
+def calibrate_quick(valid: SASRecRecommender, final: SASRecRecommender, data: SequenceData) -> dict:
     """The quick preset's calibration: the text lift alone (no logit adjustment), on
     :data:`QUICK_USERS` validation users."""
     return calibrate(valid, final, data, taus=(0.0,), max_users=QUICK_USERS) | {"quick": True}
