@@ -40,8 +40,12 @@ def main() -> None:
     tags = tags_for_catalog(data.catalog, text[1:], ItemTagger(TextEncoder()))
     leaf = np.array([""] + [t.category or "" for t in tags], dtype=object)
     hist, times = split.test_histories(), split.test_times()
-    users = np.concatenate([model.user_vectors(hist[s : s + 4096], times[s : s + 4096])
-                            for s in range(0, len(hist), 4096)])
+    users = np.concatenate(
+        [
+            model.user_vectors(hist[s : s + 4096], times[s : s + 4096])
+            for s in range(0, len(hist), 4096)
+        ]
+    )
     logits = users @ model.items_[1:].T / model.config.temperature  # (U, I)
     log_z = logsumexp(logits, axis=1)
     truth = split.test
@@ -62,22 +66,38 @@ def main() -> None:
         row |= {k: float(in_cat[v].mean()) for k, v in picks.items()}
         rows.append(row)
         logging.info("%s", row)
-    mean = {k: float(np.mean([r[k] for r in rows])) for k in
-            ("model", "popularity", "affinity", "base_rate")}
-    res = {"audience": AUDIENCE, "categories": rows, "mean_precision": mean,
-           "model_over_popularity": mean["model"] / max(mean["popularity"], 1e-9)}
+    mean = {
+        k: float(np.mean([r[k] for r in rows]))
+        for k in ("model", "popularity", "affinity", "base_rate")
+    }
+    res = {
+        "audience": AUDIENCE,
+        "categories": rows,
+        "mean_precision": mean,
+        "model_over_popularity": mean["model"] / max(mean["popularity"], 1e-9),
+    }
     OUT.mkdir(parents=True, exist_ok=True)
     (OUT / "audience.json").write_text(json.dumps(res, indent=2))
-    md = ["# Audience precision (Amazon Beauty, last interaction held out)", "",
-          "Command: `.venv/bin/python bench/audience_eval.py`. Audience: the top "
-          f"{AUDIENCE} shoppers per category; precision = share whose held-out item is in it.",
-          "", "| category | items | base rate | model | popularity | affinity |",
-          "|---|---|---|---|---|---|"]
-    md += [f"| {r['category']} | {r['items']} | {r['base_rate']:.3f} | {r['model']:.3f} | "
-           f"{r['popularity']:.3f} | {r['affinity']:.3f} |" for r in rows]
-    md += [f"| **mean** | | {mean['base_rate']:.3f} | **{mean['model']:.3f}** | "
-           f"{mean['popularity']:.3f} | {mean['affinity']:.3f} |", "",
-           f"Model / popularity audience: **{res['model_over_popularity']:.1f}x**."]
+    md = [
+        "# Audience precision (Amazon Beauty, last interaction held out)",
+        "",
+        "Command: `.venv/bin/python bench/audience_eval.py`. Audience: the top "
+        f"{AUDIENCE} shoppers per category; precision = share whose held-out item is in it.",
+        "",
+        "| category | items | base rate | model | popularity | affinity |",
+        "|---|---|---|---|---|---|",
+    ]
+    md += [
+        f"| {r['category']} | {r['items']} | {r['base_rate']:.3f} | {r['model']:.3f} | "
+        f"{r['popularity']:.3f} | {r['affinity']:.3f} |"
+        for r in rows
+    ]
+    md += [
+        f"| **mean** | | {mean['base_rate']:.3f} | **{mean['model']:.3f}** | "
+        f"{mean['popularity']:.3f} | {mean['affinity']:.3f} |",
+        "",
+        f"Model / popularity audience: **{res['model_over_popularity']:.1f}x**.",
+    ]
     (OUT / "audience.md").write_text("\n".join(md) + "\n")
     print("\n".join(md))
 
