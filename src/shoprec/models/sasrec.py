@@ -154,6 +154,10 @@ class SASRec(nn.Module):
     text_vectors : ``(n_items + 1, D_text)`` float32 frozen text vectors (row 0 zeros), or None.
     """
 
+    # registered buffers (declared for the type checker: Module.__getattr__ is untyped)
+    id_gate: torch.Tensor
+    text_vectors: torch.Tensor
+
     def __init__(
         self, cfg: SASRecConfig, n_items: int, text_vectors: torch.Tensor | None = None
     ) -> None:

@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import copy
 import math
+from typing import cast
 
 import numpy as np
 from scipy.special import erf
 
-from shoprec.models.sasrec import SASRec, gap_buckets
+from shoprec.models.sasrec import Block, SASRec, gap_buckets
 from shoprec.models.scoring import add_text_lift
 
 
@@ -47,7 +48,8 @@ class SASRecEncoder:
             self.items_scaled = self.items * np.float32(math.sqrt(cfg.dim))
             self.pos = model.pos_emb.weight.numpy().astype(np.float32).copy()  # (max_len, C)
             self.blocks = []
-            for b in model.blocks:
+            for module in model.blocks:
+                b = cast(Block, module)  # a ModuleList yields plain Modules to the type checker
                 self.blocks.append(
                     {
                         "ln1_w": b.ln1.weight.numpy().copy(),
