@@ -19,9 +19,11 @@ from shoprec.models.scoring import add_text_lift
 
 
 def _ln(x: np.ndarray, w: np.ndarray, b: np.ndarray, eps: float = 1e-5) -> np.ndarray:
-    mu = x.mean(-1, keepdims=True)
-    var = ((x - mu) ** 2).mean(-1, keepdims=True)
-    return (x - mu) / np.sqrt(var + eps) * w + b
+    # sums over the width, not .mean(): the same numbers without numpy's Python-level wrapper
+    c = x.shape[-1]
+    xc = x - x.sum(-1, keepdims=True) / c
+    var = (xc * xc).sum(-1, keepdims=True) / c
+    return xc / np.sqrt(var + eps) * w + b
 
 
 def _gelu(x: np.ndarray) -> np.ndarray:

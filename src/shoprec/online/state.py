@@ -94,12 +94,17 @@ class UserState:
     ) -> list[tuple[str, float]]:
         """Tag labels with weights decayed to ``now`` (default: the latest event), normalised
         to sum 1 over positive weights, strongest first."""
+        weights = list(self.interest_weights(now).items())
+        weights.sort(key=lambda x: (-x[1], x[0]))
+        return weights[:top]
+
+    def interest_weights(self, now: float | None = None) -> dict[str, float]:
+        """:meth:`interests` as a dict, unsorted (what a feed request reads)."""
         now = self.last_ts if now is None else now
         weights = [(lab, _decay(w, t, now)) for lab, (w, t) in self.tags.items()]
         weights = [(lab, w) for lab, w in weights if w > 0]
         total = sum(w for _, w in weights) or 1.0
-        weights.sort(key=lambda x: (-x[1], x[0]))
-        return [(lab, w / total) for lab, w in weights[:top]]
+        return {lab: w / total for lab, w in weights}
 
     def to_dict(self) -> dict:
         """JSON-able snapshot (profile export, the Redis store)."""

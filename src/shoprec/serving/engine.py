@@ -270,7 +270,7 @@ class Engine:
         pairs = [(i, t) for i, t in pairs if i]
         hist = np.fromiter((i for i, _ in pairs), np.int64, len(pairs))
         times = np.fromiter((t for _, t in pairs), np.float64, len(pairs))
-        return Request(hist, times, dict(state.interests(self.clock)), self.clock)
+        return Request(hist, times, state.interest_weights(self.clock), self.clock)
 
     def recommend(
         self,

@@ -65,7 +65,7 @@ def interests(catalog: Catalog, history: np.ndarray, times: np.ndarray | None) -
     ts = times if times is not None else np.arange(len(history), dtype=np.float64)
     for i, t in zip(history.tolist(), ts.tolist(), strict=True):
         st.apply(Event("u", catalog.ids[i], EventType.PURCHASE, float(t)), list(catalog.labels[i]))
-    return dict(st.interests())
+    return st.interest_weights()
 
 
 def request(catalog: Catalog, history: np.ndarray, times: np.ndarray | None, now: float) -> Request:

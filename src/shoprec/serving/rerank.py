@@ -80,13 +80,16 @@ def mmr(
     sim = v @ v.T  # (H, H)
     sim *= 1.0 - lam  # the redundancy penalty, scaled once
     gain = lam * rel[head]
-    max_sim = np.zeros(len(head))  # max(0, similarity to the picks so far), scaled
+    # score = gain - max(0, scaled similarity to the picks so far); a pick j lowers it to
+    # min(score, gain - sim[j]): one row of this matrix per step, the same numbers
+    after = gain[None, :] - sim
+    score = gain.copy()
     picks = []
     for _ in range(min(n, len(head))):
-        j = int(np.argmax(gain - max_sim))
+        j = int(np.argmax(score))
         picks.append(head[j])
-        gain[j] = -np.inf  # picked: never again
-        np.maximum(max_sim, sim[j], out=max_sim)
+        np.minimum(score, after[j], out=score)
+        score[j] = -np.inf  # picked: never again
     return np.asarray(picks, np.int64)
 
 
