@@ -31,10 +31,13 @@ class RankerConfig:
     ----------
     c : inverse L2 regularisation strength of the logistic regression.
     max_iter : solver iterations.
+    pairwise : also weigh the products of every two standardised features (and squares):
+        signals that matter together (the sequence score where co-visitation agrees, say).
     """
 
     c: float = 1.0
     max_iter: int = 2000
+    pairwise: bool = True
 
     def __post_init__(self) -> None:
         if self.c <= 0 or self.max_iter < 1:
@@ -42,7 +45,12 @@ class RankerConfig:
 
 
 class Ranker:
-    """Standardised features -> logit. ``coef_`` ``(F,)``, ``intercept_``, ``mean_``, ``scale_``."""
+    """Standardised features ``z`` -> logit ``z @ coef_ + z @ pairs_ @ z + intercept_``.
+
+    ``coef_`` ``(F,)``, ``pairs_`` ``(F, F)`` symmetric (zero without ``pairwise``), ``mean_``,
+    ``scale_``. Feature ``i``'s contribution is ``z_i * (coef_i + (pairs_ @ z)_i)``: each
+    product's weight split evenly between its two features, so contributions sum to the
+    logit less the intercept (the explanations cite them)."""
 
     name = "ranker"
 
@@ -55,9 +63,16 @@ class Ranker:
 
         self.mean_ = x.mean(axis=0)
         self.scale_ = np.where(x.std(axis=0) > 1e-9, x.std(axis=0), 1.0)
+        z = (x - self.mean_) / self.scale_
+        f = z.shape[1]
+        iu, ju = np.triu_indices(f) if self.config.pairwise else (np.zeros(0, int),) * 2
         lr = LogisticRegression(C=self.config.c, max_iter=self.config.max_iter)
-        lr.fit((x - self.mean_) / self.scale_, y)
-        self.coef_ = lr.coef_.ravel().astype(np.float64)
+        lr.fit(np.hstack([z, z[:, iu] * z[:, ju]]), y)
+        w = lr.coef_.ravel().astype(np.float64)
+        self.coef_ = w[:f]
+        self.pairs_ = np.zeros((f, f))
+        self.pairs_[iu, ju] += w[f:] / 2  # off the diagonal each half lands on both sides;
+        self.pairs_[ju, iu] += w[f:] / 2  # a square's weight lands twice on its diagonal
         self.intercept_ = float(lr.intercept_[0])
         return self
 
@@ -69,18 +84,21 @@ class Ranker:
         r.intercept_ = 0.0
         r.mean_ = np.zeros(len(FEATURES))
         r.scale_ = np.ones(len(FEATURES))
+        r.pairs_ = np.zeros((len(FEATURES), len(FEATURES)))
         return r
 
     def contributions(self, x: np.ndarray) -> np.ndarray:
         """``(N, F)`` each feature's share of the logit (relative to an average candidate)."""
-        return (x - self.mean_) / self.scale_ * self.coef_
+        z = (x - self.mean_) / self.scale_
+        return z * (self.coef_ + z @ self.pairs_)
 
     def score(self, x: np.ndarray) -> np.ndarray:
         """``(N,)`` logits."""
         return self.contributions(x).sum(axis=1) + self.intercept_
 
     def save(self, path: Path) -> None:
-        arrays = {"coef": self.coef_, "mean": self.mean_, "scale": self.scale_}
+        arrays = {"coef": self.coef_, "pairs": self.pairs_, "mean": self.mean_}
+        arrays["scale"] = self.scale_
         arrays["intercept"] = np.array([self.intercept_])
         write_arrays(path, self.name, {**asdict(self.config), "features": list(FEATURES)}, arrays)
 
@@ -92,5 +110,6 @@ class Ranker:
             raise ValueError(f"{path}: ranker trained on other features")
         r = cls(RankerConfig(**cfg))
         r.coef_, r.mean_, r.scale_ = a["coef"], a["mean"], a["scale"]
+        r.pairs_ = a["pairs"] if "pairs" in a else np.zeros((len(FEATURES), len(FEATURES)))
         r.intercept_ = float(a["intercept"][0])
         return r
