@@ -10,11 +10,15 @@ from __future__ import annotations
 
 import logging
 from dataclasses import replace
+from typing import TYPE_CHECKING, Any, cast
 
 from shoprec.data.interactions import SequenceData
 from shoprec.data.splits import leave_one_out
 from shoprec.evaluation.runner import ModelRun
 from shoprec.settings import Settings
+
+if TYPE_CHECKING:
+    from shoprec.models.sasrec_recommender import SASRecRecommender
 
 log = logging.getLogger(__name__)
 
@@ -45,13 +49,16 @@ def pipeline_runs(
     from shoprec.training.sasrec_job import text_vectors_for
 
     assert sasrec_run.prefit is not None
-    sasrec_valid, sasrec_final = sasrec_run.prefit
+    # the sequence model's two fits (the runner's prefit of the "sasrec" run)
+    sasrec_valid, sasrec_final = cast(
+        "tuple[SASRecRecommender, SASRecRecommender]", sasrec_run.prefit
+    )
     text = text_vectors_for(data, settings, progress=False)
     if text is None:
         raise ValueError("the pipeline needs item text")
     catalog = offline_catalog(data, text, ItemTagger(TextEncoder()))
     split = leave_one_out(data.sequences, data.timestamps)
-    valid = build_phase(data, catalog, sasrec_valid, split.train, split.train_times())  # type: ignore[arg-type]
+    valid = build_phase(data, catalog, sasrec_valid, split.train, split.train_times())
     ranker = fit_ranker(
         catalog,
         valid.bundle,
@@ -68,14 +75,14 @@ def pipeline_runs(
         sasrec_final,
         split.test_histories(),
         split.test_times(),
-        ranker,  # type: ignore[arg-type]
+        ranker,
     )
     weights = dict(zip(FEATURES, ranker.coef_.round(3).tolist(), strict=True))
     log.info("ranker weights: %s", weights)
     runs = []
     for name in names:
         label, overrides = PIPELINES[name]
-        strategy = replace(Strategy(), **overrides)
+        strategy = replace(Strategy(), **cast("dict[str, Any]", overrides))
         runs.append(
             ModelRun(
                 name=name,

@@ -55,7 +55,10 @@ def rank_phase(
     users are not on one scale, percentiles are). ``timestamps`` of the histories are passed to
     models that read time (``model.uses_time``).
     """
-    ranks, tops, pos, neg = [], [], [], []
+    ranks: list[np.ndarray] = []
+    tops: list[np.ndarray] = []
+    pos: list[np.ndarray] = []
+    neg: list[np.ndarray] = []
     for start in range(0, len(users), batch_size):
         sl = slice(start, start + batch_size)
         hist = histories[sl]

@@ -8,7 +8,7 @@ import json
 import logging
 from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Self
+from typing import TYPE_CHECKING, Any, Self
 
 import numpy as np
 import torch
@@ -41,6 +41,8 @@ class SASRecRecommender:
     """
 
     name = "sasrec"
+    history_: TrainHistory  # set by fit
+    manifest_: dict[str, Any]  # set by load
 
     def __init__(
         self,
@@ -128,7 +130,7 @@ class SASRecRecommender:
             )
             self._cache_items()
             return self
-        self.history_: TrainHistory = train(
+        self.history_ = train(
             self.model_,
             opt,
             batches,
@@ -261,5 +263,5 @@ class SASRecRecommender:
         rec._cache_items()
         return rec
 
-    def with_config(self, **changes: object) -> SASRecRecommender:
+    def with_config(self, **changes: Any) -> SASRecRecommender:
         return SASRecRecommender(replace(self.config, **changes), self.max_seconds, self.progress)

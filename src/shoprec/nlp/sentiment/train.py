@@ -152,16 +152,19 @@ def train_default(
         report["vader_val"] = vader_baseline([md_fit, md_val], [al_fit, al_val])
         bar = report["vader_val"]["alexa"]["macro_f1"]
     best: tuple[float, str, Config, Model] | None = None
-    for name, cfg in variants:
-        enc = encoders.get(getattr(cfg, "layers", None), encoder)
-        model, val = _fit_eval(enc, cfg, [md_fit, al_fit], [md_val, al_val], [md_val, al_val], bar)
+    for name, variant in variants:
+        enc = encoders.get(getattr(variant, "layers", None), encoder)
+        model, val = _fit_eval(
+            enc, variant, [md_fit, al_fit], [md_val, al_val], [md_val, al_val], bar
+        )
         acc, f1 = val["multidomain"]["accuracy"], val["alexa"]["macro_f1"]
         log.info("variant %-32s val accuracy %.4f  alexa macro-F1 %.4f", name, acc, f1)
-        row = {"name": name, "config": asdict(cfg), "val_accuracy": acc,
-               "val_alexa_macro_f1": f1, "fit_s": val["fit_s"]}  # fmt: skip
-        report["variants"].append({**row, **{k: val[k] for k in ("history", "blend") if k in val}})
+        row: dict[str, Any] = {"name": name, "config": asdict(variant), "val_accuracy": acc,
+                               "val_alexa_macro_f1": f1, "fit_s": val["fit_s"]}  # fmt: skip
+        extra: dict[str, Any] = {k: val[k] for k in ("history", "blend") if k in val}
+        report["variants"].append(row | extra)
         if best is None or _val_key(val, bar) > best[0]:
-            best = (_val_key(val, bar), name, cfg, model)
+            best = (_val_key(val, bar), name, variant, model)
     assert best is not None
     report["chosen"] = best[1]
     if isinstance(best[2], FineTuneConfig):
