@@ -106,8 +106,10 @@ async def profile(
 
 
 @router.delete("/users/{user_id}", response_model=DeletedOut, dependencies=[WRITE])
-async def delete_user(user_id: UserPath, engine: EngineDep) -> dict:
+def delete_user(user_id: UserPath, engine: EngineDep) -> dict:
     """Erase every event and all state of the user."""
+    # a plain def (FastAPI's thread pool): erasing rewrites SQLite pages and export files,
+    # and may wait for an export's lock; the event loop keeps serving meanwhile
     return {"user_id": user_id, "events_deleted": engine.delete_user(user_id)}
 
 
