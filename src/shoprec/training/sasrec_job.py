@@ -127,6 +127,8 @@ def _grid_ndcg10(
     return {k: M.ndcg(np.concatenate(v), 10) for k, v in ranks.items()}
 
 
+#: The calibration of a DP run: none (its item prior is raw counts, its grid reads raw data).
+DP_SKIP = {"tau": 0.0, "skipped": "DP: the item prior (raw counts) is not private"}
 #: The quick preset calibrates the text lift alone on this many validation users (a few
 #: seconds of the demo's start-up; on Beauty it lifts the quick model's validation NDCG@10
 #: from 0.0545 to 0.0581 at beta 2).
@@ -271,13 +273,10 @@ def train_sasrec(
                 timestamps=split.test_times(),
             )
         )
-        calib = (
-            calibrate(valid, final, data)
-            if dp is None
-            else {"tau": 0.0, "skipped": "DP: the item prior (raw counts) is not private"}
-        )
+        calib = calibrate(valid, final, data) if dp is None else dict(DP_SKIP)
     else:
-        final, calib = valid, calibrate_quick(valid, valid, data)
+        final = valid
+        calib = calibrate_quick(valid, valid, data) if dp is None else dict(DP_SKIP)
     seconds = time.perf_counter() - t0
     path = checkpoint_dir(settings, data.name, name)
     common = {
