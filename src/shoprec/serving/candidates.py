@@ -55,23 +55,32 @@ class Candidates:
 SAMPLE = 1024
 
 
+def _bracket(scores: np.ndarray, k: int) -> float | None:
+    """A value below the ``k`` largest ``scores`` that about ``2k`` entries reach, guessed
+    from an evenly strided sample (None when the vector is too short for the guess to pay).
+    The guess can be too high (a sample unlike the whole): callers check they kept ``k``."""
+    n = len(scores)
+    if n < 4 * SAMPLE or k >= n // 8:
+        return None
+    sample = scores[:: n // SAMPLE]
+    keep = min(len(sample) - 1, int(2 * k * len(sample) / n) + 16)  # about 2k survive
+    return float(np.partition(sample, len(sample) - 1 - keep)[len(sample) - 1 - keep])
+
+
 def _top(scores: np.ndarray, k: int) -> np.ndarray:
     """Indices of the ``k`` largest ``scores``, best first (exact).
 
     On a long vector a full partition costs more than everything else a request does with
-    it, so the k-th largest is first bracketed from an evenly strided sample: entries above
-    that threshold are partitioned alone. When the guess keeps fewer than ``k`` (a sample
-    unlike the whole), the full partition runs instead.
+    it, so only the entries above :func:`_bracket`'s threshold are partitioned; when they are
+    fewer than ``k``, the full partition runs instead.
     """
     n = len(scores)
     k = min(k, n)
     if k <= 0:
         return np.zeros(0, np.int64)
     top: np.ndarray | None = None
-    if n >= 4 * SAMPLE and k < n // 8:
-        sample = scores[:: n // SAMPLE]
-        keep = min(len(sample) - 1, int(2 * k * len(sample) / n) + 16)  # about 2k survive
-        threshold = np.partition(sample, len(sample) - 1 - keep)[len(sample) - 1 - keep]
+    threshold = _bracket(scores, k)
+    if threshold is not None:
         above = np.flatnonzero(scores >= threshold)
         if len(above) >= k:
             top = above[np.argpartition(scores[above], len(above) - k)[len(above) - k :]]
@@ -88,13 +97,12 @@ def _top_sparse(ids: np.ndarray, scores: np.ndarray, k: int) -> np.ndarray:
 
 
 def _head_values(scores: np.ndarray, k: int) -> np.ndarray:
-    """The ``k`` largest ``scores``, ascending (exact; bracketed by a sample as in :func:`_top`)."""
+    """The ``k`` largest ``scores``, ascending (exact; only entries above :func:`_bracket`'s
+    threshold are sorted when they are enough)."""
     n = len(scores)
     k = min(k, n)
-    if n >= 4 * SAMPLE and k < n // 8:
-        sample = scores[:: n // SAMPLE]
-        keep = min(len(sample) - 1, int(2 * k * len(sample) / n) + 16)
-        threshold = np.partition(sample, len(sample) - 1 - keep)[len(sample) - 1 - keep]
+    threshold = _bracket(scores, k)
+    if threshold is not None:
         above = scores[scores >= threshold]
         if len(above) >= k:
             return np.sort(above)[len(above) - k :]
