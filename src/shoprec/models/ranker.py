@@ -94,7 +94,12 @@ class Ranker:
 
     def score(self, x: np.ndarray) -> np.ndarray:
         """``(N,)`` logits."""
-        return self.contributions(x).sum(axis=1) + self.intercept_
+        return self.scored(x)[0]
+
+    def scored(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """``(N,)`` logits and their ``(N, F)`` :meth:`contributions`, computed once."""
+        contrib = self.contributions(x)
+        return contrib.sum(axis=1) + self.intercept_, contrib
 
     def save(self, path: Path) -> None:
         arrays = {"coef": self.coef_, "pairs": self.pairs_, "mean": self.mean_}

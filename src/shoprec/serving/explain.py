@@ -37,15 +37,13 @@ def reasons_for(
     text_anchor: int,
     affinity_label: str,
     latest: int,
-    ranked: Sequence[int] | None = None,
+    ranked: Sequence[int],
 ) -> list[str]:
     """Reasons for one candidate from its features ``x`` ``(F,)`` and their contributions
     ``(F,)`` to its score (plain sequences), strongest first; at least one. ``ranked``: the
-    feature indices by decreasing contribution when the caller sorted a batch at once."""
+    feature indices by decreasing contribution (the caller sorts the shown items at once)."""
     out: list[str] = []
     category = catalog.category_of(idx)
-    if ranked is None:
-        ranked = sorted(range(len(contrib)), key=lambda j: -contrib[j])  # stable, like argsort
     for j in ranked:
         if contrib[j] <= 0 or len(out) >= MAX_REASONS:
             break

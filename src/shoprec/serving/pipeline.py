@@ -15,7 +15,7 @@ import numpy as np
 from shoprec.serving.candidates import Candidates, F, Request, generate
 from shoprec.serving.catalog import Catalog
 from shoprec.serving.explain import fallback_reason, reasons_for, short
-from shoprec.serving.models import ModelBundle, neighbours
+from shoprec.serving.models import ModelBundle
 from shoprec.serving.rerank import Filters, allowed, explore_slots, mmr
 from shoprec.serving.strategy import Strategy
 
@@ -101,14 +101,21 @@ class Pipeline:
             return None
         return self.catalog.in_category(category, n_rows)
 
-    def score(self, bundle: ModelBundle, cands: Candidates, st: Strategy) -> np.ndarray:
-        """The ranker's logits (or, without one, the strongest available single signal)."""
+    def score(
+        self, bundle: ModelBundle, cands: Candidates, st: Strategy
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """``(C,)`` relevance and ``(C, F)`` each feature's share of it (what the reasons
+        cite): the ranker's logits, or without one the strongest available single signal (the
+        sequence score, else co-visitation then trending)."""
         if st.use_ranker and bundle.ranker is not None:
-            return bundle.ranker.score(cands.x)
-        x = cands.x
+            return bundle.ranker.scored(cands.x)
+        w = np.zeros(cands.x.shape[1])
         if cands.seq_scores is not None:
-            return x[:, F["seq"]]
-        return x[:, F["covis"]] * 1e3 + x[:, F["trending"]]
+            w[F["seq"]] = 1.0
+        else:
+            w[F["covis"]], w[F["trending"]] = 1e3, 1.0
+        contrib = cands.x * w
+        return contrib.sum(axis=1), contrib
 
     def _rank(
         self,
@@ -121,16 +128,7 @@ class Pipeline:
         req: Request,
         drift: dict[int, float],
     ) -> list[Recommended]:
-        rel = self.score(bundle, cands, st)
-        if bundle.ranker is not None and st.use_ranker:
-            contrib = bundle.ranker.contributions(cands.x)
-        else:  # the fixed blend of :meth:`score`: its own terms are the reasons
-            w = np.zeros(cands.x.shape[1])
-            if cands.seq_scores is not None:
-                w[F["seq"]] = 1.0
-            else:
-                w[F["covis"]], w[F["trending"]] = 1e3, 1.0
-            contrib = cands.x * w
+        rel, contrib = self.score(bundle, cands, st)
         pos = np.flatnonzero(keep)
         if not len(pos):
             return []
@@ -141,8 +139,7 @@ class Pipeline:
         closest: list[int] = []  # boosted candidate positions, the latest item's nearest first
         if st.rerank:
             if st.session_boost > 0 and latest:
-                # the latest item's neighbours (generate's session source: the same list)
-                near = cands.session or neighbours(bundle, latest, st.n_session)
+                near = cands.session  # the latest item's neighbours (generate's source)
                 at = dict(zip(cands.ids[pos].tolist(), range(len(pos)), strict=True))
                 closest_k = [at[j] for j, _, _ in near if j in at]  # in neighbour order
                 hit = np.zeros(len(pos))
