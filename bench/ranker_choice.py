@@ -21,17 +21,19 @@ import time
 from pathlib import Path
 
 import numpy as np
-from rich.progress import track
 
 from shoprec.data.datasets import load_dataset
 from shoprec.data.splits import leave_one_out
 from shoprec.models.ranker import FEATURES, Ranker, RankerConfig
 from shoprec.online.tags import ItemTagger
 from shoprec.serving.build import Vectorizer
-from shoprec.serving.candidates import generate
-from shoprec.serving.offline import RANKER_NEGATIVES, RANKER_USERS, build_phase, offline_catalog
-from shoprec.serving.offline import request as replay_request
-from shoprec.serving.strategy import Strategy
+from shoprec.serving.offline import (
+    RANKER_USERS,
+    build_phase,
+    offline_catalog,
+    replay_candidates,
+    sample_rows,
+)
 from shoprec.settings import Settings
 from shoprec.training.sasrec_job import (
     BEST_CONFIG,
@@ -42,22 +44,6 @@ from shoprec.training.sasrec_job import (
 
 OUT = Path(__file__).parent / "results"
 HOLDOUT = 4000
-
-
-def replays(catalog, phase, hist, times, targets, users, now):  # noqa: ANN001, ANN201, PLR0913
-    """Per user: (candidate features, 1 where the candidate is the item taken next)."""
-    vectors, _, _, added_at = catalog.view()
-    st = Strategy()
-    out = []
-    for u in track(users.tolist(), description="replaying"):
-        h = hist[u]
-        if not len(h):
-            continue
-        req = replay_request(catalog, h, None if times is None else times[u], now)
-        c = generate(phase.bundle, catalog.label_index, vectors, added_at, phase.trending, req, st)
-        ok = ~np.isin(c.ids, h)  # taken items are masked at serving too
-        out.append((c.x[ok], (c.ids[ok] == targets[u]).astype(np.float64)))
-    return out
 
 
 def ranking(scores_of, groups) -> dict[str, float]:  # noqa: ANN001
@@ -101,19 +87,10 @@ def main() -> None:
     rng = np.random.default_rng(0)
     order = rng.permutation(len(split.train))
     train_users, hold_users = order[:RANKER_USERS], order[RANKER_USERS : RANKER_USERS + HOLDOUT]
-    train = replays(catalog, phase, split.train, times, split.valid, train_users, phase.now)
-    hold = replays(catalog, phase, split.train, times, split.valid, hold_users, phase.now)
-    # the served ranker's training rows: the positive and up to 40 sampled negatives per user
-    xs, ys = [], []
-    for x, y in train:
-        if not y.any():
-            continue
-        neg = np.flatnonzero(y == 0)
-        neg = rng.choice(neg, min(RANKER_NEGATIVES, len(neg)), replace=False)
-        keep = np.r_[np.flatnonzero(y), neg]
-        xs.append(x[keep])
-        ys.append(y[keep])
-    x, y = np.vstack(xs), np.concatenate(ys)
+    args_ = (catalog, phase.bundle, phase.trending, split.train, times, split.valid)
+    hold = replay_candidates(*args_, hold_users, phase.now)
+    # the served ranker's training rows, drawn as fit_ranker draws them
+    x, y = sample_rows(replay_candidates(*args_, train_users, phase.now), rng)
     from sklearn.ensemble import HistGradientBoostingClassifier
 
     rows = {}

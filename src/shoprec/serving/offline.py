@@ -74,6 +74,49 @@ def request(catalog: Catalog, history: np.ndarray, times: np.ndarray | None, now
     return Request(hist, t, interests(catalog, hist, t), now)
 
 
+def replay_candidates(
+    catalog: Catalog,
+    bundle: ModelBundle,
+    trending: np.ndarray,
+    histories: list[np.ndarray],
+    times: list[np.ndarray] | None,
+    targets: np.ndarray,
+    users: np.ndarray,
+    now: float,
+) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Each of ``users`` (with a history) replayed as a request: its candidates' features and
+    1 where the candidate is the item taken next (items already taken are masked, as served)."""
+    vectors, _, _, added_at = catalog.view()
+    st = Strategy()
+    out = []
+    for u in users.tolist():
+        h = histories[u]
+        if not len(h):
+            continue
+        req = request(catalog, h, None if times is None else times[u], now)
+        c = generate(bundle, catalog.label_index, vectors, added_at, trending, req, st)
+        ok = ~np.isin(c.ids, h)
+        out.append((c.x[ok], (c.ids[ok] == targets[u]).astype(np.float64)))
+    return out
+
+
+def sample_rows(
+    groups: list[tuple[np.ndarray, np.ndarray]], rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray]:
+    """The ranker's training rows: of every replay that found the taken item, that item and
+    up to :data:`RANKER_NEGATIVES` sampled other candidates."""
+    xs, ys = [], []
+    for x, y in groups:
+        pos = y > 0
+        if not pos.any():
+            continue
+        neg = np.flatnonzero(~pos)
+        neg = rng.choice(neg, min(RANKER_NEGATIVES, len(neg)), replace=False)
+        xs.append(np.vstack([x[pos], x[neg]]))
+        ys.append(np.r_[np.ones(int(pos.sum())), np.zeros(len(neg))])
+    return np.vstack(xs), np.concatenate(ys)
+
+
 def fit_ranker(
     catalog: Catalog,
     bundle: ModelBundle,
@@ -87,26 +130,11 @@ def fit_ranker(
     rng = np.random.default_rng(seed)
     users = rng.choice(len(histories), min(RANKER_USERS, len(histories)), replace=False)
     now = max(float(t.max()) for t in times if len(t)) if times else 0.0
-    vectors, _, _, added_at = catalog.view()
-    st = Strategy()
-    xs, ys = [], []
-    for u in users.tolist():
-        h = histories[u]
-        if not len(h):
-            continue
-        req = request(catalog, h, None if times is None else times[u], now)
-        c = generate(bundle, catalog.label_index, vectors, added_at, trending, req, st)
-        c_ok = ~np.isin(c.ids, h)  # already-taken items are masked at serving too
-        ids, x = c.ids[c_ok], c.x[c_ok]
-        pos = ids == targets[u]
-        if not pos.any():
-            continue
-        neg = np.flatnonzero(~pos)
-        neg = rng.choice(neg, min(RANKER_NEGATIVES, len(neg)), replace=False)
-        xs.append(np.vstack([x[pos], x[neg]]))
-        ys.append(np.r_[np.ones(int(pos.sum())), np.zeros(len(neg))])
-    x, y = np.vstack(xs), np.concatenate(ys)
-    log.info("ranker: %d rows from %d replays (%.1f%% positives)", len(y), len(xs), 100 * y.mean())
+    groups = replay_candidates(catalog, bundle, trending, histories, times, targets, users, now)
+    x, y = sample_rows(groups, rng)
+    log.info(
+        "ranker: %d rows from %d replays (%.1f%% positives)", len(y), len(groups), 100 * y.mean()
+    )
     return Ranker().fit(x, y)
 
 
