@@ -1,0 +1,110 @@
+"""Where a home-feed request's server time goes, in-process (no sockets, no client): the
+whole ASGI app for the feed and for ``/healthz``, the feed route with the engine stubbed out
+(a fixed answer), and ``Engine.recommend`` alone, for random Beauty users.
+
+    .venv/bin/python bench/feed_cost.py [--dataset amazon-beauty] [--requests 3000]
+
+Prints milliseconds per request, three rounds (the machine is shared: compare within a run).
+Serves the quick preset (trained on first use), as ``bench/serving.py --quick`` does.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import gc
+import random
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from threadpoolctl import threadpool_limits
+
+from shoprec.data.datasets import load_dataset
+from shoprec.serving import degrade
+from shoprec.serving.app import create_app
+from shoprec.serving.build import build_engine
+from shoprec.settings import Settings
+
+
+async def _call(app, path: str, query: bytes) -> None:  # noqa: ANN001
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "GET",
+        "scheme": "http",
+        "path": path,
+        "raw_path": path.encode(),
+        "query_string": query,
+        "root_path": "",
+        "headers": [(b"host", b"bench")],
+        "client": ("127.0.0.1", 1),
+        "server": ("127.0.0.1", 80),
+    }
+    sent: list[dict] = []
+
+    async def receive() -> dict:
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(message: dict) -> None:
+        sent.append(message)
+
+    await app(scope, receive, send)
+    if sent[0]["status"] != 200:
+        raise RuntimeError(f"{path}: {sent[0]['status']}")
+
+
+def _per_request(app, paths: list[str], query: bytes) -> float:  # noqa: ANN001
+    async def run() -> float:
+        t = time.perf_counter()
+        for p in paths:
+            await _call(app, p, query)
+        return (time.perf_counter() - t) / len(paths) * 1e3
+
+    return asyncio.run(run())
+
+
+def _timed(fn: Callable[[str], object], users: list[str]) -> float:
+    t = time.perf_counter()
+    for u in users:
+        fn(u)
+    return (time.perf_counter() - t) / len(users) * 1e3
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--dataset", default="amazon-beauty")
+    ap.add_argument("--requests", type=int, default=3000)
+    args = ap.parse_args()
+    threadpool_limits(1)
+    data = load_dataset(args.dataset)
+    with tempfile.TemporaryDirectory() as store:
+        built = build_engine(data, Settings(), store_dir=Path(store), quick=True, progress=False)
+        engine = built.engine
+        app = degrade.install(create_app(engine))
+        gc.collect()
+        gc.freeze()  # as `shoprec serve` does
+        users = data.users.to_list()
+        rng = random.Random(0)
+        real = engine.recommend
+        fixed = real(users[0], 20)
+        for _ in range(3):
+            sample = [rng.choice(users) for _ in range(args.requests)]
+            feed = [f"/v1/users/{u}/recommendations" for u in sample]
+            engine.recommend = lambda *a, **k: fixed  # type: ignore[method-assign]
+            stub = _per_request(app, feed, b"n=20")
+            engine.recommend = real  # type: ignore[method-assign]
+            bare = _per_request(app, ["/healthz"] * args.requests, b"")
+            full = _per_request(app, feed, b"n=20")
+            alone = _timed(lambda u: real(u, 20), sample)
+            print(
+                f"healthz {bare:.3f}  feed route, engine stubbed {stub:.3f}  "
+                f"feed {full:.3f}  Engine.recommend {alone:.3f} ms per request",
+                flush=True,
+            )
+
+
+if __name__ == "__main__":
+    main()
