@@ -121,7 +121,10 @@ def freshness(port: int, users: list[str], trials: int) -> dict:
                 ev = {"user_id": u, "item_id": item, "type": "purchase", "event_id": f"fr-{k}"}
             else:  # a viewed item's neighbours move up
                 item = items[min(len(items) - 1, 30)]["item_id"]
-                nbrs = [x["item_id"] for x in c.get(f"/v1/items/{item}/similar?n=10")["items"]]
+                nbrs = [
+                    x["item_id"]
+                    for x in c.get(f"/v1/items/{item}/similar?n=10&user_id={u}")["items"]
+                ]
                 before = [x["item_id"] for x in items]
                 ev = {"user_id": u, "item_id": item, "type": "view", "event_id": f"fr-{k}"}
             t0 = time.perf_counter()

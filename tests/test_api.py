@@ -65,6 +65,32 @@ def test_view_shows_in_profile_and_lifts_neighbours(client: TestClient, built: B
     assert gain > 0, "neighbours of the viewed item should move up"
 
 
+def test_neighbours_a_shopper_bought_give_way_to_the_next(
+    client: TestClient, built: Built
+) -> None:
+    """A shopper who bought an item's nearest neighbours: ``/similar?user_id=`` skips them,
+    and viewing the item lifts the next nearest ones instead (the bought ones never show)."""
+    user = built.data.users.to_list()[4]
+    item = built.data.items.to_list()[11]
+    nearest = [x["item_id"] for x in client.get(f"/v1/items/{item}/similar?n=6").json()["items"]]
+    assert len(nearest) == 6
+    post(client, *({"user_id": user, "item_id": x, "type": "purchase"} for x in nearest[:4]))
+    mine = client.get(f"/v1/items/{item}/similar", params={"n": 6, "user_id": user}).json()
+    eligible = [x["item_id"] for x in mine["items"]]
+    assert len(eligible) == 6 and eligible[:2] == nearest[4:] and not set(eligible) & {*nearest[:4]}
+    before = [it["item_id"] for it in feed(client, user, 50)["items"]]
+    post(client, {"user_id": user, "item_id": item, "type": "view"})
+    after = [it["item_id"] for it in feed(client, user, 50)["items"]]
+    assert not set(after) & {*nearest[:4]}
+
+    def rank(lst: list[str], x: str) -> int:
+        return lst.index(x) if x in lst else len(lst)
+
+    # the session slots: the i-th nearest eligible neighbour at position 3 + 5i or higher
+    assert all(rank(after, x) <= 3 + 5 * i for i, x in enumerate(eligible[:4])), after
+    assert sum(rank(before, x) - rank(after, x) for x in eligible) > 0
+
+
 def test_event_id_is_applied_once(client: TestClient, built: Built) -> None:
     user, item = "dedup-user", built.data.items.to_list()[3]
     ev = {"user_id": user, "item_id": item, "type": "view", "event_id": "e-1"}

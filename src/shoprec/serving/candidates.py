@@ -5,6 +5,7 @@ explanations cite those anchors)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -137,6 +138,7 @@ def generate(
     req: Request,
     strategy: Strategy,
     trending_top: np.ndarray | None = None,
+    usable: Callable[[np.ndarray], np.ndarray] | None = None,
 ) -> Candidates:
     """Union of every source's candidates with their features.
 
@@ -144,7 +146,9 @@ def generate(
     matrix of tag label ids), ``vectors`` ``(N + 1, 384)`` text vectors, ``added_at``
     ``(N + 1,)``, ``trending`` ``(N + 1,)`` decayed scores; all aligned to
     ``bundle.n_rows``. ``trending_top``: the trending items best first when the caller has
-    them cached (they change only with events), else computed here.
+    them cached (they change only with events), else computed here. ``usable``: indices ->
+    mask of those the request's filters admit, so that the latest item's neighbours (the
+    session source) are the nearest the list may show.
     """
     n = bundle.n_rows
     hist = req.history[req.history < n]
@@ -168,7 +172,13 @@ def generate(
         pools.append(tn[tn > 0])
     session: list[tuple[int, float, str]] = []
     if len(hist) and strategy.n_session:
-        near = neighbours(bundle, int(hist[-1]), strategy.n_session)
+        near = neighbours(bundle, int(hist[-1]), strategy.n_session * (1 if usable is None else 3))
+        if usable is not None and near:
+            # the nearest ones the list may show: a bought or filtered neighbour gives way to
+            # the next (else a shopper who bought them all would see no neighbour rise)
+            ok = usable(np.fromiter((j for j, _, _ in near), np.int64, len(near)))
+            near = [nb for nb, good in zip(near, ok.tolist(), strict=True) if good]
+        near = near[: strategy.n_session]
         pools.append(np.array([j for j, _, _ in near], np.int64))
         if hist[-1] == req.history[-1]:  # the re-rank boosts the very last item's neighbours
             session = near

@@ -327,19 +327,27 @@ class Engine:
             )
         return result
 
-    def similar(self, item_id: str, n: int = 10) -> list[tuple[int, float, str]]:
-        """Items like ``item_id``: co-visitation neighbours first, then text neighbours."""
+    def similar(
+        self, item_id: str, n: int = 10, user_id: str | None = None
+    ) -> list[tuple[int, float, str]]:
+        """Items like ``item_id``: co-visitation neighbours first, then text neighbours; in
+        stock, and with ``user_id`` none that shopper bought (the next nearest instead)."""
         idx = self.catalog.get(item_id)
         if not idx:
             return []
+        try:
+            state = self.states.get(user_id) if user_id else None
+        except StoreUnavailable:  # still answer: not personalised
+            state = None
+        bought = set(self.catalog.indices(sorted(state.bought)).tolist()) if state else set()
         b = self.bundle
         if idx >= b.n_rows:
             b = extend(b, self.catalog)
         title = short(self.catalog.title(idx))
         why = {"covis": f"Often bought with {title}", "text": f"Similar to {title}"}
         in_stock = self.catalog.view()[2]
-        near = neighbours(b, idx, 3 * n)
-        return [(j, s, why[src]) for j, s, src in near if in_stock[j]][:n]
+        near = neighbours(b, idx, 3 * n + len(bought))
+        return [(j, s, why[src]) for j, s, src in near if in_stock[j] and j not in bought][:n]
 
     def search(
         self, query: str, user_id: str | None = None, n: int = 20

@@ -94,7 +94,17 @@ def replay_candidates(
         if not len(h):
             continue
         req = request(catalog, h, None if times is None else times[u], now)
-        c = generate(bundle, catalog.label_index, vectors, added_at, trending, req, st)
+        c = generate(
+            bundle,
+            catalog.label_index,
+            vectors,
+            added_at,
+            trending,
+            req,
+            st,
+            None,
+            lambda ids, h=h: ~np.isin(ids, h),
+        )
         ok = ~np.isin(c.ids, h)
         out.append((c.x[ok], (c.ids[ok] == targets[u]).astype(np.float64)))
     return out

@@ -65,7 +65,15 @@ class Pipeline:
         fallback = None
         try:
             cands = generate(
-                bundle, cat.label_index, vectors, added_at, trending, req, st, trending_top
+                bundle,
+                cat.label_index,
+                vectors,
+                added_at,
+                trending,
+                req,
+                st,
+                trending_top,
+                lambda ids: allowed(ids, filters, price, in_stock, category_ok),
             )
         except Exception:  # a model failure must not fail the request
             log.exception("candidate generation failed; serving trending")

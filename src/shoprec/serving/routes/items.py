@@ -45,15 +45,19 @@ async def get_item(item_id: ItemPath, engine: EngineDep) -> dict:
 
 @router.get("/{item_id}/similar", response_model=SimilarOut, dependencies=[READ])
 async def similar(
-    item_id: ItemPath, engine: EngineDep, n: Annotated[int, Query(ge=1, le=100)] = 10
+    item_id: ItemPath,
+    engine: EngineDep,
+    n: Annotated[int, Query(ge=1, le=100)] = 10,
+    user_id: Annotated[str | None, Query(min_length=1, max_length=256)] = None,
 ) -> dict:
-    """Items bought with this one (co-visitation), then items with similar text. An unknown
-    item gets an empty list, not an error."""
+    """Items bought with this one (co-visitation), then items with similar text, in stock;
+    with ``user_id``, none that shopper already bought. An unknown item or user gets a list
+    (empty, or not personalised), not an error."""
     ids = engine.catalog.ids
     return {
         "item_id": item_id,
         "items": [
             {"item_id": ids[j], "score": s, "reasons": [why]}
-            for j, s, why in engine.similar(item_id, n)
+            for j, s, why in engine.similar(item_id, n, user_id)
         ],
     }
