@@ -31,6 +31,7 @@ from shoprec.store import (
     open_embedded,
 )
 from shoprec.store.redis import RedisEventLog, RedisItemStore, RedisStateStore
+from shoprec.store.sqlite_state import SQLiteStateStore
 
 T = TypeVar("T")
 
@@ -305,15 +306,22 @@ def test_open_embedded_shares_one_file(tmp_path: Path) -> None:
 # --------------------------------------------------------------------------- state store
 
 
-@pytest.fixture(params=["memory", "redis"])
-def state_store(request: pytest.FixtureRequest) -> Iterator[StateStore[dict[str, int]]]:
-    if request.param == "memory":
-        yield MemoryStateStore()
-        return
-    client = redis.Redis.from_url(REDIS_URL)
-    client.flushdb()
-    yield RedisStateStore(client, lambda s: s, lambda d: d, prefix="test:state:")
-    client.flushdb()
+def _open_state(kind: str, folder: Path) -> StateStore[dict[str, int]]:
+    """A handle on one shared store of ``kind`` (the same one for every call in a test)."""
+    if kind == "memory":
+        return MemoryStateStore()
+    if kind == "sqlite":
+        return SQLiteStateStore(folder / "records.db", dict, dict)
+    return RedisStateStore(redis.Redis.from_url(REDIS_URL), dict, dict, prefix="test:state:")
+
+
+@pytest.fixture(params=["memory", "sqlite", "redis"])
+def state_store(
+    request: pytest.FixtureRequest, tmp_path: Path
+) -> Iterator[StateStore[dict[str, int]]]:
+    redis.Redis.from_url(REDIS_URL).flushdb()
+    yield _open_state(request.param, tmp_path)
+    redis.Redis.from_url(REDIS_URL).flushdb()
 
 
 def test_state_store_contract(state_store: StateStore[dict[str, int]]) -> None:
@@ -330,6 +338,38 @@ def test_state_store_contract(state_store: StateStore[dict[str, int]]) -> None:
     assert store.users() == ["u2"]
     store.clear()
     assert len(store) == 0 and store.get("u2") is None
+
+
+def test_update_writes_the_key_and_its_companions_together(
+    state_store: StateStore[dict[str, int]],
+) -> None:
+    store = state_store
+    assert store.update("u1", lambda old: ({"n": 1}, {"total": {"n": 1}})) == (None, {"n": 1})
+    assert store.get("u1") == {"n": 1} and store.get("total") == {"n": 1}
+    bump = lambda old: ({"n": old["n"] + 1} if old else None, {})  # noqa: E731
+    assert store.update("u1", bump) == ({"n": 1}, {"n": 2})
+    assert store.update("nobody", bump) == (None, None) and store.get("nobody") is None
+    assert store.update("u1", lambda old: (None, {"total": {"n": 0}})) == ({"n": 2}, None)
+    assert store.get("u1") is None and store.get("total") == {"n": 0}
+
+
+@pytest.mark.parametrize("kind", ["sqlite", "redis"])
+def test_update_is_atomic_across_handles(kind: str, tmp_path: Path) -> None:
+    """Two handles (as two processes would hold) incrementing one key: no update is lost."""
+    redis.Redis.from_url(REDIS_URL).flushdb()
+    handles = [_open_state(kind, tmp_path) for _ in range(2)]
+
+    def bump(store: StateStore[dict[str, int]]) -> None:
+        for _ in range(150):
+            store.update("n", lambda old: ({"n": (old or {"n": 0})["n"] + 1}, {}))
+
+    threads = [Thread(target=bump, args=(h,)) for h in handles for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert handles[0].get("n") == {"n": 600}
+    redis.Redis.from_url(REDIS_URL).flushdb()
 
 
 # --------------------------------------------------------------------------- crash durability

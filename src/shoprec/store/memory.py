@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable, Mapping
 from typing import Generic, TypeVar
 
 S = TypeVar("S")
@@ -41,6 +42,20 @@ class MemoryStateStore(Generic[S]):
         """Remove the state of ``user_id``; ``True`` if there was one."""
         with self._lock:
             return self._states.pop(user_id, None) is not None
+
+    def update(
+        self, key: str, fn: Callable[[S | None], tuple[S | None, Mapping[str, S]]]
+    ) -> tuple[S | None, S | None]:
+        """``fn(old)`` -> ``(new, puts)``, applied under the lock (see the protocol)."""
+        with self._lock:
+            old = self._states.get(key)
+            new, puts = fn(old)
+            if new is None:
+                self._states.pop(key, None)
+            else:
+                self._states[key] = new
+            self._states.update(puts)
+        return old, new
 
     def users(self) -> list[str]:
         """Users that have a state, in the order their state was first put."""

@@ -6,7 +6,7 @@ contract tests in ``tests/test_store.py``; code elsewhere should depend on the p
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Protocol, TypeVar, runtime_checkable
 
 from shoprec.data.records import Event, Item
@@ -119,6 +119,16 @@ class StateStore(Protocol[S]):
 
     def delete(self, user_id: str) -> bool:
         """Remove the state of ``user_id``; ``True`` if there was one."""
+        ...
+
+    def update(
+        self, key: str, fn: Callable[[S | None], tuple[S | None, Mapping[str, S]]]
+    ) -> tuple[S | None, S | None]:
+        """Atomically, also against other processes on the same store: read ``key``'s state,
+        ``new, puts = fn(old)``, then store ``new`` (None: delete the key) and every state
+        of ``puts`` (other keys, e.g. a running total) in one transaction. ``fn`` may be
+        called again when another writer got there first, so it must be pure. Returns
+        ``(old, new)`` of the attempt that committed."""
         ...
 
     def users(self) -> list[str]:

@@ -27,7 +27,7 @@ every call).
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import asdict
 from typing import Any, Generic, TypeVar
 
@@ -302,6 +302,32 @@ class RedisStateStore(Generic[S]):
     @guarded
     def delete(self, user_id: str) -> bool:
         return bool(self.r.delete(self.p + user_id))
+
+    @guarded
+    def update(
+        self, key: str, fn: Callable[[S | None], tuple[S | None, Mapping[str, S]]]
+    ) -> tuple[S | None, S | None]:
+        """``fn(old)`` -> ``(new, puts)`` in one optimistic transaction (WATCH the key, read,
+        MULTI, write), retried when another replica changed the key meanwhile."""
+        k = self.p + key
+        with self.r.pipeline(transaction=True) as pipe:
+            while True:
+                try:
+                    pipe.watch(k)
+                    body = pipe.get(k)
+                    old = self.dec(json.loads(body)) if body else None
+                    new, puts = fn(old)
+                    pipe.multi()
+                    if new is None:
+                        pipe.delete(k)
+                    else:
+                        pipe.set(k, self._body(new), ex=self._ttl(key))
+                    for other, state in puts.items():
+                        pipe.set(self.p + other, self._body(state), ex=self._ttl(other))
+                    pipe.execute()
+                    return old, new
+                except redis.WatchError:
+                    continue
 
     @guarded
     def fold(

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, Generic, TypeVar
 
@@ -46,6 +46,11 @@ class SQLiteStateStore(_SQLiteBase, Generic[S]):
         self.table = table
         super().__init__(path, _SCHEMA.replace("records", table), "NORMAL")
         self.enc, self.dec = encode, decode
+        self._upsert = (  # a key keeps its first position
+            f"INSERT INTO {table} (key, body, pos) VALUES "
+            f"(?, ?, (SELECT COALESCE(MAX(pos), 0) + 1 FROM {table})) "
+            "ON CONFLICT (key) DO UPDATE SET body = excluded.body"
+        )
 
     def get(self, user_id: str) -> S | None:
         """The state stored under ``user_id``, or ``None``."""
@@ -55,16 +60,30 @@ class SQLiteStateStore(_SQLiteBase, Generic[S]):
     def put(self, user_id: str, state: S) -> None:
         """Set (or replace) the state of ``user_id``; a key keeps its first position."""
         body = json.dumps(self.enc(state), separators=(",", ":"))
-        sql = (
-            f"INSERT INTO {self.table} (key, body, pos) VALUES "
-            f"(?, ?, (SELECT COALESCE(MAX(pos), 0) + 1 FROM {self.table})) "
-            "ON CONFLICT (key) DO UPDATE SET body = excluded.body"
-        )
 
         def write(conn: sqlite3.Connection) -> None:
-            conn.execute(sql, (user_id, body))
+            conn.execute(self._upsert, (user_id, body))
 
         self._write(write)
+
+    def update(
+        self, key: str, fn: Callable[[S | None], tuple[S | None, Mapping[str, S]]]
+    ) -> tuple[S | None, S | None]:
+        """``fn(old)`` -> ``(new, puts)`` in one ``BEGIN IMMEDIATE`` transaction: SQLite's
+        write lock is held from the read on, so other processes on the file wait."""
+        upsert = self._upsert
+
+        def run(conn: sqlite3.Connection) -> tuple[S | None, S | None]:
+            row = conn.execute(f"SELECT body FROM {self.table} WHERE key = ?", (key,)).fetchone()
+            old = self.dec(json.loads(row[0])) if row else None
+            new, puts = fn(old)
+            if new is None:
+                conn.execute(f"DELETE FROM {self.table} WHERE key = ?", (key,))
+            for k, state in ([] if new is None else [(key, new)]) + list(puts.items()):
+                conn.execute(upsert, (k, json.dumps(self.enc(state), separators=(",", ":"))))
+            return old, new
+
+        return self._write(run)
 
     def delete(self, user_id: str) -> bool:
         """Remove the state of ``user_id``; ``True`` if there was one."""
