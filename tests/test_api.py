@@ -65,9 +65,7 @@ def test_view_shows_in_profile_and_lifts_neighbours(client: TestClient, built: B
     assert gain > 0, "neighbours of the viewed item should move up"
 
 
-def test_neighbours_a_shopper_bought_give_way_to_the_next(
-    client: TestClient, built: Built
-) -> None:
+def test_neighbours_a_shopper_bought_give_way_to_the_next(client: TestClient, built: Built) -> None:
     """A shopper who bought an item's nearest neighbours: ``/similar?user_id=`` skips them,
     and viewing the item lifts the next nearest ones instead (the bought ones never show)."""
     user = built.data.users.to_list()[4]

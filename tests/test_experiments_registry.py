@@ -7,6 +7,7 @@ import os
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
+from threading import Thread
 
 import pytest
 import redis
@@ -145,3 +146,50 @@ def test_forget_erases_a_shopper_and_their_counts(open_store) -> None:
     reloaded = ExperimentRegistry(open_store())
     reloaded.load()
     assert sum(r["users"] for r in reloaded.report("e1")["variants"]) == 1
+
+
+def test_two_processes_share_experiments_assignment_and_counts(open_store) -> None:
+    """Two registries on one store, as two workers or replicas hold them: an experiment
+    started through one is served by the other, a shopper keeps one variant whichever
+    serves them, every count lands once, and a stop through either reaches both."""
+    a, b = ExperimentRegistry(open_store(), refresh_s=0), ExperimentRegistry(open_store())
+    a.load()
+    b.load()
+    promoted: list[Strategy | None] = []
+    a.on_change = lambda: promoted.append(a.promoted)
+    b.create(experiment("m1"))
+    assert a.running is not None and a.running.name == "m1"  # refresh_s=0: at once
+    users = [f"u{i}" for i in range(60)]
+    variant = {u: (a if i % 2 else b).serve(u).variant for i, u in enumerate(users)}
+    lists = Counter({u: 1 for u in users})
+
+    def serve(reg: ExperimentRegistry, rounds: int) -> None:
+        for _ in range(rounds):
+            for u in users:
+                assert reg.serve(u).variant == variant[u]
+
+    threads = [Thread(target=serve, args=(reg, 3)) for reg in (a, b, a, b)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    lists.update({u: 12 for u in users})
+    for i, u in enumerate(users):  # each event through the process that did not serve it
+        (b if i % 2 else a).on_events([Event(u, "x", EventType.PURCHASE, 1.0)], lambda _: 2.0)
+    b.refresh()
+    for reg in (a, b):
+        rows = {r["name"]: r for r in reg.report("m1")["variants"]}
+        for name in ("control", "worse"):
+            mine = [u for u in users if variant[u] == name]
+            assert rows[name]["users"] == len(mine)
+            assert rows[name]["lists"] == sum(lists[u] for u in mine)
+            assert rows[name]["purchases"] == rows[name]["converted"] == len(mine)
+            assert rows[name]["revenue"] == pytest.approx(2.0 * len(mine))
+    out = b.stop("m1", "promote", "worse")
+    assert a.running is None and a.get("m1").status == "stopped"
+    assert promoted[-1] == a.promoted == Strategy(name="worse", n_seq=0, use_ranker=False)
+    with pytest.raises(ExperimentError, match="already stopped"):
+        a.stop("m1")
+    assert out["variant"] == "worse"
+    b.forget(users[0])  # erased through one process, gone from the other's totals too
+    assert sum(r["users"] for r in a.report("m1")["variants"]) == len(users) - 1

@@ -20,6 +20,7 @@ import pytest
 
 from redis_fixtures import RedisServer, start_shop
 from shoprec.data.records import Event, EventType
+from shoprec.experiments.registry import REFRESH_S
 from shoprec.online.state import state_key
 from shoprec.serving.engine import STORE_DOWN
 from shoprec.serving.process import client_on_worker
@@ -137,6 +138,39 @@ def test_profile_updater_folds_what_a_dead_replica_left(built, two, redis_server
 
 def _metric(text: str, name: str) -> float:
     return sum(float(line.rsplit(" ", 1)[1]) for line in text.splitlines() if line.startswith(name))
+
+
+@pytest.mark.timeout(300)
+def test_experiment_started_through_one_worker_runs_on_both(built, two) -> None:
+    """Experiments live in Redis: started through one worker, served with the same sticky
+    variant by both, counted once whichever served, stopped through the other."""
+    a, b = two
+    body = {
+        "name": "across",
+        "variants": [
+            {"name": "control", "strategy": {}},
+            {"name": "flat", "strategy": {"rerank": False}},
+        ],
+        "traffic": [0.5, 0.5],
+    }
+    assert a.post("/v1/experiments", json=body).status_code == 201
+    time.sleep(REFRESH_S + 0.2)  # b reads the shared definitions at most this late
+    users = built.data.users.to_list()[:40]
+    variant = {}
+    for k, user in enumerate(users):
+        feed = _feed(b if k % 2 else a, user)
+        assert feed["experiment"] == "across", feed
+        variant[user] = feed["variant"]
+    assert set(variant.values()) == {"control", "flat"}
+    for k, user in enumerate(users):  # the other worker: the same variant
+        assert _feed(a if k % 2 else b, user)["variant"] == variant[user]
+    rows = b.get("/v1/experiments/across").json()["variants"]
+    assert sum(r["users"] for r in rows) == 40 and sum(r["lists"] for r in rows) == 80
+    stop = b.post("/v1/experiments/across/stop", json={"action": "rollback"})
+    assert stop.status_code == 200
+    time.sleep(REFRESH_S + 0.2)
+    assert _feed(a, users[0])["experiment"] is None
+    assert a.post("/v1/experiments/across/stop", json={}).status_code == 409
 
 
 @pytest.mark.timeout(300)

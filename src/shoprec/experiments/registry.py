@@ -1,17 +1,26 @@
 """Experiments and what they observed, kept in a :class:`~shoprec.store.protocols.StateStore`
-(SQLite embedded, Redis for replicas) so that they survive a restart.
+(SQLite embedded, Redis for replicas): the store is the truth, shared by every process that
+serves (workers on one machine, replicas on several).
 
-The store holds the truth: one record per experiment and one per exposed shopper (their
-sticky variant and their attributed counts). The per-variant totals the statistics need are
-derived in memory and rebuilt from those records on :meth:`ExperimentRegistry.load`.
+- ``index``: every experiment's definition, which one runs, the promoted strategy and a fresh
+  token on each change. All definition changes are one atomic update of this record, so a
+  stop and a bandit's share update from two processes cannot overwrite each other; every
+  process re-reads it when its token changed (checked at most every :data:`REFRESH_S`).
+- ``user:<experiment>:<user key>``: one exposed shopper's sticky variant and attributed counts,
+  changed by atomic read-modify-write (two replicas serving one shopper lose no count).
+- ``totals:<experiment>:<process>``: the per-variant sums of the changes one process made,
+  written in the same transaction as the shopper's record (so they never disagree); a report
+  sums the processes listed in ``shards:<experiment>``.
 """
 
 from __future__ import annotations
 
+import copy
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterable
+import uuid
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import asdict, dataclass, field, fields
 
 from shoprec.data.records import Event, EventType
@@ -22,11 +31,15 @@ from shoprec.experiments.offpolicy import Logged
 from shoprec.experiments.stats import Moments, mean_ci, prob_best, welch_diff, wilson
 from shoprec.serving.strategy import Strategy
 from shoprec.store.protocols import StateStore
+from shoprec.store.redis_health import StoreUnavailable
 
 log = logging.getLogger(__name__)
 
 #: New shoppers between two recomputations of a bandit's shares.
 UPDATE_EVERY = 20
+#: Seconds between two checks for definitions changed by another process (experiments
+#: created or stopped, bandit shares, the promoted strategy) and for its totals.
+REFRESH_S = 0.5
 
 
 class ExperimentError(ValueError):
@@ -122,6 +135,19 @@ class Totals:
         self.revenue.n = self.users
         self.revenue.change(old.revenue if old else 0.0, new.revenue if new else 0.0)
 
+    def merged(self, other: Totals) -> Totals:
+        """The sums of two processes' totals."""
+        d = {k: v + getattr(other, k) for k, v in asdict(self).items() if k != "revenue"}
+        r, o = self.revenue, other.revenue
+        return Totals(**d, revenue=Moments(r.n + o.n, r.s + o.s, r.ss + o.ss))
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: Mapping) -> Totals:
+        return cls(**{**d, "revenue": Moments(**d["revenue"])})
+
 
 @dataclass(frozen=True)
 class Assignment:
@@ -141,69 +167,151 @@ class ExperimentRegistry:
 
     Parameters
     ----------
-    store : any :class:`~shoprec.store.protocols.StateStore` of JSON-able dicts; keys
-        ``exp:<name>``, ``user:<name>:<user key>`` and ``promoted``.
+    store : any :class:`~shoprec.store.protocols.StateStore` of JSON-able dicts (the module
+        docstring lists its keys); every process serving the shop opens the same one.
+    refresh_s : how stale this process's view of the others' changes may get.
 
     At most one experiment runs at a time, so a shopper is never in two (no interaction
     between experiments to untangle). ``running`` is the only thing a request reads when
     none runs.
     """
 
-    def __init__(self, store: StateStore[dict]) -> None:
+    def __init__(self, store: StateStore[dict], refresh_s: float = REFRESH_S) -> None:
         self.store = store
+        self.refresh_s = refresh_s
         self.experiments: dict[str, Experiment] = {}
-        self.running: Experiment | None = None
+        self._running: Experiment | None = None
         self.promoted: Strategy | None = None
-        self._users: dict[str, dict[str, UserRecord]] = {}
-        self._totals: dict[str, list[Totals]] = {}
-        self._lock = threading.Lock()
+        #: called after another process's change was read in (the engine re-reads promoted)
+        self.on_change: Callable[[], None] | None = None
+        self.shard = uuid.uuid4().hex[:12]  # this process's totals record
+        self._mine: dict[str, list[Totals]] = {}  # experiment -> this process's totals
+        self._others: dict[str, tuple[float, list[Totals]]] = {}  # the rest, when read
+        self._token: str | None = None  # the index's token this view reflects
+        self._checked = -float("inf")
+        self._lock = threading.RLock()
         self.exploration = ExplorationLog(store)
+
+    @property
+    def running(self) -> Experiment | None:
+        """The running experiment (as of at most ``refresh_s`` ago for other processes)."""
+        if time.monotonic() - self._checked >= self.refresh_s:
+            self.refresh()
+        return self._running
 
     # -- life cycle -----------------------------------------------------------------------
     def load(self) -> None:
-        """Rebuild experiments and totals from the store (after a restart)."""
+        """Read every definition and the exploration log from the store (after a restart).
+        A store written before the shared index existed is migrated into it."""
         pairs = _records(self.store)
+        if self.store.get(INDEX) is None and any(k.startswith("exp:") for k, _ in pairs):
+            self._migrate(pairs)
         with self._lock:
-            self.experiments.clear()
-            self._users.clear()
-            self._totals.clear()
-            self.running = None
-            for key, body in pairs:
-                if key.startswith("exp:"):
-                    exp = Experiment.from_dict(body)
-                    self._install(exp)
-            for key, body in pairs:
-                if key.startswith("user:"):
-                    name, user = key[5:].split(":", 1)
-                    if name in self.experiments:
-                        rec = UserRecord(**{k: v for k, v in body.items() if k in _USER_FIELDS})
-                        self._users[name][user] = rec
-                        self._totals[name][rec.variant].add(None, rec)
-                elif key == "promoted":
-                    self.promoted = Strategy(**body)
+            self._token = None
+            self.refresh()
         self.exploration.load(pairs)
-        log.info("experiments loaded: %d (running: %s)", len(self.experiments), self.running)
+        log.info("experiments loaded: %d (running: %s)", len(self.experiments), self._running)
 
-    def _install(self, exp: Experiment) -> None:
-        self.experiments[exp.name] = exp
-        self._users[exp.name] = {}
-        self._totals[exp.name] = [Totals() for _ in exp.variants]
-        if exp.status == "running":
-            self.running = exp
+    def refresh(self) -> None:
+        """Re-read the definitions if another process changed them since."""
+        self._checked = time.monotonic()
+        try:
+            index = self.store.get(INDEX)
+        except StoreUnavailable:  # serve on with the view we have; the next check retries
+            return
+        if index is None or index["token"] == self._token:
+            return
+        with self._lock:
+            self._apply(index)
+        if self.on_change is not None:
+            self.on_change()
+
+    def _apply(self, index: dict) -> None:
+        """Make this view ``index``; existing :class:`Experiment` objects are updated in place
+        (callers may hold them)."""
+        for name, body in index["experiments"].items():
+            fresh = Experiment.from_dict(body)
+            exp = self.experiments.get(name)
+            if exp is None:
+                self.experiments[name] = fresh
+            else:
+                exp.__dict__.update(fresh.__dict__)
+        running = index["running"]
+        self._running = self.experiments[running] if running else None
+        promoted = index.get("promoted")
+        self.promoted = Strategy(**promoted) if promoted else None
+        self._token = index["token"]
+
+    def _define(self, change: Callable[[dict], Mapping[str, dict] | None]) -> None:
+        """Change the definitions atomically: ``change(index)`` edits a copy of the index in
+        place (raising refuses the change) and may return other records to write with it.
+        This view follows at once."""
+
+        def fn(old: dict | None) -> tuple[dict, Mapping[str, dict]]:
+            index = copy.deepcopy(old) if old else _empty_index()
+            puts = change(index) or {}
+            index["token"] = uuid.uuid4().hex
+            return index, puts
+
+        with self._lock:
+            _, new = self.store.update(INDEX, fn)
+            assert new is not None
+            self._apply(new)
+
+    def _migrate(self, pairs: list[tuple[str, dict]]) -> None:
+        """Fold an older store's ``exp:`` and ``promoted`` records into the index, and each
+        experiment's totals (rebuilt from its shopper records) into one ``base`` shard."""
+        exps = {k[4:]: b for k, b in pairs if k.startswith("exp:")}
+        totals: dict[str, list[Totals]] = {
+            name: [Totals() for _ in body["variants"]] for name, body in exps.items()
+        }
+        for key, body in pairs:
+            if key.startswith("user:"):
+                name = key[5:].split(":", 1)[0]
+                if name in totals:
+                    rec = _user(body)
+                    totals[name][rec.variant].add(None, rec)
+
+        def change(index: dict) -> Mapping[str, dict]:
+            if index["experiments"]:  # another process migrated first
+                return {}
+            index["experiments"] = exps
+            running = [n for n, b in exps.items() if b["status"] == "running"]
+            index["running"] = running[0] if running else None
+            index["promoted"] = dict(pairs).get("promoted")
+            puts: dict[str, dict] = {f"shards:{n}": {"ids": ["base"]} for n in exps}
+            for n, ts in totals.items():
+                puts[f"totals:{n}:base"] = {"variants": [t.to_dict() for t in ts]}
+            return puts
+
+        self._define(change)
 
     def create(self, exp: Experiment) -> Experiment:
         """Start ``exp``; 409 if its name exists or another experiment runs."""
-        with self._lock:
-            if exp.name in self.experiments:
+
+        def change(index: dict) -> None:
+            if exp.name in index["experiments"]:
                 raise ExperimentError(f"name: experiment {exp.name!r} already exists")
-            if self.running is not None:
+            if index["running"] is not None:
                 raise ExperimentError(
-                    f"name: experiment {self.running.name!r} is running; stop it first"
+                    f"name: experiment {index['running']!r} is running; stop it first"
                 )
-            self.store.put(f"exp:{exp.name}", exp.to_dict())
-            self._install(exp)
+            index["experiments"][exp.name] = exp.to_dict()
+            index["running"] = exp.name
+
+        self.experiments.setdefault(exp.name, exp)  # the caller's object is the one kept
+        try:
+            self._define(change)
+        except ExperimentError:
+            if self.experiments.get(exp.name) is exp and exp.name not in self._known():
+                del self.experiments[exp.name]
+            raise
         log.info("experiment %s started (%s, %d variants)", exp.name, exp.mode, len(exp.variants))
-        return exp
+        return self.experiments[exp.name]
+
+    def _known(self) -> set[str]:
+        index = self.store.get(INDEX)
+        return set(index["experiments"]) if index else set()
 
     def stop(self, name: str, action: str = "auto", variant: str | None = None) -> dict:
         """Stop ``name``: ``promote`` a variant (``variant``, or the best), ``rollback`` to
@@ -212,6 +320,7 @@ class ExperimentRegistry:
 
         Returns the outcome: ``{"action", "variant", "strategy"}`` (strategy None on rollback).
         """
+        self.refresh()
         exp = self.get(name)
         if exp.status != "running":
             raise ExperimentError(f"name: experiment {name!r} is already stopped")
@@ -234,14 +343,18 @@ class ExperimentRegistry:
             "variant": variant,
             "strategy": strategy.to_dict() if strategy else None,
         }
-        with self._lock:
-            exp.status, exp.stopped_at, exp.outcome = "stopped", time.time(), outcome
-            self.store.put(f"exp:{name}", exp.to_dict())
+
+        def change(index: dict) -> None:
+            body = index["experiments"][name]
+            if body["status"] != "running":  # another process stopped it meanwhile
+                raise ExperimentError(f"name: experiment {name!r} is already stopped")
+            body.update(status="stopped", stopped_at=time.time(), outcome=outcome)
+            if index["running"] == name:
+                index["running"] = None
             if strategy is not None:
-                self.promoted = strategy
-                self.store.put("promoted", strategy.to_dict())
-            if self.running is exp:
-                self.running = None
+                index["promoted"] = strategy.to_dict()
+
+        self._define(change)
         log.info("experiment %s stopped: %s %s", name, action, variant)
         return outcome
 
@@ -258,37 +371,108 @@ class ExperimentRegistry:
         exp = self.running
         if exp is None or not user_key:
             return None
-        with self._lock:
-            users = self._users[exp.name]
-            old = users.get(user_key)
+        try:
+            return self._serve(exp, user_key)
+        except StoreUnavailable:  # the shopper still gets a list (default strategy)
+            log.warning("experiment store unavailable: %s served outside %s", user_key, exp.name)
+            return None
+
+    def _serve(self, exp: Experiment, user_key: str) -> Assignment:
+        def step(old: UserRecord | None) -> UserRecord:
             if old is None:
-                k = pick(bucket(exp.name, user_key), exp.shares)
-                new = UserRecord(k, lists=1)
-            else:
-                new = UserRecord(**{**asdict(old), "lists": old.lists + 1})
-            self._put(exp, user_key, old, new)
-            if old is None and exp.mode == "bandit":
-                self._update_shares(exp)
+                return UserRecord(pick(bucket(exp.name, user_key), exp.shares), lists=1)
+            return UserRecord(**{**asdict(old), "lists": old.lists + 1})
+
+        old, new = self._change(exp, user_key, step)
+        assert new is not None
+        if old is None and exp.mode == "bandit":
+            self._update_shares(exp)
         name, strategy = exp.variants[new.variant]
         return Assignment(exp.name, name, strategy, exp.mode == "explore")
 
-    def _put(self, exp: Experiment, user_key: str, old: UserRecord | None, new: UserRecord) -> None:
-        """Persist one shopper's record and move the totals; call with the lock held."""
-        self.store.put(f"user:{exp.name}:{user_key}", asdict(new))
-        self._users[exp.name][user_key] = new
-        if old is not None and old.variant != new.variant:
-            raise RuntimeError("a shopper's variant never changes")
-        self._totals[exp.name][new.variant].add(old, new)
+    def _change(
+        self,
+        exp: Experiment,
+        user_key: str,
+        step: Callable[[UserRecord | None], UserRecord | None],
+    ) -> tuple[UserRecord | None, UserRecord | None]:
+        """Apply ``step`` to one shopper's record and this process's totals, atomically."""
+        with self._lock:
+            mine = self._shard(exp)
+            after: list[list[Totals]] = []
+
+            def fn(body: dict | None) -> tuple[dict | None, Mapping[str, dict]]:
+                old = _user(body) if body is not None else None
+                new = step(old)
+                if old is not None and new is not None and old.variant != new.variant:
+                    raise RuntimeError("a shopper's variant never changes")
+                if new == old:
+                    return body, {}
+                totals = [Totals.from_dict(t.to_dict()) for t in mine]
+                variant = (new or old).variant  # type: ignore[union-attr]
+                totals[variant].add(old, new)
+                after[:] = [totals]
+                shard = {"variants": [t.to_dict() for t in totals]}
+                return (asdict(new) if new else None), {f"totals:{exp.name}:{self.shard}": shard}
+
+            old, new = self.store.update(f"user:{exp.name}:{user_key}", fn)
+            if after:
+                self._mine[exp.name] = after[0]
+            return (
+                _user(old) if old is not None else None,
+                _user(new) if new is not None else None,
+            )
+
+    def _shard(self, exp: Experiment) -> list[Totals]:
+        """This process's totals for ``exp``, its shard listed in the store on first use."""
+        mine = self._mine.get(exp.name)
+        if mine is None:
+            shard = self.shard
+
+            def add(old: dict | None) -> tuple[dict, Mapping[str, dict]]:
+                ids = list(old["ids"]) if old else []
+                return {"ids": [*ids, shard] if shard not in ids else ids}, {}
+
+            self.store.update(f"shards:{exp.name}", add)
+            mine = self._mine[exp.name] = [Totals() for _ in exp.variants]
+        return mine
+
+    def totals(self, name: str, fresh: bool = True) -> list[Totals]:
+        """Per-variant totals over every process; ``fresh=False`` may reuse the others'
+        totals read up to ``refresh_s`` ago (a bandit's frequent share updates)."""
+        exp = self.get(name)
+        now = time.monotonic()
+        cached = self._others.get(name)
+        if fresh or cached is None or now - cached[0] >= self.refresh_s:
+            others = [Totals() for _ in exp.variants]
+            shards = self.store.get(f"shards:{name}")
+            for sid in shards["ids"] if shards else []:
+                body = None if sid == self.shard else self.store.get(f"totals:{name}:{sid}")
+                if body is not None:
+                    others = [
+                        a.merged(Totals.from_dict(b))
+                        for a, b in zip(others, body["variants"], strict=True)
+                    ]
+            cached = self._others[name] = (now, others)
+        with self._lock:
+            mine = self._mine.get(name) or [Totals() for _ in exp.variants]
+            return [a.merged(b) for a, b in zip(cached[1], mine, strict=True)]
 
     def _update_shares(self, exp: Experiment) -> None:
-        totals = self._totals[exp.name]
+        totals = self.totals(exp.name, fresh=False)
         n = sum(t.users for t in totals)
         if n % UPDATE_EVERY:
             return
-        exp.shares = thompson_shares(
+        shares = thompson_shares(
             [t.converted for t in totals], [t.users for t in totals], exp.floor, seed=n
         )
-        self.store.put(f"exp:{exp.name}", exp.to_dict())
+
+        def change(index: dict) -> None:
+            body = index["experiments"][exp.name]
+            if body["status"] == "running":  # a stop meanwhile wins
+                body["shares"] = shares
+
+        self._define(change)
 
     def on_feedback(
         self, user_key: str, impressions: int, clicks: int, request_id: str | None = None
@@ -339,35 +523,35 @@ class ExperimentRegistry:
         exp = self.running
         if exp is None or not user_key:
             return
-        with self._lock:
-            old = self._users[exp.name].get(user_key)
-            if old is None:  # never served by the experiment: nothing to attribute
-                return
+        key = f"user:{exp.name}:{user_key}"
+        if self.store.get(key) is None:  # never served by the experiment: nothing to do
+            return
+
+        def step(old: UserRecord | None) -> UserRecord | None:
+            if old is None:  # erased meanwhile
+                return None
             d = asdict(old)
             for k, v in delta.items():
                 d[k] += v
-            self._put(exp, user_key, old, UserRecord(**d))
+            return UserRecord(**d)
+
+        self._change(exp, user_key, step)
 
     def forget(self, user_key: str) -> None:
         """Erase a shopper from every experiment (``DELETE /v1/users/{id}``)."""
-        with self._lock:
-            for name, users in self._users.items():
-                old = users.pop(user_key, None)
-                if old is not None:
-                    self._totals[name][old.variant].add(old, None)
-                    self.store.delete(f"user:{name}:{user_key}")
+        self.refresh()
+        for exp in list(self.experiments.values()):
+            if self.store.get(f"user:{exp.name}:{user_key}") is not None:
+                self._change(exp, user_key, lambda old: None)
         self.exploration.forget(user_key)
 
     # -- statistics -----------------------------------------------------------------------
     def report(self, name: str, level: float = 0.95) -> dict:
         """Per variant: exposures, CTR, conversion and revenue per user with intervals, the
         lift against control (Welch interval of the difference) and P(best) on conversion."""
+        self.refresh()
         exp = self.get(name)
-        with self._lock:
-            totals = [
-                Totals(**{**asdict(t), "revenue": Moments(**asdict(t.revenue))})
-                for t in self._totals[name]
-            ]
+        totals = self.totals(name)
         best = prob_best([t.converted for t in totals], [t.users for t in totals])
         metrics = [_metrics(t) for t in totals]
         ctl = metrics[exp.control]
@@ -421,6 +605,18 @@ class ExperimentRegistry:
             {"name": e.name, "status": e.status, "mode": e.mode, "variants": len(e.variants)}
             for e in self.experiments.values()
         ]
+
+
+#: The record holding every definition (see the module docstring).
+INDEX = "index"
+
+
+def _empty_index() -> dict:
+    return {"experiments": {}, "running": None, "promoted": None, "token": ""}
+
+
+def _user(body: Mapping) -> UserRecord:
+    return UserRecord(**{k: v for k, v in body.items() if k in _USER_FIELDS})
 
 
 def _records(store: StateStore[dict]) -> list[tuple[str, dict]]:

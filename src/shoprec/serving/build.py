@@ -208,17 +208,31 @@ class _Stages:
 
 
 def attach_experiments(engine: Engine, store_dir: Path) -> None:
-    """Experiments in the embedded store's file (own table), reloaded after a restart; a
-    strategy promoted by a stopped experiment is served again."""
+    """Experiments in Redis beside the shared state (replicas on any machine see the same
+    ones), else in the embedded store's file (own table; the workers of one machine share
+    it); reloaded after a restart. A strategy promoted by a stopped experiment is served,
+    also when another process stopped it."""
     from shoprec.experiments.registry import ExperimentRegistry
     from shoprec.store import DB_FILENAME
+    from shoprec.store.redis import RedisStateStore
     from shoprec.store.sqlite_state import SQLiteStateStore
 
-    store = SQLiteStateStore[dict](Path(store_dir) / DB_FILENAME, dict, dict, table="experiments")
-    engine.experiments = ExperimentRegistry(store)
-    engine.experiments.load()
-    if engine.experiments.promoted is not None:
-        engine.pipeline.strategy = engine.experiments.promoted
+    store: RedisStateStore[dict] | SQLiteStateStore[dict]
+    if engine.shared is not None:
+        sh = engine.shared
+        prefix = f"{sh.prefix}experiments:"
+        store = RedisStateStore[dict](sh.client, dict, dict, prefix, None, sh.breaker)
+    else:
+        store = SQLiteStateStore[dict](Path(store_dir) / DB_FILENAME, dict, dict, "experiments")
+    registry = engine.experiments = ExperimentRegistry(store)
+
+    def follow() -> None:
+        if registry.promoted is not None:
+            engine.pipeline.strategy = registry.promoted
+
+    registry.on_change = follow
+    registry.load()
+    follow()
 
 
 def sentiment_model(settings: Settings, vectorize: Vectorizer):  # -> sentiment model | None

@@ -8,6 +8,7 @@ served and what the test replay scores.
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import time
@@ -94,20 +95,16 @@ def replay_candidates(
         if not len(h):
             continue
         req = request(catalog, h, None if times is None else times[u], now)
-        c = generate(
-            bundle,
-            catalog.label_index,
-            vectors,
-            added_at,
-            trending,
-            req,
-            st,
-            None,
-            lambda ids, h=h: ~np.isin(ids, h),
-        )
+        unseen = functools.partial(_unseen, taken=h)  # as served: taken items are masked
+        labels = catalog.label_index
+        c = generate(bundle, labels, vectors, added_at, trending, req, st, None, unseen)
         ok = ~np.isin(c.ids, h)
         out.append((c.x[ok], (c.ids[ok] == targets[u]).astype(np.float64)))
     return out
+
+
+def _unseen(ids: np.ndarray, taken: np.ndarray) -> np.ndarray:
+    return ~np.isin(ids, taken)
 
 
 def sample_rows(
