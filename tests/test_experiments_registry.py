@@ -193,3 +193,21 @@ def test_two_processes_share_experiments_assignment_and_counts(open_store) -> No
     assert out["variant"] == "worse"
     b.forget(users[0])  # erased through one process, gone from the other's totals too
     assert sum(r["users"] for r in a.report("m1")["variants"]) == len(users) - 1
+
+
+def test_exploration_feedback_through_another_process_is_credited(open_store) -> None:
+    a = ExperimentRegistry(open_store(), refresh_s=0)
+    b = ExperimentRegistry(open_store(), refresh_s=0)
+    plain = Strategy(name="plain", rerank=False)
+    a.create(Experiment("x1", [("base", Strategy()), ("plain", plain)], [0.5, 0.5], "explore"))
+    assert b.serve("u1").explore
+    rid = b.log_exploration("u1", [["i1", "i2"], ["i3", "i4"]], 1, [0.1, 0.2])
+    assert rid is not None
+    a.on_feedback("u1", 2, 1, rid)
+    a.on_feedback("someone", 2, 1, rid)  # not their list: not credited
+    a.on_events([Event("u1", "i4", EventType.PURCHASE, 1.0)], lambda _: 1.0)
+    a.on_events([Event("u1", "i1", EventType.PURCHASE, 1.0)], lambda _: 1.0)  # not served
+    [rec] = a.exploration_log("x1")[1]
+    assert (rec.clicks, rec.purchases, rec.served) == (1, 1, 1)
+    b.forget("u1")
+    assert a.exploration_log("x1")[1] == []

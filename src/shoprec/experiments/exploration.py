@@ -10,9 +10,8 @@ reads the records (``shoprec experiments tune --store ... --experiment ...``).
 
 from __future__ import annotations
 
-import threading
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import asdict
 
 from shoprec.data.records import Event, EventType
@@ -21,27 +20,15 @@ from shoprec.store.protocols import StateStore
 
 
 class ExplorationLog:
-    """Records keyed ``log:<experiment>:<request id>`` in a JSON-record store."""
+    """Records keyed ``log:<experiment>:<request id>`` in a JSON-record store, and per shopper
+    ``touch:<experiment>:<user key>``: their logged request ids, oldest first (for purchases).
+
+    Every read and write goes to the store, so feedback reaching another worker or replica
+    than the one that served the list is still credited to it.
+    """
 
     def __init__(self, store: StateStore[dict]) -> None:
         self.store = store
-        self._records: dict[str, dict[str, dict]] = {}  # experiment -> request id -> record
-        self._latest: dict[tuple[str, str], list[str]] = {}  # (experiment, user) -> ids
-        self._lock = threading.Lock()
-
-    def load(self, pairs: Iterable[tuple[str, dict]]) -> None:
-        """Rebuild from the store's ``log:`` records, in the order they were put."""
-        with self._lock:
-            self._records.clear()
-            self._latest.clear()
-            for key, body in pairs:
-                if key.startswith("log:"):
-                    name, rid = key[4:].split(":", 1)
-                    self._index(name, rid, body)
-
-    def _index(self, name: str, rid: str, body: dict) -> None:
-        self._records.setdefault(name, {})[rid] = body
-        self._latest.setdefault((name, body["user"]), []).append(rid)
 
     def record(
         self,
@@ -58,46 +45,71 @@ class ExplorationLog:
             "user": user_key,
             **asdict(Logged(lists, served, 0, 0, diversity, list(shares))),
         }
-        with self._lock:
-            self.store.put(f"log:{name}:{rid}", body)
-            self._index(name, rid, body)
+
+        def touch(old: dict | None) -> tuple[dict, Mapping[str, dict]]:
+            ids = [*(old["ids"] if old else []), rid][-TOUCHES:]
+            return {"ids": ids}, {f"log:{name}:{rid}": body}
+
+        self.store.update(f"touch:{name}:{user_key}", touch)
         return rid
 
     def on_feedback(self, name: str, user_key: str, request_id: str, clicks: int) -> None:
         """Clicks on the list of ``request_id`` (ignored unless it was this shopper's)."""
-        with self._lock:
-            body = self._records.get(name, {}).get(request_id)
-            if body is None or body["user"] != user_key or not clicks:
-                return
-            body["clicks"] += clicks
-            self.store.put(f"log:{name}:{request_id}", body)
+        if clicks:
+            self._credit(f"log:{name}:{request_id}", user_key, "clicks", clicks)
+
+    def _credit(self, key: str, user_key: str, field: str, n: int) -> None:
+        def add(old: dict | None) -> tuple[dict | None, Mapping[str, dict]]:
+            if old is None or old["user"] != user_key:
+                return old, {}
+            return {**old, field: old[field] + n}, {}
+
+        self.store.update(key, add)
 
     def on_events(self, name: str, events: Iterable[Event]) -> None:
         """Purchases, credited to the shopper's latest logged list that showed the item."""
-        with self._lock:
-            for e in events:
-                if e.type is not EventType.PURCHASE:
-                    continue
-                user = e.user_id or (f"session:{e.session_id}" if e.session_id else "")
-                for rid in reversed(self._latest.get((name, user), [])):
-                    body = self._records[name][rid]
-                    if e.item_id in body["lists"][body["served"]]:
-                        body["purchases"] += 1
-                        self.store.put(f"log:{name}:{rid}", body)
-                        break
+        for e in events:
+            if e.type is not EventType.PURCHASE:
+                continue
+            user = e.user_id or (f"session:{e.session_id}" if e.session_id else "")
+            touched = self.store.get(f"touch:{name}:{user}") if user else None
+            for rid in reversed(touched["ids"] if touched else []):
+                body = self.store.get(f"log:{name}:{rid}")
+                if body is not None and e.item_id in body["lists"][body["served"]]:
+                    self._credit(f"log:{name}:{rid}", user, "purchases", 1)
+                    break
 
     def records(self, name: str) -> list[Logged]:
-        with self._lock:
-            bodies = list(self._records.get(name, {}).values())
-        return [Logged(**{k: v for k, v in b.items() if k != "user"}) for b in bodies]
+        """Every logged request of ``name`` (read from the store)."""
+        prefix = f"log:{name}:"
+        return [
+            Logged(**{k: v for k, v in b.items() if k != "user"})
+            for key, b in keyed(self.store, prefix)
+        ]
 
-    def forget(self, user_key: str) -> None:
-        """Erase a shopper's records (``DELETE /v1/users/{id}``)."""
-        with self._lock:
-            for (name, user), rids in list(self._latest.items()):
-                if user != user_key:
-                    continue
-                for rid in rids:
-                    self._records[name].pop(rid, None)
-                    self.store.delete(f"log:{name}:{rid}")
-                del self._latest[(name, user)]
+    def forget(self, user_key: str, names: Iterable[str]) -> None:
+        """Erase a shopper's records in experiments ``names`` (``DELETE /v1/users/{id}``)."""
+        for name in names:
+            touched = self.store.get(f"touch:{name}:{user_key}")
+            for rid in touched["ids"] if touched else []:
+                self.store.delete(f"log:{name}:{rid}")
+            self.store.delete(f"touch:{name}:{user_key}")
+
+
+#: Logged requests remembered per shopper for crediting purchases (the latest ones).
+TOUCHES = 200
+
+
+def keyed(store: StateStore[dict], prefix: str) -> list[tuple[str, dict]]:
+    """Every ``(key, record)`` of ``store`` whose key starts with ``prefix`` (one query where
+    the store can filter, as SQLite can)."""
+    items = getattr(store, "items", None)
+    if callable(items):
+        return list(items(prefix))
+    out = []
+    for key in store.users():
+        if key.startswith(prefix):
+            body = store.get(key)
+            if body is not None:
+                out.append((key, body))
+    return out

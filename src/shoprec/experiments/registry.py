@@ -26,7 +26,7 @@ from dataclasses import asdict, dataclass, field, fields
 from shoprec.data.records import Event, EventType
 from shoprec.experiments.assignment import bucket, pick
 from shoprec.experiments.bandit import thompson_shares
-from shoprec.experiments.exploration import ExplorationLog
+from shoprec.experiments.exploration import ExplorationLog, keyed
 from shoprec.experiments.offpolicy import Logged
 from shoprec.experiments.stats import Moments, mean_ci, prob_best, welch_diff, wilson
 from shoprec.serving.strategy import Strategy
@@ -201,15 +201,15 @@ class ExperimentRegistry:
 
     # -- life cycle -----------------------------------------------------------------------
     def load(self) -> None:
-        """Read every definition and the exploration log from the store (after a restart).
+        """Read every definition from the store (after a restart).
         A store written before the shared index existed is migrated into it."""
-        pairs = _records(self.store)
-        if self.store.get(INDEX) is None and any(k.startswith("exp:") for k, _ in pairs):
-            self._migrate(pairs)
+        if self.store.get(INDEX) is None:
+            pairs = keyed(self.store, "")
+            if any(k.startswith("exp:") for k, _ in pairs):
+                self._migrate(pairs)
         with self._lock:
             self._token = None
             self.refresh()
-        self.exploration.load(pairs)
         log.info("experiments loaded: %d (running: %s)", len(self.experiments), self._running)
 
     def refresh(self) -> None:
@@ -543,7 +543,7 @@ class ExperimentRegistry:
         for exp in list(self.experiments.values()):
             if self.store.get(f"user:{exp.name}:{user_key}") is not None:
                 self._change(exp, user_key, lambda old: None)
-        self.exploration.forget(user_key)
+        self.exploration.forget(user_key, list(self.experiments))
 
     # -- statistics -----------------------------------------------------------------------
     def report(self, name: str, level: float = 0.95) -> dict:
@@ -617,18 +617,6 @@ def _empty_index() -> dict:
 
 def _user(body: Mapping) -> UserRecord:
     return UserRecord(**{k: v for k, v in body.items() if k in _USER_FIELDS})
-
-
-def _records(store: StateStore[dict]) -> list[tuple[str, dict]]:
-    items = getattr(store, "items", None)  # one query on SQLite instead of one per key
-    if callable(items):
-        return list(items())
-    out = []
-    for key in store.users():
-        body = store.get(key)
-        if body is not None:
-            out.append((key, body))
-    return out
 
 
 def _metrics(t: Totals) -> dict[str, Moments]:
