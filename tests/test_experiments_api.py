@@ -187,3 +187,16 @@ def test_explore_experiment_logs_every_variant_for_tuning(
         cli, ["experiments", "tune", "--store", str(store), "--experiment", "ab1"]
     )
     assert wrong.exit_code == 2 and "fixed experiment" in wrong.output
+
+
+def test_every_strategy_setting_can_be_posted() -> None:
+    """A strategy's own ``to_dict`` (every setting, as the off-policy grid posts it) is a valid
+    variant: no setting of :class:`Strategy` is missing from the API's schema."""
+    from dataclasses import fields
+
+    from shoprec.serving.experiment_schemas import StrategyIn
+    from shoprec.serving.strategy import Strategy
+
+    assert {f.name for f in fields(Strategy)} == set(StrategyIn.model_fields)
+    assert StrategyIn.model_validate(Strategy().to_dict()).overrides() == Strategy().to_dict()
+

@@ -33,6 +33,7 @@ class StrategyIn(BaseModel):
     sentiment: float | None = Field(default=None, ge=0, le=10)
     session_boost: float | None = Field(default=None, ge=0, le=10)
     n_session: int | None = Field(default=None, ge=0, le=100)
+    session_slots: int | None = Field(default=None, ge=0, le=100)
 
     def overrides(self) -> dict:
         return self.model_dump(exclude_none=True)
