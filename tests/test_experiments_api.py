@@ -199,4 +199,3 @@ def test_every_strategy_setting_can_be_posted() -> None:
 
     assert {f.name for f in fields(Strategy)} == set(StrategyIn.model_fields)
     assert StrategyIn.model_validate(Strategy().to_dict()).overrides() == Strategy().to_dict()
-
