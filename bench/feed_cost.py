@@ -14,18 +14,16 @@ import argparse
 import asyncio
 import gc
 import random
-import tempfile
+import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
 
-from threadpoolctl import threadpool_limits
-
-from shoprec.data.datasets import load_dataset
 from shoprec.serving import degrade
 from shoprec.serving.app import create_app
-from shoprec.serving.build import build_engine
-from shoprec.settings import Settings
+
+sys.path.insert(0, str(Path(__file__).parent))
+from inprocess import quick_engine  # noqa: E402  (bench/ is not a package)
 
 
 async def _call(app, path: str, query: bytes) -> None:  # noqa: ANN001
@@ -78,11 +76,7 @@ def main() -> None:
     ap.add_argument("--dataset", default="amazon-beauty")
     ap.add_argument("--requests", type=int, default=3000)
     args = ap.parse_args()
-    threadpool_limits(1)
-    data = load_dataset(args.dataset)
-    with tempfile.TemporaryDirectory() as store:
-        built = build_engine(data, Settings(), store_dir=Path(store), quick=True, progress=False)
-        engine = built.engine
+    with quick_engine(args.dataset) as (data, engine):
         app = degrade.install(create_app(engine))
         gc.collect()
         gc.freeze()  # as `shoprec serve` does

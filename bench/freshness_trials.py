@@ -13,15 +13,13 @@ from __future__ import annotations
 
 import argparse
 import random
-import tempfile
+import sys
 from pathlib import Path
 
-from threadpoolctl import threadpool_limits
-
-from shoprec.data.datasets import load_dataset
 from shoprec.data.records import Event, EventType
-from shoprec.serving.build import build_engine
-from shoprec.settings import Settings
+
+sys.path.insert(0, str(Path(__file__).parent))
+from inprocess import quick_engine  # noqa: E402  (bench/ is not a package)
 
 
 def main() -> None:
@@ -30,11 +28,7 @@ def main() -> None:
     ap.add_argument("--trials", type=int, default=1500)
     ap.add_argument("--seeds", type=int, nargs="+", default=[7, 8, 9])
     args = ap.parse_args()
-    threadpool_limits(1)
-    data = load_dataset(args.dataset)
-    with tempfile.TemporaryDirectory() as store:
-        built = build_engine(data, Settings(), store_dir=Path(store), quick=True, progress=False)
-        engine = built.engine
+    with quick_engine(args.dataset) as (data, engine):
         ids = engine.catalog.ids
         users = data.users.to_list()
         total = missed = 0
