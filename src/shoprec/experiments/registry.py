@@ -299,19 +299,9 @@ class ExperimentRegistry:
             index["experiments"][exp.name] = exp.to_dict()
             index["running"] = exp.name
 
-        self.experiments.setdefault(exp.name, exp)  # the caller's object is the one kept
-        try:
-            self._define(change)
-        except ExperimentError:
-            if self.experiments.get(exp.name) is exp and exp.name not in self._known():
-                del self.experiments[exp.name]
-            raise
+        self._define(change)
         log.info("experiment %s started (%s, %d variants)", exp.name, exp.mode, len(exp.variants))
-        return self.experiments[exp.name]
-
-    def _known(self) -> set[str]:
-        index = self.store.get(INDEX)
-        return set(index["experiments"]) if index else set()
+        return self.experiments[exp.name]  # the registry's object: later changes show in it
 
     def stop(self, name: str, action: str = "auto", variant: str | None = None) -> dict:
         """Stop ``name``: ``promote`` a variant (``variant``, or the best), ``rollback`` to
@@ -324,8 +314,7 @@ class ExperimentRegistry:
         exp = self.get(name)
         if exp.status != "running":
             raise ExperimentError(f"name: experiment {name!r} is already stopped")
-        report = self.report(name)
-        rows = report["variants"]
+        rows = self._report(exp)["variants"]
         names = [v for v, _ in exp.variants]
         if variant is not None and variant not in names:
             raise ExperimentError(f"variant: no variant {variant!r} in {name!r}", 422)
@@ -550,8 +539,10 @@ class ExperimentRegistry:
         """Per variant: exposures, CTR, conversion and revenue per user with intervals, the
         lift against control (Welch interval of the difference) and P(best) on conversion."""
         self.refresh()
-        exp = self.get(name)
-        totals = self.totals(name)
+        return self._report(self.get(name), level)
+
+    def _report(self, exp: Experiment, level: float = 0.95) -> dict:
+        totals = self.totals(exp.name)
         best = prob_best([t.converted for t in totals], [t.users for t in totals])
         metrics = [_metrics(t) for t in totals]
         ctl = metrics[exp.control]

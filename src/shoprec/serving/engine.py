@@ -27,7 +27,7 @@ from shoprec.serving.catalog import Catalog
 from shoprec.serving.explain import short
 from shoprec.serving.models import ModelBundle, build_bundle, extend, neighbours
 from shoprec.serving.pipeline import Pipeline, Result, make_fill_order
-from shoprec.serving.rerank import Filters
+from shoprec.serving.rerank import Filters, allowed
 from shoprec.serving.stats import LiveStats
 from shoprec.serving.strategy import Strategy
 from shoprec.store.memory import MemoryStateStore
@@ -289,9 +289,7 @@ class Engine:
             state, down = None, True
         bundle = self.bundle
         req = self.request_for(state)
-        excl = set(self.catalog.indices(list(exclude)).tolist())
-        if state is not None:
-            excl |= set(self.catalog.indices(sorted(state.bought)).tolist())
+        excl = set(self.catalog.indices(list(exclude)).tolist()) | self._bought(state)
         filters = Filters(frozenset(excl), category, min_price, max_price)
         version = self.trending.version  # read first: a write meanwhile only means a recompute
         trending = self.trending.scores(bundle.n_rows)
@@ -339,15 +337,21 @@ class Engine:
             state = self.states.get(user_id) if user_id else None
         except StoreUnavailable:  # still answer: not personalised
             state = None
-        bought = set(self.catalog.indices(sorted(state.bought)).tolist()) if state else set()
+        bought = self._bought(state)
         b = self.bundle
         if idx >= b.n_rows:
             b = extend(b, self.catalog)
         title = short(self.catalog.title(idx))
         why = {"covis": f"Often bought with {title}", "text": f"Similar to {title}"}
-        in_stock = self.catalog.view()[2]
+        _, price, in_stock, _ = self.catalog.view()
         near = neighbours(b, idx, 3 * n + len(bought))
-        return [(j, s, why[src]) for j, s, src in near if in_stock[j] and j not in bought][:n]
+        ids = np.fromiter((j for j, _, _ in near), np.int64, len(near))
+        ok = allowed(ids, Filters(frozenset(bought)), price, in_stock).tolist()
+        return [(j, s, why[src]) for (j, s, src), good in zip(near, ok, strict=True) if good][:n]
+
+    def _bought(self, state: UserState | None) -> set[int]:
+        """Catalog indices of the items ``state``'s shopper bought."""
+        return set(self.catalog.indices(sorted(state.bought)).tolist()) if state else set()
 
     def search(
         self, query: str, user_id: str | None = None, n: int = 20

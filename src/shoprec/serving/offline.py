@@ -88,6 +88,7 @@ def replay_candidates(
     """Each of ``users`` (with a history) replayed as a request: its candidates' features and
     1 where the candidate is the item taken next (items already taken are masked, as served)."""
     vectors, _, _, added_at = catalog.view()
+    labels = catalog.label_index
     st = Strategy()
     out = []
     for u in users.tolist():
@@ -96,9 +97,8 @@ def replay_candidates(
             continue
         req = request(catalog, h, None if times is None else times[u], now)
         unseen = functools.partial(_unseen, taken=h)  # as served: taken items are masked
-        labels = catalog.label_index
         c = generate(bundle, labels, vectors, added_at, trending, req, st, None, unseen)
-        ok = ~np.isin(c.ids, h)
+        ok = unseen(c.ids)
         out.append((c.x[ok], (c.ids[ok] == targets[u]).astype(np.float64)))
     return out
 
