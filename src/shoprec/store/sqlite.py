@@ -35,6 +35,16 @@ def _marks(n: int) -> str:
 _TIMEOUT_S = 30.0
 #: Parameters per ``IN (...)`` look-up; far below SQLite's limit of 32766.
 _CHUNK = 500
+#: Page cache per connection (KiB): the indexes of a large event log stay in memory (SQLite's
+#: default, 2 MiB, holds those of about 100,000 events).
+_CACHE_KIB = 65536
+#: WAL pages (64 MiB) after which a commit checkpoints (SQLite's default: 1,000). A batch of
+#: 1,000 events with random user and event ids dirties about 2,000 index pages, so the default
+#: copied them into the database at nearly every commit; checkpointing less often copies a
+#: page that many commits changed once. Measured (session 7): 1,000-event batches with UUID
+#: event ids 12-17k -> 22-28k events/s through the app; single-event commits p99.9 11.5 ->
+#: 0.3 ms (a checkpoint now stalls one commit in about 4,000, not one in 250).
+_AUTOCHECKPOINT = 16384
 
 _EVENTS_SCHEMA = """
 CREATE TABLE IF NOT EXISTS events (
@@ -86,6 +96,8 @@ class _SQLiteBase:
                 raise RuntimeError(f"{self.path}: SQLite refused WAL mode (got {mode!r})")
             conn.execute(f"PRAGMA synchronous={synchronous}")
             conn.execute("PRAGMA secure_delete=ON")  # erased rows are zeroed, not just unlinked
+            conn.execute(f"PRAGMA cache_size=-{_CACHE_KIB}")
+            conn.execute(f"PRAGMA wal_autocheckpoint={_AUTOCHECKPOINT}")
             conn.executescript(schema)
         except BaseException:
             conn.close()
