@@ -1,6 +1,11 @@
 """Where a home-feed request's server time goes, in-process (no sockets, no client): the
 whole ASGI app for the feed and for ``/healthz``, the feed route with the engine stubbed out
-(a fixed answer), and ``Engine.recommend`` alone, for random Beauty users.
+(a fixed answer), the feed route where the engine only runs the sequence model (the shopper's
+history through the transformer, the catalog scored, the top 20 taken: no other source, no
+ranker, no filters, no re-ranking, no reasons), and ``Engine.recommend`` alone, for random
+Beauty users. The ratios of ``/healthz`` to the stubbed route and to the model-only route
+bound the closed-loop ratio any pipeline could reach: the route alone, and the route with the
+one model a personalised feed cannot skip.
 
     .venv/bin/python bench/feed_cost.py [--dataset amazon-beauty] [--requests 3000]
 
@@ -21,6 +26,8 @@ from pathlib import Path
 
 from shoprec.serving import degrade
 from shoprec.serving.app import create_app
+from shoprec.serving.candidates import _top
+from shoprec.serving.pipeline import Recommended, Result
 
 sys.path.insert(0, str(Path(__file__).parent))
 from inprocess import quick_engine  # noqa: E402  (bench/ is not a package)
@@ -84,18 +91,32 @@ def main() -> None:
         rng = random.Random(0)
         real = engine.recommend
         fixed = real(users[0], 20)
+        encoder = engine.bundle.encoder
+        assert encoder is not None
+
+        def model_only(user_id: str, n: int = 20, *_: object, **__: object) -> Result:
+            req = engine.request_for(engine.states.get(user_id))
+            hist = req.history[req.history < engine.bundle.n_rows]
+            top = _top(encoder.scores(hist, req.times[-len(hist) :]), n) if len(hist) else []
+            return Result([Recommended(int(i), 0.0, []) for i in top], None)
+
         for _ in range(3):
             sample = [rng.choice(users) for _ in range(args.requests)]
             feed = [f"/v1/users/{u}/recommendations" for u in sample]
             engine.recommend = lambda *a, **k: fixed  # type: ignore[method-assign]
             stub = _per_request(app, feed, b"n=20")
+            engine.recommend = model_only  # type: ignore[method-assign]
+            model = _per_request(app, feed, b"n=20")
             engine.recommend = real  # type: ignore[method-assign]
             bare = _per_request(app, ["/healthz"] * args.requests, b"")
             full = _per_request(app, feed, b"n=20")
             alone = _timed(lambda u: real(u, 20), sample)
             print(
                 f"healthz {bare:.3f}  feed route, engine stubbed {stub:.3f}  "
-                f"feed {full:.3f}  Engine.recommend {alone:.3f} ms per request",
+                f"feed route, sequence model only {model:.3f}  "
+                f"feed {full:.3f}  Engine.recommend {alone:.3f} ms per request; "
+                f"healthz / stubbed {100 * bare / stub:.0f}%, / model only "
+                f"{100 * bare / model:.0f}%, / feed {100 * bare / full:.0f}%",
                 flush=True,
             )
 
