@@ -158,27 +158,42 @@ def freshness(port: int, users: list[str], trials: int) -> dict:
     }
 
 
+def views(
+    users: list[str],
+    items: list[str],
+    start: int,
+    n: int,
+    prefix: str,
+    rng: random.Random | None = None,
+) -> list[dict]:
+    """``n`` view events numbered from ``start``: with ``rng``, random shoppers and items and
+    random (UUID) event ids, as a shop's clients send them; else shoppers and items in turn and
+    ids ``<prefix>-<number>``, which index inserts favour."""
+    return [
+        {
+            "user_id": rng.choice(users) if rng else users[(start + j) % len(users)],
+            "item_id": rng.choice(items) if rng else items[(start + j) % len(items)],
+            "type": "view",
+            "event_id": str(uuid.UUID(int=rng.getrandbits(128)))
+            if rng
+            else f"{prefix}-{start + j}",
+        }
+        for j in range(n)
+    ]
+
+
 def ingestion(
     port: int, users: list[str], items: list[str], seconds: float, uuids: bool, batches: int = 400
 ) -> dict:
     """Batches of 1,000 events, each acknowledged once durable, for ``seconds`` (or until the
-    ``batches`` prepared ones run out). ``uuids``: random shoppers and items with random (UUID)
-    event ids, as a shop's clients send them; else shoppers and items in turn with increasing
-    ids, which index inserts favour. The request bodies are built before the clock starts, so
-    the figure is the server's, not this client's JSON encoding."""
-    rng = random.Random(0)
-    bodies = []
-    for k in range(0, 1000 * batches, 1000):
-        batch = [
-            {
-                "user_id": rng.choice(users) if uuids else users[(k + j) % len(users)],
-                "item_id": rng.choice(items) if uuids else items[(k + j) % len(items)],
-                "type": "view",
-                "event_id": str(uuid.UUID(int=rng.getrandbits(128))) if uuids else f"in-{k + j}",
-            }
-            for j in range(1000)
-        ]
-        bodies.append(json.dumps({"events": batch}).encode())
+    ``batches`` prepared ones run out); ``uuids``: random ids (see :func:`views`). The request
+    bodies are built before the clock starts, so the figure is the server's, not this
+    client's JSON encoding."""
+    rng = random.Random(0) if uuids else None
+    bodies = [
+        json.dumps({"events": views(users, items, k, 1000, "in", rng)}).encode()
+        for k in range(0, 1000 * batches, 1000)
+    ]
     n = 0
     c = Client(port)
     t0 = time.perf_counter()
@@ -206,15 +221,7 @@ def kill_mid_stream(
         c, k = Client(port), 0
         try:
             while not done.is_set():
-                batch = [
-                    {
-                        "user_id": users[(k + j) % len(users)],
-                        "item_id": items[(k + j) % len(items)],
-                        "type": "view",
-                        "event_id": f"k9-{k + j}",
-                    }
-                    for j in range(100)
-                ]
+                batch = views(users, items, k, 100, "k9")
                 try:
                     status, _ = c.post("/v1/events", {"events": batch})
                 except (OSError, http.client.HTTPException, json.JSONDecodeError):
@@ -232,6 +239,7 @@ def kill_mid_stream(
     proc.wait()
     done.set()
     thread.join()
+    assert acked, "no batch was acknowledged before the kill (the writer failed)"
     return acked
 
 

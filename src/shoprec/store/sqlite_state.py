@@ -46,49 +46,50 @@ class SQLiteStateStore(_SQLiteBase, Generic[S]):
         self.table = table
         super().__init__(path, _SCHEMA.replace("records", table), "NORMAL")
         self.enc, self.dec = encode, decode
+        self._select = f"SELECT body FROM {table} WHERE key = ?"
+        self._delete = f"DELETE FROM {table} WHERE key = ?"
         self._upsert = (  # a key keeps its first position
             f"INSERT INTO {table} (key, body, pos) VALUES "
             f"(?, ?, (SELECT COALESCE(MAX(pos), 0) + 1 FROM {table})) "
             "ON CONFLICT (key) DO UPDATE SET body = excluded.body"
         )
 
+    def _body(self, state: S) -> str:
+        return json.dumps(self.enc(state), separators=(",", ":"))
+
     def get(self, user_id: str) -> S | None:
         """The state stored under ``user_id``, or ``None``."""
-        rows = self._query(f"SELECT body FROM {self.table} WHERE key = ?", (user_id,))
+        rows = self._query(self._select, (user_id,))
         return self.dec(json.loads(rows[0][0])) if rows else None
 
     def put(self, user_id: str, state: S) -> None:
         """Set (or replace) the state of ``user_id``; a key keeps its first position."""
-        body = json.dumps(self.enc(state), separators=(",", ":"))
-
-        def write(conn: sqlite3.Connection) -> None:
-            conn.execute(self._upsert, (user_id, body))
-
-        self._write(write)
+        body = self._body(state)
+        self._write(lambda conn: conn.execute(self._upsert, (user_id, body)))
 
     def update(
         self, key: str, fn: Callable[[S | None], tuple[S | None, Mapping[str, S]]]
     ) -> tuple[S | None, S | None]:
         """``fn(old)`` -> ``(new, puts)`` in one ``BEGIN IMMEDIATE`` transaction: SQLite's
         write lock is held from the read on, so other processes on the file wait."""
-        upsert = self._upsert
 
         def run(conn: sqlite3.Connection) -> tuple[S | None, S | None]:
-            row = conn.execute(f"SELECT body FROM {self.table} WHERE key = ?", (key,)).fetchone()
+            row = conn.execute(self._select, (key,)).fetchone()
             old = self.dec(json.loads(row[0])) if row else None
             new, puts = fn(old)
             if new is None:
-                conn.execute(f"DELETE FROM {self.table} WHERE key = ?", (key,))
-            for k, state in ([] if new is None else [(key, new)]) + list(puts.items()):
-                conn.execute(upsert, (k, json.dumps(self.enc(state), separators=(",", ":"))))
+                conn.execute(self._delete, (key,))
+            else:
+                conn.execute(self._upsert, (key, self._body(new)))
+            for other, state in puts.items():
+                conn.execute(self._upsert, (other, self._body(state)))
             return old, new
 
         return self._write(run)
 
     def delete(self, user_id: str) -> bool:
         """Remove the state of ``user_id``; ``True`` if there was one."""
-        sql = f"DELETE FROM {self.table} WHERE key = ?"
-        return bool(self._write(lambda c: c.execute(sql, (user_id,)).rowcount))
+        return bool(self._write(lambda c: c.execute(self._delete, (user_id,)).rowcount))
 
     def users(self) -> list[str]:
         """Keys with a state, in first-put order."""
