@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
@@ -20,6 +21,7 @@ from typing import Any, TypeVar
 import pytest
 import redis
 
+import shoprec.store.sqlite as sqlite_store
 from shoprec.data.records import Event, EventType, Item
 from shoprec.store import (
     EventLog,
@@ -238,6 +240,21 @@ def test_two_handles_see_each_other(open_log: Callable[[], EventLog]) -> None:
     assert [e.item_id for e in a.user_events("u1")] == ["x", "y"]
 
 
+def test_export_and_erasure_follow_the_other_handle(open_log: Callable[[], EventLog]) -> None:
+    a, b = open_log(), open_log()
+    a.append([ev("u1", "x"), ev("u2", "y")])
+    assert [e.item_id for e in a.user_events("u1")] == ["x"]  # a has looked u1 up once
+    b.append([ev("u1", "z"), ev("u2", "w")])  # appended after that look-up, through b
+    assert [e.item_id for e in a.user_events("u1")] == ["x", "z"]
+    assert b.delete_user("u1") == 2
+    assert a.user_events("u1") == []  # erased through b
+    a.append([ev("u1", "new")])
+    assert [e.item_id for e in a.user_events("u1")] == ["new"]
+    b.append([ev("u1", "newer")])
+    assert a.delete_user("u1") == 2 and b.user_events("u1") == []
+    assert sorted(e.item_id for e in a.user_events("u2")) == ["w", "y"]
+
+
 def test_concurrent_appends_store_each_id_once(log: EventLog) -> None:
     results: list[list[tuple[str | None, bool]]] = [[] for _ in range(4)]
 
@@ -415,6 +432,32 @@ def test_acknowledged_batches_survive_kill_9(backend: Backend, tmp_path: Path) -
         assert log.append([Event("u", "i", EventType.VIEW, 0.0, event_id=acked[-1])]) == [False]
     finally:
         log.close()
+
+
+def test_sqlite_shopper_map_catches_up_page_by_page(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(sqlite_store, "_MAP_PAGE", 7)  # many pages per look-up
+    with SQLiteEventLog(tmp_path / "shoprec.db") as log:
+        for k in range(10):
+            log.append([ev(f"u{j % 3}", f"i{k}-{j}", f"e{k}-{j}") for j in range(10)])
+            assert len(log.user_events("u1")) == 3 * (k + 1)  # u1 is j = 1, 4, 7
+        assert [e.event_id for e in log.user_events("u2")][:4] == ["e0-2", "e0-5", "e0-8", "e1-2"]
+        assert log.delete_user("u0") == 40
+        assert log.count() == 60 and log.user_events("u0") == []
+
+
+def test_sqlite_drops_the_old_shopper_index(tmp_path: Path) -> None:
+    path = tmp_path / "shoprec.db"
+    with SQLiteEventLog(path) as log:
+        log.append([ev("u1", "a", "e1")])
+    with sqlite3.connect(path) as conn:  # a store written before the index went
+        conn.execute("CREATE INDEX events_user_id ON events (user_id)")
+    with SQLiteEventLog(path) as log:
+        names = [r[0] for r in log._query("SELECT name FROM sqlite_master WHERE type='index'")]
+        assert "events_user_id" not in names
+        assert [e.item_id for e in log.user_events("u1")] == ["a"]
+        assert log.append([ev("u1", "a", "e1")]) == [False]  # the event id index stays
 
 
 def test_sqlite_delete_user_leaves_no_trace_on_disk(tmp_path: Path) -> None:

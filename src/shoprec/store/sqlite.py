@@ -13,6 +13,7 @@ import json
 import logging
 import sqlite3
 import threading
+from array import array
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import fields
 from operator import attrgetter
@@ -46,6 +47,8 @@ _CACHE_KIB = 65536
 #: 16-18k; single-event commits p99.9 11.5 -> 0.3 ms (a checkpoint now stalls one commit in
 #: about 3,500 for about 80 ms, not one in 250 for about 11 ms).
 _AUTOCHECKPOINT = 16384
+#: Rows read per look-up while the shopper map catches up (the lock is released in between).
+_MAP_PAGE = 50_000
 
 _EVENTS_SCHEMA = """
 CREATE TABLE IF NOT EXISTS events (
@@ -54,7 +57,8 @@ CREATE TABLE IF NOT EXISTS events (
     user_id TEXT NOT NULL, item_id TEXT NOT NULL, type TEXT NOT NULL, timestamp REAL NOT NULL,
     session_id TEXT, query TEXT, text TEXT, rating REAL
 );
-CREATE INDEX IF NOT EXISTS events_user_id ON events (user_id);
+-- no index on user_id: SQLiteEventLog keeps each shopper's seqs in memory instead (see there)
+DROP INDEX IF EXISTS events_user_id;
 """
 #: Columns in the order of the dataclass fields, so that a row maps to ``Event(*row)``.
 _EVENT_FIELDS = tuple(f.name for f in fields(Event))
@@ -176,6 +180,14 @@ class SQLiteEventLog(_SQLiteBase):
 
     def __init__(self, path: Path, fsync: bool = False) -> None:
         super().__init__(path, _EVENTS_SCHEMA, "FULL" if fsync else "NORMAL")
+        # Each shopper's seqs, for export and erasure, in place of an index on user_id: with
+        # random shoppers, such an index dirtied a page per event of a batch, and writing
+        # those pages cost about 40% of an append (bench/sqlite_ingest.py). Appends do not
+        # touch the map; a look-up first reads the rows appended since the last one (by any
+        # handle on the file) through the primary key. Stale seqs (rows erased through
+        # another handle) are harmless: a seq is never reused.
+        self._by_user: dict[str, array] = {}
+        self._mapped = 0  # the highest seq read into _by_user
 
     def append(self, events: Sequence[Event]) -> list[bool]:
         """Store ``events`` in one transaction; ``False`` marks a duplicate ``event_id``."""
@@ -224,17 +236,60 @@ class SQLiteEventLog(_SQLiteBase):
                 return
             after = rows[-1][0]
 
+    def _catch_up(self, conn: sqlite3.Connection) -> bool:
+        """Read up to :data:`_MAP_PAGE` rows appended since the last call into the shopper
+        map (lock held); ``True`` if there may be more."""
+        sql = "SELECT seq, user_id FROM events WHERE seq > ? ORDER BY seq LIMIT ?"
+        rows = conn.execute(sql, (self._mapped, _MAP_PAGE)).fetchall()
+        by_user = self._by_user
+        for seq, user in rows:
+            seqs = by_user.get(user)
+            if seqs is None:
+                seqs = by_user[user] = array("q")
+            seqs.append(seq)
+        if rows:
+            self._mapped = rows[-1][0]
+        return len(rows) == _MAP_PAGE
+
+    def _seqs(self, user_id: str) -> list[int]:
+        """The seqs of ``user_id``'s events (some maybe erased through another handle); the
+        map catches up a page per lock hold, so appends go on meanwhile."""
+        while True:
+            with self._lock:
+                if not self._catch_up(self._db()):
+                    return list(self._by_user.get(user_id, ()))
+
     def user_events(self, user_id: str) -> list[Event]:
         """All events of ``user_id`` in append order."""
-        sql = f"SELECT {_EVENT_COLS} FROM events WHERE user_id = ? ORDER BY seq"
-        return [_event(r) for r in self._query(sql, (user_id,))]
+        seqs, rows = self._seqs(user_id), []
+        for start in range(0, len(seqs), _CHUNK):
+            chunk = seqs[start : start + _CHUNK]
+            sql = f"SELECT {_EVENT_COLS} FROM events WHERE seq IN ({_marks(len(chunk))})"
+            rows += self._query(sql + " ORDER BY seq", chunk)
+        return [_event(r) for r in rows]
 
     def delete_user(self, user_id: str) -> int:
         """Erase every event of ``user_id`` (zeroed on disk, WAL checkpointed); return the count."""
         if not user_id:
             raise ValueError("user_id must be non-empty (an empty id would erase anonymous events)")
-        sql = "DELETE FROM events WHERE user_id = ?"
-        erased = int(self._write(lambda c: c.execute(sql, (user_id,)).rowcount))
+        self._seqs(user_id)  # the bulk of the catch-up, before taking the write lock
+
+        def erase(conn: sqlite3.Connection) -> tuple[list[int], int]:
+            while self._catch_up(conn):  # under the write lock: no event of theirs can hide
+                pass
+            seqs, n = list(self._by_user.get(user_id, ())), 0
+            for start in range(0, len(seqs), _CHUNK):
+                chunk = seqs[start : start + _CHUNK]
+                sql = f"DELETE FROM events WHERE seq IN ({_marks(len(chunk))})"
+                n += conn.execute(sql, chunk).rowcount
+            return seqs, n
+
+        seqs, erased = self._write(erase)
+        with self._lock:  # committed: forget those seqs (not ones appended since)
+            gone = set(seqs)
+            left = array("q", (q for q in self._by_user.pop(user_id, ()) if q not in gone))
+            if left:
+                self._by_user[user_id] = left
         # secure_delete zeroed the rows in the pages; the checkpoint moves those pages out of the
         # WAL and truncates it, so the old page images do not linger there either
         if erased and self._checkpoint(wait_ms=1000):
