@@ -17,14 +17,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import gc
 import random
 import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
 
-from shoprec.serving import degrade
+from shoprec.serving import degrade, heap
 from shoprec.serving.app import create_app
 from shoprec.serving.candidates import _top
 from shoprec.serving.pipeline import Recommended, Result
@@ -85,8 +84,7 @@ def main() -> None:
     args = ap.parse_args()
     with quick_engine(args.dataset) as (data, engine):
         app = degrade.install(create_app(engine))
-        gc.collect()
-        gc.freeze()  # as `shoprec serve` does
+        heap.settle()  # as `shoprec serve` does
         users = data.users.to_list()
         rng = random.Random(0)
         real = engine.recommend

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import gc
 import logging
 from pathlib import Path
 from typing import Annotated
@@ -197,6 +196,7 @@ def serve(
     """Train or reuse the models on a dataset and serve the API (OpenAPI at /docs)."""
     import uvicorn
 
+    from shoprec.serving import heap
     from shoprec.serving.app import create_app
     from shoprec.serving.build import build_engine, watch_artifacts
 
@@ -234,11 +234,8 @@ def serve(
     url = f"http://{host}:{port}"
     stages = ", ".join(f"{k} {v:.0f} s" for k, v in built.seconds.items())
     console.print(f"ready in {sum(built.seconds.values()):.0f} s ({stages})")
-    # The built engine is ~650k long-lived objects: a full collection over them stalls a
-    # request for a few hundred ms. Frozen, the collector only walks what requests allocate
-    # (and forked workers keep sharing those pages).
-    gc.collect()
-    gc.freeze()
+    # a full collection over the built engine would stall a request for a few hundred ms
+    heap.settle()
     console.print(
         f"[bold green]storefront[/] {url}/   dashboard: {url}/dashboard   API docs: {url}/docs"
     )
