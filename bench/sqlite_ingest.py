@@ -1,7 +1,8 @@
 """The embedded event log alone: 1,000-event batches appended to an SQLite file that already
 holds ``--prefill`` events, with shoppers and items in turn and increasing event ids, then with
 random shoppers and items and UUID event ids (random places in the event-id index; the
-shoppers' events are found through a map in memory, see ``SQLiteEventLog``). No HTTP, no validation, no online state: what is left of a batch's cost is SQLite's.
+shoppers' events are found through a map in memory, see ``SQLiteEventLog``). No HTTP, no
+validation, no online state: what is left of a batch's cost is SQLite's.
 
     .venv/bin/python bench/sqlite_ingest.py [--prefill 200000] [--batches 60]
 
