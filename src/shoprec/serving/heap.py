@@ -16,7 +16,11 @@ from __future__ import annotations
 import gc
 
 #: Young collection after 50,000 net new containers (the default, 700, is below one request's
-#: working set); the older generations keep their default ratios.
+#: working set); the older generations keep their default ratios. The trade, measured over 500
+#: such batches: a young collection pauses 30-42 ms, about once per 33 batches, and no full
+#: collection ran; at 10,000 the young pauses were 4-13 ms, but a 67 ms middle and a 183 ms
+#: full collection came through, at the same throughput. Feed requests alone set off no
+#: collection in 5,000 (at 700: 16 young ones and 1 middle).
 THRESHOLDS = (50_000, 10, 10)
 
 
