@@ -32,6 +32,13 @@ def _marks(n: int) -> str:
     return ", ".join("?" * n)
 
 
+def _chunks(values: Sequence[T]) -> Iterator[tuple[Sequence[T], str]]:
+    """``values`` in runs of at most :data:`_CHUNK`, each with the marks of its ``IN (...)``."""
+    for start in range(0, len(values), _CHUNK):
+        chunk = values[start : start + _CHUNK]
+        yield chunk, _marks(len(chunk))
+
+
 #: How long a statement waits for another connection's lock before failing.
 _TIMEOUT_S = 30.0
 #: Parameters per ``IN (...)`` look-up; far below SQLite's limit of 32766.
@@ -199,9 +206,8 @@ class SQLiteEventLog(_SQLiteBase):
 
         def insert(conn: sqlite3.Connection) -> list[bool]:
             seen: set[str] = set()
-            for start in range(0, len(ids), _CHUNK):
-                chunk = ids[start : start + _CHUNK]
-                sql = f"SELECT event_id FROM events WHERE event_id IN ({_marks(len(chunk))})"
+            for chunk, marks in _chunks(ids):
+                sql = f"SELECT event_id FROM events WHERE event_id IN ({marks})"
                 seen.update(r[0] for r in conn.execute(sql, chunk))
             stored: list[bool] = []
             new_rows = []
@@ -263,10 +269,9 @@ class SQLiteEventLog(_SQLiteBase):
     def user_events(self, user_id: str) -> list[Event]:
         """All events of ``user_id`` in append order."""
         seqs, rows = self._seqs(user_id), []
-        for start in range(0, len(seqs), _CHUNK):
-            chunk = seqs[start : start + _CHUNK]
-            sql = f"SELECT {_EVENT_COLS} FROM events WHERE seq IN ({_marks(len(chunk))})"
-            rows += self._query(sql + " ORDER BY seq", chunk)
+        for chunk, marks in _chunks(seqs):
+            sql = f"SELECT {_EVENT_COLS} FROM events WHERE seq IN ({marks}) ORDER BY seq"
+            rows += self._query(sql, chunk)
         return [_event(r) for r in rows]
 
     def delete_user(self, user_id: str) -> int:
@@ -279,10 +284,8 @@ class SQLiteEventLog(_SQLiteBase):
             while self._catch_up(conn):  # under the write lock: no event of theirs can hide
                 pass
             seqs, n = list(self._by_user.get(user_id, ())), 0
-            for start in range(0, len(seqs), _CHUNK):
-                chunk = seqs[start : start + _CHUNK]
-                sql = f"DELETE FROM events WHERE seq IN ({_marks(len(chunk))})"
-                n += conn.execute(sql, chunk).rowcount
+            for chunk, marks in _chunks(seqs):
+                n += conn.execute(f"DELETE FROM events WHERE seq IN ({marks})", chunk).rowcount
             return seqs, n
 
         seqs, erased = self._write(erase)
