@@ -25,11 +25,9 @@ from pathlib import Path
 
 from shoprec.serving import degrade, heap
 from shoprec.serving.app import create_app
-from shoprec.serving.candidates import _top
-from shoprec.serving.pipeline import Recommended, Result
 
 sys.path.insert(0, str(Path(__file__).parent))
-from inprocess import quick_engine  # noqa: E402  (bench/ is not a package)
+from inprocess import bare_feeds, quick_engine  # noqa: E402  (bench/ is not a package)
 
 
 async def _call(app, path: str, query: bytes) -> None:  # noqa: ANN001
@@ -88,33 +86,24 @@ def main() -> None:
         users = data.users.to_list()
         rng = random.Random(0)
         real = engine.recommend
-        fixed = real(users[0], 20)
-        encoder = engine.bundle.encoder
-        assert encoder is not None
-
-        def model_only(user_id: str, n: int = 20, *_: object, **__: object) -> Result:
-            req = engine.request_for(engine.states.get(user_id))
-            hist = req.history[req.history < engine.bundle.n_rows]
-            top = _top(encoder.scores(hist, req.times[-len(hist) :]), n) if len(hist) else []
-            return Result([Recommended(int(i), 0.0, []) for i in top], None)
-
+        bare = bare_feeds(engine, users[0])
         for _ in range(3):
             sample = [rng.choice(users) for _ in range(args.requests)]
             feed = [f"/v1/users/{u}/recommendations" for u in sample]
-            engine.recommend = lambda *a, **k: fixed  # type: ignore[method-assign]
+            engine.recommend = bare["stubbed"]  # type: ignore[method-assign]
             stub = _per_request(app, feed, b"n=20")
-            engine.recommend = model_only  # type: ignore[method-assign]
+            engine.recommend = bare["model-only"]  # type: ignore[method-assign]
             model = _per_request(app, feed, b"n=20")
             engine.recommend = real  # type: ignore[method-assign]
-            bare = _per_request(app, ["/healthz"] * args.requests, b"")
+            health = _per_request(app, ["/healthz"] * args.requests, b"")
             full = _per_request(app, feed, b"n=20")
             alone = _timed(lambda u: real(u, 20), sample)
             print(
-                f"healthz {bare:.3f}  feed route, engine stubbed {stub:.3f}  "
+                f"healthz {health:.3f}  feed route, engine stubbed {stub:.3f}  "
                 f"feed route, sequence model only {model:.3f}  "
                 f"feed {full:.3f}  Engine.recommend {alone:.3f} ms per request; "
-                f"healthz / stubbed {100 * bare / stub:.0f}%, / model only "
-                f"{100 * bare / model:.0f}%, / feed {100 * bare / full:.0f}%",
+                f"healthz / stubbed {100 * health / stub:.0f}%, / model only "
+                f"{100 * health / model:.0f}%, / feed {100 * health / full:.0f}%",
                 flush=True,
             )
 
