@@ -2,10 +2,11 @@
 whole ASGI app for the feed and for ``/healthz``, the feed route with the engine stubbed out
 (a fixed answer), the feed route where the engine only runs the sequence model (the shopper's
 history through the transformer, the catalog scored, the top 20 taken: no other source, no
-ranker, no filters, no re-ranking, no reasons), and ``Engine.recommend`` alone, for random
-Beauty users. The ratios of ``/healthz`` to the stubbed route and to the model-only route
-bound the closed-loop ratio any pipeline could reach: the route alone, and the route with the
-one model a personalised feed cannot skip.
+ranker, no filters, no re-ranking, no reasons), ``Engine.recommend`` alone, and the sequence
+model's two steps alone (the user vector, the catalog product), for random Beauty users. The
+ratios of ``/healthz`` to the stubbed route and to the model-only route bound the closed-loop
+ratio any pipeline could reach: the route alone, and the route with the one model a
+personalised feed cannot skip (``bench/feed_ceiling.py`` measures the same over HTTP).
 
     .venv/bin/python bench/feed_cost.py [--dataset amazon-beauty] [--requests 3000]
 
@@ -25,6 +26,7 @@ from pathlib import Path
 
 from shoprec.serving import degrade, heap
 from shoprec.serving.app import create_app
+from shoprec.serving.engine import Engine
 
 sys.path.insert(0, str(Path(__file__).parent))
 from inprocess import bare_feeds, quick_engine  # noqa: E402  (bench/ is not a package)
@@ -75,6 +77,17 @@ def _timed(fn: Callable[[str], object], users: list[str]) -> float:
     return (time.perf_counter() - t) / len(users) * 1e3
 
 
+def _model_steps(engine: Engine, users: list[str]) -> tuple[float, float]:
+    """Milliseconds per shopper of the sequence model's two steps: the shopper's vector (the
+    transformer over the history), and the catalog scored by it (one matrix-vector product)."""
+    enc = engine.bundle.encoder
+    assert enc is not None
+    reqs = {u: engine.request_for(engine.states.get(u)) for u in set(users)}
+    vec = _timed(lambda u: enc.user_vector(reqs[u].history, reqs[u].times), users)
+    v = enc.user_vector(reqs[users[0]].history, reqs[users[0]].times)
+    return vec, _timed(lambda _: enc.items @ v, users)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--dataset", default="amazon-beauty")
@@ -98,10 +111,12 @@ def main() -> None:
             health = _per_request(app, ["/healthz"] * args.requests, b"")
             full = _per_request(app, feed, b"n=20")
             alone = _timed(lambda u: real(u, 20), sample)
+            vec, product = _model_steps(engine, sample)
             print(
                 f"healthz {health:.3f}  feed route, engine stubbed {stub:.3f}  "
                 f"feed route, sequence model only {model:.3f}  "
-                f"feed {full:.3f}  Engine.recommend {alone:.3f} ms per request; "
+                f"feed {full:.3f}  Engine.recommend {alone:.3f} (user vector {vec:.3f}, "
+                f"catalog product {product:.3f}) ms per request; "
                 f"healthz / stubbed {100 * health / stub:.0f}%, / model only "
                 f"{100 * health / model:.0f}%, / feed {100 * health / full:.0f}%",
                 flush=True,
