@@ -19,7 +19,6 @@ import os
 import random
 import subprocess
 import sys
-import time
 from datetime import datetime
 from pathlib import Path
 
@@ -27,6 +26,8 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).parent))
 from serving import OUT, closed_loop, free_port  # noqa: E402  (bench/ is not a package)
+
+from shoprec.serving.process import wait_healthy  # noqa: E402
 
 MODES = ("full", "model-only", "stubbed")
 
@@ -63,17 +64,7 @@ def serve(dataset: str, port: int) -> None:
 def start(dataset: str, port: int) -> subprocess.Popen:
     cmd = [sys.executable, __file__, "--serve", str(port), "--dataset", dataset]
     proc = subprocess.Popen(cmd, env={**os.environ, "SHOPREC_THREADS": "1"})
-    deadline = time.monotonic() + 1800  # the quick preset trains on first use
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError("the server exited")
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
-                return proc
-        except httpx.HTTPError:
-            time.sleep(0.5)
-    proc.kill()
-    raise TimeoutError("the server did not come up")
+    return wait_healthy(proc, port)  # the quick preset trains on first use: minutes
 
 
 def main() -> None:

@@ -30,6 +30,12 @@ def serve(
     out = subprocess.DEVNULL if quiet else None
     err = subprocess.PIPE if quiet else None
     proc = subprocess.Popen(cmd + args, env=env, stdout=out, stderr=err)
+    return wait_healthy(proc, port, timeout)
+
+
+def wait_healthy(proc: subprocess.Popen, port: int, timeout: float = 1800) -> subprocess.Popen:
+    """``proc`` once its ``/healthz`` on ``port`` answers; killed if it has not within
+    ``timeout`` seconds; if it exits first, its stderr (when captured) is raised."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc.poll() is not None:
