@@ -33,10 +33,10 @@ def quick_engine(dataset: str) -> Iterator[tuple[SequenceData, Engine]]:
 
 def bare_feeds(engine: Engine, user_id: str) -> dict[str, Callable[..., Result]]:
     """Stand-ins for ``engine.recommend`` that bound what any home-feed pipeline could cost:
-    ``"stubbed"`` returns a fixed 20-item answer (the route alone: parsing, state-free, the
-    response), ``"model-only"`` runs the one model a personalised feed cannot skip (the
-    shopper's history through the transformer, the catalog scored, the top ``n`` taken) and
-    nothing else: no other source, no ranker, no filters, no re-ranking, no reasons."""
+    ``"stubbed"`` returns a fixed 20-item answer (the route alone: the request parsed, the
+    response built and sent), ``"model-only"`` runs the one model a personalised feed cannot
+    skip (the shopper's history through the transformer, the catalog scored, the top ``n``
+    taken) and nothing else: no other source, no ranker, no filters, no re-ranking, no reasons."""
     fixed = engine.recommend(user_id, 20)
     encoder = engine.bundle.encoder
     assert encoder is not None
