@@ -25,7 +25,7 @@ from pathlib import Path
 import httpx
 
 sys.path.insert(0, str(Path(__file__).parent))
-from serving import OUT, closed_loop, free_port  # noqa: E402  (bench/ is not a package)
+from serving import OUT, closed_loop, free_port, write_report  # noqa: E402  (bench/ is not a package)
 
 from shoprec.serving.process import wait_healthy  # noqa: E402
 
@@ -127,10 +127,7 @@ def main() -> None:
         cells = [f"{row[m]['rps']:.0f} req/s = {100 * row[f'ratio {m}']:.0f}%" for m in MODES]
         lines.append(f"| {r} | {row['trivial']['rps']:.0f} req/s | " + " | ".join(cells) + " |")
     text = "\n".join(lines) + "\n"
-    md = OUT / "feed_ceiling.md"
-    if md.is_file() and "\n## " in md.read_text():  # keep the notes written below the table
-        text += md.read_text()[md.read_text().index("\n## ") :]
-    md.write_text(text)
+    write_report(OUT / "feed_ceiling.md", text)
     print(text)
 
 

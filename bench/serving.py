@@ -48,6 +48,14 @@ def start_server(dataset: str, store: Path, port: int, quick: bool) -> subproces
     return serve(args + (["--quick"] if quick else []), port)
 
 
+def write_report(path: Path, table: str) -> None:
+    """Write ``table`` (a run's heading and figures) to ``path``, keeping the notes below the old
+    one (from the first "## " heading on): earlier runs, written up by hand."""
+    kept = path.read_text() if path.is_file() else ""
+    at = kept.find("\n## ")
+    path.write_text(table + (kept[at:] if at >= 0 else ""))
+
+
 def pct(lat: list[float]) -> dict[str, float]:
     a = np.asarray(lat) * 1000.0
     if not len(a):
@@ -338,12 +346,7 @@ def main() -> None:
         f"| kill -9 mid-stream, restart: acknowledged events missing | {res['kill_9']['missing']} "
         f"of {res['kill_9']['acknowledged']:,} |",
     ]
-    # the notes below the table (from the first "## " heading on) are kept: the runs of earlier
-    # sessions, written up by hand
-    path = OUT / "serving.md"
-    kept = path.read_text() if path.is_file() else ""
-    at = kept.find("\n## ")
-    path.write_text("\n".join(md) + "\n" + (kept[at:] if at >= 0 else ""))
+    write_report(OUT / "serving.md", "\n".join(md) + "\n")
     print("\n".join(md))
 
 
