@@ -210,8 +210,8 @@ class _Stages:
 def attach_experiments(engine: Engine, store_dir: Path) -> None:
     """Experiments in Redis beside the shared state (every worker and replica sees the same
     ones), else in the embedded store's file (own table; one process); reloaded after a
-    restart. A strategy promoted by a stopped experiment is served,
-    also when another process stopped it."""
+    restart. A strategy promoted by a stopped experiment is served, also when another process
+    stopped it."""
     from shoprec.experiments.registry import ExperimentRegistry
     from shoprec.store import DB_FILENAME
     from shoprec.store.redis import RedisStateStore

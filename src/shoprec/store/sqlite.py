@@ -258,13 +258,19 @@ class SQLiteEventLog(_SQLiteBase):
             self._mapped = rows[-1][0]
         return len(rows) == _MAP_PAGE
 
-    def _seqs(self, user_id: str) -> list[int]:
-        """The seqs of ``user_id``'s events (some maybe erased through another handle); the
-        map catches up a page per lock hold, so appends go on meanwhile."""
+    def _catch_up_all(self) -> None:
+        """Read every row appended since the last call into the shopper map, a page per lock
+        hold, so appends go on meanwhile."""
         while True:
             with self._lock:
                 if not self._catch_up(self._db()):
-                    return list(self._by_user.get(user_id, ()))
+                    return
+
+    def _seqs(self, user_id: str) -> list[int]:
+        """The seqs of ``user_id``'s events (some maybe erased through another handle)."""
+        self._catch_up_all()
+        with self._lock:
+            return list(self._by_user.get(user_id, ()))
 
     def user_events(self, user_id: str) -> list[Event]:
         """All events of ``user_id`` in append order."""
@@ -278,7 +284,7 @@ class SQLiteEventLog(_SQLiteBase):
         """Erase every event of ``user_id`` (zeroed on disk, WAL checkpointed); return the count."""
         if not user_id:
             raise ValueError("user_id must be non-empty (an empty id would erase anonymous events)")
-        self._seqs(user_id)  # the bulk of the catch-up, before taking the write lock
+        self._catch_up_all()  # the bulk of it, before taking the write lock
 
         def erase(conn: sqlite3.Connection) -> tuple[list[int], int]:
             while self._catch_up(conn):  # under the write lock: no event of theirs can hide
