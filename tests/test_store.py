@@ -24,6 +24,7 @@ import redis
 import shoprec.store.sqlite as sqlite_store
 from shoprec.data.records import Event, EventType, Item
 from shoprec.store import (
+    Durability,
     EventLog,
     ItemStore,
     MemoryStateStore,
@@ -48,12 +49,12 @@ class Backend:
     child_open_log: str
 
 
-def _sqlite(fsync: bool) -> Backend:
+def _sqlite(durability: Durability) -> Backend:
     return Backend(
-        open_log=lambda d: SQLiteEventLog(d / "shoprec.db", fsync=fsync),
+        open_log=lambda d: SQLiteEventLog(d / "shoprec.db", durability),
         open_items=lambda d: SQLiteItemStore(d / "shoprec.db"),
         child_open_log="from shoprec.store import SQLiteEventLog\n"
-        f"log = SQLiteEventLog(Path(sys.argv[1]) / 'shoprec.db', fsync={fsync})",
+        f"log = SQLiteEventLog(Path(sys.argv[1]) / 'shoprec.db', {durability!r})",
     )
 
 
@@ -75,8 +76,8 @@ def _redis() -> Backend:
 
 
 BACKENDS: dict[str, Backend] = {
-    "sqlite": _sqlite(False),
-    "sqlite-fsync": _sqlite(True),
+    "sqlite-fsync": _sqlite("fsync"),
+    "sqlite-os": _sqlite("os"),
     "redis": _redis(),
 }
 
@@ -315,9 +316,42 @@ def test_open_embedded_shares_one_file(tmp_path: Path) -> None:
         log.append([ev("u1", "sku1", "e1")])
         items.upsert([Item("sku1", "One")], added_at=1.0)
     assert (folder / "shoprec.db").is_file()
-    log, items = open_embedded(folder, fsync=True)
+    log, items = open_embedded(folder, "os")
     with log, items:
         assert log.count() == 1 and items.get("sku1") == Item("sku1", "One")
+
+
+def _synchronous(conn: sqlite3.Connection) -> int:
+    return int(conn.execute("PRAGMA synchronous").fetchone()[0])
+
+
+@pytest.mark.parametrize(("durability", "level"), [("fsync", 2), ("os", 1)])  # FULL, NORMAL
+def test_durability_setting_reaches_sqlite(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, durability: str, level: int
+) -> None:
+    """SHOPREC_DURABILITY, read by Settings, sets the event log's ``PRAGMA synchronous`` where
+    the CLI opens the store (``_open_store``; the server's build: test_kill_restart.py)."""
+    from shoprec.cli import _open_store
+    from shoprec.settings import Settings
+
+    monkeypatch.setenv("SHOPREC_DURABILITY", durability)
+    log, items = _open_store(str(tmp_path), Settings())
+    with log, items:
+        assert log.durability == durability
+        assert _synchronous(log._db()) == level
+        assert _synchronous(items._db()) == 1  # the catalog stays NORMAL whatever the setting
+
+
+def test_durability_defaults_to_fsync(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from shoprec.settings import Settings
+
+    monkeypatch.delenv("SHOPREC_DURABILITY", raising=False)
+    assert Settings().durability == "fsync"
+    log, items = open_embedded(tmp_path)
+    with log, items:
+        assert _synchronous(log._db()) == 2
+    with pytest.raises(ValueError, match="durability"):
+        SQLiteEventLog(tmp_path / "other.db", "power")  # type: ignore[arg-type]
 
 
 # --------------------------------------------------------------------------- state store

@@ -134,7 +134,7 @@ def _open_store(where: str, settings: Settings):  # -> (EventLog, ItemStore)
         return shared.log, shared.items
     from shoprec.store import open_embedded
 
-    return open_embedded(Path(where))
+    return open_embedded(Path(where), settings.durability)
 
 
 @app.command()

@@ -161,7 +161,8 @@ def build_engine(
         events, items, states = shared.log, shared.items, shared.states
         Path(store_dir).mkdir(parents=True, exist_ok=True)  # experiments stay in a local file
     else:
-        events, items = open_embedded(store_dir)
+        events, items = open_embedded(store_dir, settings.durability)
+        log.info("embedded event log durability: %s (SHOPREC_DURABILITY)", settings.durability)
         states = MemoryStateStore[UserState]()
     engine = Engine(
         events,

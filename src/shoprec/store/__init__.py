@@ -10,10 +10,11 @@ from pathlib import Path
 
 from shoprec.store.memory import MemoryStateStore
 from shoprec.store.protocols import EventLog, ItemStore, StateStore
-from shoprec.store.sqlite import SQLiteEventLog, SQLiteItemStore
+from shoprec.store.sqlite import Durability, SQLiteEventLog, SQLiteItemStore
 
 __all__ = [
     "DB_FILENAME",
+    "Durability",
     "EventLog",
     "ItemStore",
     "MemoryStateStore",
@@ -27,14 +28,17 @@ __all__ = [
 DB_FILENAME = "shoprec.db"
 
 
-def open_embedded(dir: Path, fsync: bool = False) -> tuple[SQLiteEventLog, SQLiteItemStore]:
+def open_embedded(
+    dir: Path, durability: Durability = "fsync"
+) -> tuple[SQLiteEventLog, SQLiteItemStore]:
     """Open the event log and the item store in ``dir / "shoprec.db"`` (folders created).
 
     Parameters
     ----------
     dir : the folder holding the database; created with its parents if missing.
-    fsync : passed to :class:`SQLiteEventLog`: ``True`` survives power loss, ``False``
-        (default) survives a crash of the process.
+    durability : passed to :class:`SQLiteEventLog`: ``"fsync"`` (default, as the
+        ``durability`` setting's) survives power loss, ``"os"`` a crash of the process only.
+        The server and the CLI pass ``Settings().durability`` (``SHOPREC_DURABILITY``).
 
     Returns
     -------
@@ -44,7 +48,7 @@ def open_embedded(dir: Path, fsync: bool = False) -> tuple[SQLiteEventLog, SQLit
     folder = Path(dir)
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / DB_FILENAME
-    events = SQLiteEventLog(path, fsync=fsync)
+    events = SQLiteEventLog(path, durability=durability)
     try:
         items = SQLiteItemStore(path)
     except BaseException:

@@ -1,10 +1,12 @@
 """Embedded SQLite implementations of :class:`EventLog` and :class:`ItemStore`.
 
 Both use one connection per object (``check_same_thread=False``) guarded by a
-:class:`threading.Lock`, in WAL mode. ``synchronous=NORMAL`` (the default) makes every
-committed transaction survive a crash of the process; ``fsync=True`` selects ``FULL``, which
-also survives power loss at the cost of one fsync per commit. Both classes may open the same
-database file (they use different tables).
+:class:`threading.Lock`, in WAL mode. The event log's durability follows the ``durability``
+setting (``SHOPREC_DURABILITY``): ``"fsync"`` (the default) selects ``synchronous=FULL``, one
+fsync per commit, so an acknowledged event survives a power cut; ``"os"`` selects ``NORMAL``,
+which survives a crash of the process only (the WAL is synced at checkpoints, not commits).
+The item store runs ``NORMAL`` whatever the setting (which is about acknowledged events). Both
+classes may open the same database file (they use different tables).
 """
 
 from __future__ import annotations
@@ -18,13 +20,25 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import fields
 from operator import attrgetter
 from pathlib import Path
-from typing import Any, Self, TypeVar
+from typing import Any, Literal, Self, TypeVar
 
 from shoprec.data.records import Event, EventType, Item
 
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
+
+#: The values of the ``durability`` setting (``shoprec.settings.Settings.durability``).
+Durability = Literal["fsync", "os"]
+#: SQLite's ``synchronous`` level for each durability.
+_SYNCHRONOUS: dict[str, str] = {"fsync": "FULL", "os": "NORMAL"}
+
+
+def synchronous_for(durability: Durability) -> str:
+    """SQLite's ``synchronous`` level (``FULL`` or ``NORMAL``) for ``durability``."""
+    if durability not in _SYNCHRONOUS:
+        raise ValueError(f"durability must be one of {tuple(_SYNCHRONOUS)}, got {durability!r}")
+    return _SYNCHRONOUS[durability]
 
 
 def _marks(n: int) -> str:
@@ -182,12 +196,14 @@ class SQLiteEventLog(_SQLiteBase):
     Parameters
     ----------
     path : the database file (created if missing; its folder must exist).
-    fsync : ``True`` for ``synchronous=FULL`` (survives power loss), ``False`` for ``NORMAL``
-        (survives a crash of the process, much faster).
+    durability : ``"fsync"`` (default, as the setting's) for ``synchronous=FULL``: a committed
+        append survives a power cut; ``"os"`` for ``NORMAL``: it survives a crash of the
+        process only, for fewer fsyncs.
     """
 
-    def __init__(self, path: Path, fsync: bool = False) -> None:
-        super().__init__(path, _EVENTS_SCHEMA, "FULL" if fsync else "NORMAL")
+    def __init__(self, path: Path, durability: Durability = "fsync") -> None:
+        super().__init__(path, _EVENTS_SCHEMA, synchronous_for(durability))
+        self.durability = durability
         # Each shopper's seqs, for export and erasure, in place of an index on user_id: with
         # random shoppers, such an index dirtied a page per event of a batch, and writing
         # those pages cost about 40% of an append (bench/sqlite_ingest.py). Appends do not
