@@ -22,11 +22,12 @@ def _setup(verbose: bool) -> Settings:
         format="%(message)s",
         handlers=[RichHandler(console=console, show_path=False)],
     )
-    import torch
+    from shoprec.compute import configure_threads
 
     settings = Settings()
-    if settings.threads:
-        torch.set_num_threads(settings.threads)
+    # SHOPREC_THREADS, else the cores other processes leave free (a server beside a training run)
+    n = configure_threads(settings.threads)
+    logging.getLogger(__name__).info("torch threads: %d", n)
     return settings
 
 
@@ -150,18 +151,15 @@ def demo(
 
 @app.command("train-sentiment")
 def train_sentiment(verbose: bool = True) -> None:
-    """Train the review sentiment model on the public reviews (MiniLM fine-tuned on one CPU
-    thread, about 30 minutes; saved under artifacts/sentiment) and print its held-out figures;
-    the API's sentiment endpoints use it."""
+    """Train the review sentiment model on the public reviews (MiniLM fine-tuned: about an hour
+    on one CPU thread in fp32, less with more free cores, native bf16 or a GPU; saved under
+    artifacts/sentiment) and print its held-out figures; the API's sentiment endpoints use it."""
     import json
-
-    import torch
 
     from shoprec.nlp.sentiment import ARTIFACT, save_model, train_default
     from shoprec.text.encoder import TextEncoder
 
     settings = _setup(verbose)
-    torch.set_num_threads(1)  # the figures in bench/results/sentiment.md are one-thread runs
     model, report = train_default(settings, TextEncoder())
     path = Path(settings.artifacts_dir) / ARTIFACT
     save_model(model, report, path)
