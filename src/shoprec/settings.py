@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -25,7 +26,26 @@ class Settings(BaseSettings):
         default=Path("artifacts/text_cache.npz"), description="Item text vectors by content hash."
     )
     seed: int = Field(default=42, description="Global random seed.")
-    threads: int = Field(default=0, ge=0, description="Torch threads; 0 = all cores.")
+    threads: int = Field(
+        default=0,
+        ge=0,
+        description="Torch threads for training and encoding; 0 = the cores this process may use.",
+    )
+    precision: Literal["auto", "fp32", "bf16"] = Field(
+        default="auto",
+        description="Text encoder and sentiment precision: auto = bf16 only where the CPU has "
+        "native bf16 units (AMX or AVX512-BF16) or on a GPU that supports it, else fp32.",
+    )
+    device: Literal["auto", "cpu", "cuda"] = Field(
+        default="auto",
+        description="Where encoding, sequence-model training and sentiment fine-tuning run: "
+        "auto = CUDA when torch sees one, else CPU. Serving always runs on CPU.",
+    )
+    durability: Literal["fsync", "os"] = Field(
+        default="fsync",
+        description="Embedded event log: fsync = an acknowledged event survives a power cut "
+        "(SQLite synchronous=FULL); os = it survives a process crash only (synchronous=NORMAL).",
+    )
 
     write_keys: str = Field(
         default="", description="Comma-separated API keys for write endpoints (empty = open)."

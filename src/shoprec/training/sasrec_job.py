@@ -37,7 +37,7 @@ BEST_CONFIG = SASRecConfig(
     batch_size=128,
     eval_every=2,
     patience=3,
-    num_threads=1,
+    num_threads=0,
 )
 
 

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Protocol, cast
 
 import numpy as np
 
+from shoprec.compute import resolve
 from shoprec.text.encoder import DIM, TextEncoder, VectorCache, model_path
 
 if TYPE_CHECKING:
@@ -53,36 +54,46 @@ def pooled_pieces(texts: Sequence[str], chunk_words: int, encoder: Encoder) -> n
 
 class LayerEncoder:
     """Frozen all-MiniLM-L6-v2 (the bundled model): per text, the attention-masked mean of the
-    hidden states of each of ``layers``, each L2-normalised, concatenated ``(N, 384 * k)``."""
+    hidden states of each of ``layers``, each L2-normalised, concatenated ``(N, 384 * k)``.
+    Device and precision follow :func:`shoprec.compute.resolve` (``SHOPREC_DEVICE``,
+    ``SHOPREC_PRECISION``) unless given."""
 
-    def __init__(self, layers: Sequence[int] = (2, 3, 4, 5), batch_size: int = 64) -> None:
+    def __init__(
+        self,
+        layers: Sequence[int] = (2, 3, 4, 5),
+        batch_size: int = 64,
+        precision: str | None = None,
+        device: str | None = None,
+    ) -> None:
         from transformers import AutoModel, AutoTokenizer
 
         self.layers, self.batch_size = tuple(layers), batch_size
+        self.compute = resolve(precision, device)
         self._tok = AutoTokenizer.from_pretrained(str(model_path()))
         self._model = AutoModel.from_pretrained(str(model_path())).eval()
+        self._model.to(self.compute.device)
         # hidden state k depends on the first k layers only: drop the deeper ones (less compute)
         self._model.encoder.layer = self._model.encoder.layer[: max(max(self.layers), 1)]
 
     def encode(self, texts: list[str], progress: bool = False) -> np.ndarray:
-        """Pooled layer vectors of ``texts`` (bf16 autocast, length-sorted batches)."""
+        """Pooled layer vectors of ``texts`` (length-sorted batches)."""
         import torch
         from tqdm.auto import tqdm
 
         out = np.zeros((len(texts), DIM * len(self.layers)), dtype=np.float32)
         order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
         starts = range(0, len(order), self.batch_size)
-        with torch.inference_mode(), torch.autocast("cpu", dtype=torch.bfloat16):
+        with torch.inference_mode(), self.compute.autocast():
             for i in tqdm(starts, desc="encode layers", disable=not progress):
                 rows = order[i : i + self.batch_size]
                 batch = self._tok(
                     [texts[r] for r in rows], padding=True, truncation=True, return_tensors="pt"
-                )
+                ).to(self.compute.device)
                 hidden = self._model(**batch, output_hidden_states=True).hidden_states
                 mask = batch["attention_mask"][..., None].float()
                 pooled = [(hidden[k].float() * mask).sum(1) / mask.sum(1) for k in self.layers]
                 vecs = torch.cat([torch.nn.functional.normalize(p, dim=-1) for p in pooled], 1)
-                out[rows] = vecs.numpy()
+                out[rows] = vecs.float().cpu().numpy()
         return out
 
 

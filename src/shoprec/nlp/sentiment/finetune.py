@@ -21,6 +21,7 @@ from typing import Any, Self
 
 import numpy as np
 
+from shoprec.compute import resolve
 from shoprec.nlp.sentiment.model import (
     LABELS,
     NEU,
@@ -66,7 +67,8 @@ class FineTuneConfig:
     batch_size : texts per step (batches group texts of similar length: less padding).
     class_weight : ``"balanced"``, ``"sqrt"`` (its square root) or ``"none"``; neutral texts are
         few (Alexa only), full balancing makes their weight ~25x.
-    bf16 : bf16 autocast on CPU for training and inference (AMX matmuls, ~2-3x fp32).
+    precision : ``"auto"`` (bf16 autocast only where the hardware has native bf16 units, see
+        :mod:`shoprec.compute`), ``"fp32"`` or ``"bf16"``. The device is ``SHOPREC_DEVICE``.
     blend : weights of the NB-TF-IDF head tried on validation (log-probabilities averaged); the
         first is used when fitting without validation; ``(0.0,)`` fits no TF-IDF head.
     tfidf_c : inverse L2 strength of the NB-TF-IDF logistic regression.
@@ -83,7 +85,7 @@ class FineTuneConfig:
     warmup: float = 0.1
     batch_size: int = 16
     class_weight: str = "sqrt"
-    bf16: bool = True
+    precision: str = "auto"
     blend: tuple[float, ...] = (0.0, 0.1, 0.2, 0.3, 0.4, 0.5)
     tfidf_c: float = 30.0
     seed: int = 42
@@ -95,6 +97,8 @@ class FineTuneConfig:
             raise ValueError("need 0 <= freeze_layers <= 6, epochs >= 1, batch_size >= 1")
         if self.class_weight not in ("balanced", "sqrt", "none"):
             raise ValueError(f"unknown class_weight {self.class_weight!r}")
+        if self.precision not in ("auto", "fp32", "bf16"):
+            raise ValueError(f"precision must be auto, fp32 or bf16, not {self.precision!r}")
         if not self.blend or any(not 0.0 <= b < 1.0 for b in self.blend):
             raise ValueError("blend: a non-empty tuple of weights in [0, 1)")
 
@@ -122,9 +126,11 @@ class FineTunedSentiment:
         from transformers import AutoModel, AutoTokenizer
 
         torch.manual_seed(self.config.seed)
+        self.compute = resolve(self.config.precision)
         self._tok = AutoTokenizer.from_pretrained(str(model_path()))
         self.encoder_ = AutoModel.from_pretrained(str(model_path())).eval()
         self.head_ = torch.nn.Linear(DIM, len(LABELS))
+        self.encoder_.to(self.compute.device), self.head_.to(self.compute.device)
         self.dropout_ = torch.nn.Dropout(0.1)
         self.encoder_.embeddings.requires_grad_(False)
         for layer in self.encoder_.encoder.layer[: self.config.freeze_layers]:
@@ -152,9 +158,9 @@ class FineTunedSentiment:
 
     def _logits(self, ids: Any, mask: Any) -> Any:
         """(B, 3) float32 logits: mean of the last hidden states over real tokens, then head."""
-        import torch
 
-        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=self.config.bf16):
+        ids, mask = ids.to(self.compute.device), mask.to(self.compute.device)
+        with self.compute.autocast():
             hidden = self.encoder_(input_ids=ids, attention_mask=mask).last_hidden_state
         m = mask[..., None].float()
         pooled = (hidden.float() * m).sum(1) / m.sum(1)  # (B, C)
@@ -197,7 +203,8 @@ class FineTunedSentiment:
         texts = [t or "" for t in texts]
         ids, rng = self._ids(texts), np.random.default_rng(cfg.seed)
         w = class_weights(y, cfg.class_weight)
-        loss_fn = torch.nn.CrossEntropyLoss(weight=torch.tensor(w, dtype=torch.float32))
+        dev = self.compute.device
+        loss_fn = torch.nn.CrossEntropyLoss(weight=torch.tensor(w, dtype=torch.float32).to(dev))
         decay = [p for n, p in self.encoder_.named_parameters() if p.requires_grad and p.ndim > 1]
         rest = [p for n, p in self.encoder_.named_parameters() if p.requires_grad and p.ndim <= 1]
         opt = torch.optim.AdamW(
@@ -214,7 +221,7 @@ class FineTunedSentiment:
             self.encoder_.train(), self.dropout_.train()
             for b in self._batches(ids, cfg.batch_size, rng):
                 x, mask = self._pad([ids[i] for i in b])
-                loss = loss_fn(self._logits(x, mask), torch.from_numpy(y[b]))
+                loss = loss_fn(self._logits(x, mask), torch.from_numpy(y[b]).to(dev))
                 loss.backward()
                 torch.nn.utils.clip_grad_norm_(
                     [p for g in opt.param_groups for p in g["params"]], 1.0
@@ -283,7 +290,7 @@ class FineTunedSentiment:
         with torch.inference_mode():
             for b in self._batches(ids, batch_size, None):
                 logits = self._logits(*self._pad([ids[i] for i in b]))
-                out[b] = torch.log_softmax(logits.double(), dim=1).numpy()
+                out[b] = torch.log_softmax(logits.double(), dim=1).cpu().numpy()
         return out
 
     def _logp_tfidf(self, texts: list[str]) -> np.ndarray:
@@ -318,7 +325,7 @@ class FineTunedSentiment:
 
         path = Path(path)
         path.mkdir(parents=True, exist_ok=True)
-        tensors = {k: v.contiguous() for k, v in self._trained_state().items()}
+        tensors = {k: v.cpu().contiguous() for k, v in self._trained_state().items()}
         tensors.update({f"tfidf.{k}": torch.from_numpy(np.ascontiguousarray(v))
                         for k, v in self.tfidf_.items()})  # fmt: skip
         save_file(tensors, str(path / "weights.safetensors"))
@@ -337,16 +344,19 @@ class FineTunedSentiment:
             raise ValueError(f"{path} holds a {manifest.get('model')!r} model, not fine-tuned")
         if manifest.get("format") != FORMAT_VERSION:
             raise ValueError(f"{path}: unsupported artifact format {manifest.get('format')!r}")
-        conf = manifest["config"]
+        conf = dict(manifest["config"])
+        conf.pop("bf16", None)  # older artifacts forced bf16; precision is now chosen per machine
         model = cls(FineTuneConfig(**{**conf, "blend": tuple(conf["blend"])}))
-        tensors = load_file(str(Path(path) / "weights.safetensors"))
+        tensors = load_file(str(Path(path) / "weights.safetensors"), device=model.compute.device)
         enc = {k: v for k, v in tensors.items() if not k.startswith(("head.", "tfidf."))}
         missing, unexpected = model.encoder_.load_state_dict(enc, strict=False)
         trained = {n for n, p in model.encoder_.named_parameters() if p.requires_grad}
         if unexpected or trained & set(missing):
             raise ValueError(f"{path}: weights do not match the config ({unexpected or missing})")
         model.head_.load_state_dict({k[5:]: v for k, v in tensors.items() if k[:5] == "head."})
-        model.tfidf_ = {k[6:]: v.numpy() for k, v in tensors.items() if k.startswith("tfidf.")}
+        model.tfidf_ = {
+            k[6:]: v.cpu().numpy() for k, v in tensors.items() if k.startswith("tfidf.")
+        }
         model.blend_, model.history_ = float(manifest["blend"]), manifest.get("history", [])
         if model.tfidf_:
             terms, idf = model.tfidf_["terms"], model.tfidf_["idf"]
