@@ -5,8 +5,8 @@ torch thread each, run side by side (so they share the machine's load alike).
     .venv/bin/python bench/dp_sasrec.py [--minutes 8] [--noise 1.0] [--clip 1.0] [--delta 1e-5]
 
 Both train on the leave-one-out training histories with validation early stopping; test
-NDCG@10 / HR@10 with full ranking, histories masked (BENCHMARKS.md section 1). Writes
-``bench/results/dp_sasrec.{json,md}``.
+NDCG@10 / HR@10 with full ranking, histories masked (docs/benchmarks.md, offline protocol).
+Writes ``bench/results/dp_sasrec.{json,md}``.
 """
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
-"""RecBole's SASRec beside shoprec's SASRec on Amazon Beauty, in one run (BENCHMARKS.md section 1,
-"Peer, side by side").
+"""RecBole's SASRec beside shoprec's SASRec on Amazon Beauty, in one run (docs/benchmarks.md,
+RecBole side by side).
 
 What it does, in order:
 
@@ -9,7 +9,7 @@ What it does, in order:
    ``amazon_beauty/interactions.csv`` with ``position`` as the timestamp, so that RecBole's
    leave-one-out (order TO, group by user) is exactly the published split;
 3. trains RecBole's SASRec (``bench/recbole/train_recbole.py``, cwd ``bench/work/recbole``) with
-   the configuration of BENCHMARKS.md, for ``--recbole-epochs``, timing every training epoch;
+   the configuration in docs/benchmarks.md, for ``--recbole-epochs``, timing every epoch;
 4. loads RecBole's checkpoint (``bench/recbole/export_recbole.py``), checks that RecBole's split
    is ours user by user, and exports its user and item vectors in shoprec's item order; shoprec's
    evaluator then ranks the test targets with each user's earlier items masked (our protocol);
@@ -183,8 +183,9 @@ def write_atomic_files(interactions_csv: Path, out_dir: Path) -> dict:
 
 
 def recbole_config(data_path: Path, epochs: int) -> dict:
-    """BENCHMARKS.md's RecBole SASRec: 64-dim, 2 layers, 2 heads, dropout 0.5, lr 1e-3, batch
-    256, max length 50, full cross-entropy, seed 2020, leave-one-out by time, full ranking."""
+    """The RecBole SASRec of docs/benchmarks.md: 64-dim, 2 layers, 2 heads, dropout 0.5, lr
+    1e-3, batch 256, max length 50, full cross-entropy, seed 2020, leave-one-out by time, full
+    ranking."""
     return {
         "model": "SASRec",
         "dataset": "Beauty",
@@ -260,7 +261,8 @@ class VectorScorer:
 def ours_protocol(
     model, users, histories, targets, n_items: int, seed: int, timestamps=None
 ) -> dict[str, float]:
-    """Full ranking over every item, the user's earlier items masked (BENCHMARKS.md section 1).
+    """Full ranking over every item, the user's earlier items masked (docs/benchmarks.md,
+    offline protocol).
     ``timestamps`` of the histories reach models that read time."""
     from shoprec.evaluation.protocol import rank_phase, ranking_metrics, sample_negatives
 
@@ -713,7 +715,8 @@ def main(argv: list[str] | None = None) -> None:
             "evaluated_users": int(len(split.users)),
         },
         "protocol": "leave-one-out in position order; full ranking over all items; test: the "
-        "user's training history and validation item masked (BENCHMARKS.md 1)",
+        "user's training history and validation item masked (docs/benchmarks.md, offline "
+        "protocol)",
     }
     if not args.skip_recbole:
         result["recbole"] = run_recbole_side(args, data, split)

@@ -1,4 +1,5 @@
-"""Tune the classic models on validation, then measure test (BENCHMARKS.md section 1).
+"""Tune the classic models on validation, then measure test (docs/benchmarks.md, offline
+protocol).
 
 For every model: each grid point (``shoprec.models.registry``) is fitted on the training
 histories and ranked on the validation targets (full ranking, history masked); the point with the
@@ -7,7 +8,7 @@ ranked on the test targets with :func:`rank_phase`. The figures of the chosen po
 at 5, 10, 20; the seconds count fitting and ranking. Prints one table; ``--json`` also writes
 every trial.
 
-    SHOPREC_DATA_DIR=/work/shared/data .venv/bin/python bench/tune_classic.py
+    SHOPREC_DATA_DIR=/path/to/data .venv/bin/python bench/tune_classic.py
     .venv/bin/python bench/tune_classic.py --models itemknn --json /tmp/knn.json
 """
 

@@ -33,7 +33,7 @@ def make_settings() -> Settings:
     """``Settings()`` with a relative ``data_dir`` resolved so that it works from any cwd.
 
     A relative path is tried against the working directory first, then the repository root
-    (the default ``../shared/data`` is meant relative to the root).
+    (the default data folder, ``SHOPREC_DATA_DIR``'s, is meant relative to the root).
     """
     settings = Settings()
     data_dir = settings.data_dir

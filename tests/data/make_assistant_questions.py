@@ -13,9 +13,9 @@ The questions are written by hand below; what this script computes is the ground
   question, and the target must be the only title containing all of them.
 * ``order`` questions are about orders and after-sales; they have no catalog answer.
 
-Data: ``amazon_beauty/items.csv`` under ``$SHOPREC_DATA_DIR`` if set, else ``../shared/data``
-relative to the repository root. The data itself is never copied into the repository: the
-output holds only questions, rules and ASINs.
+Data: ``amazon_beauty/items.csv`` under ``$SHOPREC_DATA_DIR`` if set, else the default data
+folder (docs/settings.md), relative to the repository root. The data itself is never copied
+into the repository: the output holds only questions, rules and ASINs.
 
 Usage::
 

@@ -1,4 +1,5 @@
-"""Evaluation splits: leave-one-out in sequence order (BENCHMARKS.md section 1) and temporal."""
+"""Evaluation splits: leave-one-out in sequence order (docs/benchmarks.md, offline protocol)
+and temporal."""
 
 from __future__ import annotations
 

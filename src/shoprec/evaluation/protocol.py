@@ -1,4 +1,4 @@
-"""Full-ranking evaluation with history masking (BENCHMARKS.md section 1)."""
+"""Full-ranking evaluation with history masking (docs/benchmarks.md, offline protocol)."""
 
 from __future__ import annotations
 

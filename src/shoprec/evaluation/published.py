@@ -1,4 +1,4 @@
-"""Published full-ranking results on Amazon Beauty (BENCHMARKS.md section 1), for side by side."""
+"""Published full-ranking results on Amazon Beauty (docs/benchmarks.md), for side by side."""
 
 from __future__ import annotations
 

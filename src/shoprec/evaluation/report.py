@@ -54,7 +54,8 @@ def render_report(doc: dict, plots: list[str]) -> str:
         parts += [
             f"{info.get('users', '?')} users, {info.get('items', '?')} items, "
             f"{info.get('interactions', '?')} interactions. Leave-one-out in sequence order, full "
-            "ranking over the catalog, each user's earlier items masked (BENCHMARKS.md section 1). "
+            "ranking over the catalog, each user's earlier items masked (docs/benchmarks.md, "
+            "offline protocol). "
             f"Command: `{info.get('command', '')}`; total {info.get('seconds', 0):.0f} s.",
             "",
         ]

@@ -1,12 +1,12 @@
 """The offline runner: split, tune on validation, score on test, collect every figure.
 
-Protocol (BENCHMARKS.md section 1): leave-one-out in sequence order, full ranking over the
-catalog, the user's earlier items masked. Each model is fitted on the training histories and
-tuned on the validation targets; with the chosen parameters it is then fitted again on the
-histories a user has at test time (training + validation item) and scored on the test targets.
-Models that early-stop (``sasrec``) arrive as two fits of one training run: early-stopped on
-validation, then refitted for the chosen epoch count on the test-time histories. No test
-target is ever trained on.
+Protocol (docs/benchmarks.md, offline protocol): leave-one-out in sequence order, full ranking
+over the catalog, the user's earlier items masked. Each model is fitted on the training
+histories and tuned on the validation targets; with the chosen parameters it is then fitted
+again on the histories a user has at test time (training + validation item) and scored on the
+test targets. Models that early-stop (``sasrec``) arrive as two fits of one training run:
+early-stopped on validation, then refitted for the chosen epoch count on the test-time
+histories. No test target is ever trained on.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The contract every recommender follows (STYLE.md: implicit's small, batch-first API).
+"""The contract every recommender follows (docs/architecture.md, model contract).
 
 A model's constructor stores its config; ``fit`` learns from :class:`TrainData` and returns
 ``self``; ``score`` gives a dense score row over the whole catalog for a batch of users, from

@@ -1,7 +1,7 @@
 """The recommendation pipeline: candidates -> score -> filters -> re-rank -> explanations.
 
 Every request is answered: with no usable history, or if a model fails, the list comes from
-trending and popular items and the response names the fallback (DESIGN.md invariant 3).
+trending and popular items and the response names the fallback (docs/architecture.md, invariants).
 """
 
 from __future__ import annotations
