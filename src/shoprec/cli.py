@@ -1,4 +1,9 @@
-"""``shoprec``: demo, train, evaluate (and, as they land, serve and bench)."""
+"""shoprec: self-hosted recommendations for a shop.
+
+Serving: demo (quick training, then the API), serve.
+Offline: train, train-sentiment, evaluate, bench.
+Operations: export-events (Redis stream to a training file), experiments tune (off-policy).
+"""
 
 from __future__ import annotations
 
@@ -14,6 +19,27 @@ from shoprec.settings import Settings
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__)
 console = Console()
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        from shoprec import __version__  # the installed distribution's metadata
+
+        typer.echo(f"shoprec {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_print_version, is_eager=True, help="Print the version and exit."
+        ),
+    ] = False,
+) -> None:
+    # the options every command shares; the commands' help comes from the module docstring
+    pass
 
 
 def _setup(verbose: bool) -> Settings:
@@ -42,13 +68,43 @@ def _load(dataset: str, settings: Settings):
     return data
 
 
+def model_names() -> list[str]:
+    """Every name ``evaluate --models`` accepts, as ``evaluation.suite.build_runs`` resolves
+    them: the registry's models, the pop-all protocol check, the sequence models and the
+    served-pipeline replays."""
+    from shoprec.evaluation.pipeline_runs import PIPELINES
+    from shoprec.evaluation.suite import SEQUENCE_MODELS
+    from shoprec.models.registry import MODELS
+
+    names = ["pop-all", *MODELS, *sorted(SEQUENCE_MODELS), *PIPELINES]
+    return list(dict.fromkeys(names))  # sasrec is both a registry and a sequence model
+
+
+def _check_models(value: str) -> str:
+    """Reject an unknown name before any data is loaded or model trained."""
+    names = [m.strip() for m in value.split(",") if m.strip()]
+    if not names:
+        raise typer.BadParameter("no model names given")
+    valid = model_names()
+    unknown = [n for n in names if n not in valid]
+    if unknown:
+        listed = ", ".join(repr(n) for n in unknown)
+        noun = "model" if len(unknown) == 1 else "models"
+        raise typer.BadParameter(f"unknown {noun} {listed}; valid: {', '.join(valid)}")
+    return value
+
+
 @app.command()
 def evaluate(
     dataset: Annotated[
         str, typer.Option(help="built-in name (amazon-beauty, diginetica, synthetic) or a folder")
     ] = "amazon-beauty",
     models: Annotated[
-        str, typer.Option(help="comma-separated model names")
+        str,
+        typer.Option(
+            help=f"comma-separated model names: {', '.join(model_names())}",
+            callback=_check_models,
+        ),
     ] = "pop,pop-all,itemknn,als,bpr",
     out: Annotated[Path, typer.Option(help="output folder")] = Path("runs/eval"),
     tune: Annotated[bool, typer.Option(help="tune hyper-parameters on validation")] = True,
