@@ -29,6 +29,29 @@ def pytest_configure(config: pytest.Config) -> None:
 log = logging.getLogger(__name__)
 
 
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]):  # noqa: ANN201
+    """A test that failed because the shared Redis server is down says so, and what to install:
+    skipped, or failed under ``SHOPREC_REQUIRE_DATA=1`` (see ``redis_fixtures.missing_redis``)."""
+    outcome = yield
+    report: pytest.TestReport = outcome.get_result()
+    if not report.failed or call.excinfo is None:
+        return
+    from redis_fixtures import missing_redis, shared_redis_down
+
+    what = shared_redis_down(call.excinfo.value)
+    if what is None:
+        return
+    try:
+        missing_redis(what)
+    except pytest.skip.Exception as skip:
+        report.outcome = "skipped"
+        report.longrepr = (str(item.path), item.location[1] or 0, f"Skipped: {skip.msg}")
+    except pytest.fail.Exception as fail:
+        crash = getattr(getattr(report.longrepr, "reprcrash", None), "message", "")
+        report.longrepr = f"{fail.msg}\n({crash})" if crash else fail.msg
+
+
 def make_settings() -> Settings:
     """``Settings()`` with a relative ``data_dir`` resolved so that it works from any cwd.
 
