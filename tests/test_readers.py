@@ -139,7 +139,15 @@ def test_bad_rating(tmp_path: Path, rating: str, message: str) -> None:
     df.loc[3, "rating"] = rating
     err = _error(read_events, _csv(tmp_path, "events.csv", df))
     assert (err.row, err.field) == (4, "rating") and message in str(err)
-    reviews = pd.DataFrame({"item_id": ["a", "b"], "text": ["ok", "bad"], "rating": ["4", rating]})
+    reviews = pd.DataFrame(
+        {
+            "user_id": ["u1", "u2"],
+            "item_id": ["a", "b"],
+            "text": ["ok", "bad"],
+            "timestamp": [10, 20],
+            "rating": ["4", rating],
+        }
+    )
     err = _error(read_reviews, _csv(tmp_path, "reviews.csv", reviews))
     assert (err.row, err.field) == (2, "rating")
 
@@ -217,6 +225,7 @@ def test_reviews_round_trip(tmp_path: Path) -> None:
     df = pd.DataFrame(
         {
             "review_id": ["r1", "r2"],
+            "user_id": ["u1", "u2"],
             "item_id": ["a", "b"],
             "text": ["Love it", "Meh"],
             "rating": [5, ""],
@@ -231,7 +240,7 @@ def test_reviews_round_trip(tmp_path: Path) -> None:
         5.0,
         10.0,
     )
-    assert r2.rating is None
+    assert r2.rating is None and (r1.user_id, r2.user_id) == ("u1", "u2")
 
 
 # ---- shop folders ----------------------------------------------------------------------------
@@ -304,3 +313,50 @@ def test_shop_folder_reports_bad_rows(tmp_path: Path) -> None:
     _csv(tmp_path, "interactions.csv", EVENTS.assign(type=["view", "buy", "view", "view"]))
     err = _error(load_shop_folder, tmp_path)
     assert (err.row, err.field) == (2, "type")
+
+
+# ---- every format reads the same ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize("value", ["now", "today", "03/02/2024", "2024-13-45", "True"])
+def test_timestamps_other_than_unix_or_iso_are_refused(tmp_path: Path, value: str) -> None:
+    df = EVENTS.astype({"timestamp": object})
+    df.loc[0, "timestamp"] = value
+    err = _error(read_interactions_table, _csv(tmp_path, "ev.csv", df))
+    assert (err.row, err.field) == (1, "timestamp") and repr(value) in str(err)
+
+
+def test_empty_event_type_is_named(tmp_path: Path) -> None:
+    path = _write(EVENTS.assign(type=["view", None, "click", "view"]), tmp_path / "ev.jsonl")
+    err = _error(read_interactions_table, path)
+    assert (err.row, err.field) == (2, "type") and "empty event type" in str(err)
+
+
+@pytest.mark.parametrize("suffix", [".jsonl", ".parquet"])
+def test_number_ids_with_gaps_read_as_in_csv(tmp_path: Path, suffix: str) -> None:
+    # a number column with a gap becomes floats in pandas (and some exports write ids as
+    # floats): the ids and attributes must not read "101.0"
+    items = pd.DataFrame({"item_id": [101.0, 102.0], "title": ["A", "B"], "size_ml": [50, None]})
+    a, b = read_items_table(_write(items, tmp_path / f"i{suffix}"))
+    assert (a.item_id, b.item_id) == ("101", "102")
+    assert (a.attributes, b.attributes) == ({"size_ml": "50"}, {})
+
+
+def test_jsonl_lines_are_named(tmp_path: Path) -> None:
+    path = tmp_path / "ev.jsonl"
+    good = '{"user_id": "u1", "item_id": "a"}'
+    path.write_text(f"{good}\n\n{good}\n")
+    err = _error(read_interactions_table, path)
+    assert err.row == 2 and "blank line" in str(err)
+    path.write_text(f"{good}\n[1, 2]\n")
+    err = _error(read_interactions_table, path)
+    assert err.row == 2 and "not a JSON object" in str(err)
+    path.write_text(f"{good}\n{good}\n\n\n")  # trailing blank lines are no rows
+    assert read_interactions_table(path)["user_id"].tolist() == ["u1", "u1"]
+
+
+def test_jsonl_missing_key_is_an_empty_field(tmp_path: Path) -> None:
+    path = tmp_path / "ev.jsonl"
+    path.write_text('{"user_id": "u1", "item_id": "a"}\n{"user_id": "u2"}\n')
+    err = _error(read_interactions_table, path)
+    assert (err.row, err.field) == (2, "item_id") and "empty id" in str(err)

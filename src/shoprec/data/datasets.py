@@ -10,13 +10,17 @@ import pandas as pd
 
 from shoprec.data.idmap import IdMap
 from shoprec.data.interactions import SequenceData
-from shoprec.data.records import Item
+from shoprec.data.records import Item, Review
 from shoprec.settings import Settings
 
 log = logging.getLogger(__name__)
 
 #: Built-in dataset names -> folder under the data directory.
 BUILTIN = {"amazon-beauty": "amazon_beauty", "diginetica": "diginetica_sample"}
+#: The formats a shop folder's files may take; each file name takes exactly one.
+FOLDER_FORMATS = (".csv", ".jsonl", ".parquet")
+#: Key of a shop folder's reviews in :attr:`SequenceData.extra` (see :func:`dataset_reviews`).
+REVIEWS_KEY = "reviews"
 
 
 class DataMissingError(FileNotFoundError):
@@ -41,7 +45,7 @@ def dataset_path(name: str, settings: Settings) -> Path:
 
 
 def load_dataset(name: str, settings: Settings | None = None) -> SequenceData:
-    """Load ``name`` (built-in or a folder with ``interactions.csv`` and optional ``items.csv``)."""
+    """Load ``name``: a built-in dataset or a shop folder (see :func:`load_shop_folder`)."""
     settings = settings or Settings()
     if name == "synthetic":
         from shoprec.data.synthetic import generate
@@ -53,20 +57,75 @@ def load_dataset(name: str, settings: Settings | None = None) -> SequenceData:
     return load_shop_folder(path, name=name)
 
 
-def load_shop_folder(path: Path, name: str | None = None) -> SequenceData:
-    """Read a shop export: ``interactions.csv`` (``user_id, item_id, timestamp`` and optional
-    ``position``, ``type``) and optional ``items.csv`` (``item_id`` and optional ``title,
-    description, category, brand, price``).
+def find_table(folder: Path, stem: str, required: bool = False) -> Path | None:
+    """The one file ``<stem>.csv``, ``<stem>.jsonl`` or ``<stem>.parquet`` in ``folder``.
+
+    Two of them is an error naming both (which one the shop meant is not ours to guess); none
+    is an error when ``required``, else ``None``.
+    """
+    from shoprec.data.readers import DataFormatError
+
+    found = [
+        folder / f"{stem}{ext}" for ext in FOLDER_FORMATS if (folder / f"{stem}{ext}").is_file()
+    ]
+    if len(found) > 1:
+        names = " and ".join(p.name for p in found)
+        raise DataFormatError(folder, None, None, f"{names} both present: keep exactly one")
+    if not found and required:
+        names = ", ".join(f"{stem}{ext}" for ext in FOLDER_FORMATS)
+        raise DataFormatError(folder, None, None, f"no {stem} file (one of {names})")
+    return found[0] if found else None
+
+
+def load_shop_folder(path: Path | str, name: str | None = None) -> SequenceData:
+    """Read a shop export; each file may be CSV, JSONL or Parquet (``<name>.csv``,
+    ``<name>.jsonl`` or ``<name>.parquet``, one per name).
+
+    - ``interactions``: ``user_id, item_id`` and optional ``timestamp``, ``position``, ``type``;
+    - ``items`` (optional): ``item_id`` and optional ``title, description, category, brand,
+      price, in_stock``; other columns become item attributes;
+    - ``reviews`` (optional): ``user_id, item_id, text, timestamp`` and optional ``review_id,
+      rating``; every reviewed item must be in ``items`` or ``interactions``. The reviews ride
+      in ``extra`` (:func:`dataset_reviews`), whence serving imports them as review events.
 
     Order within a user is ``position`` when present, else ``timestamp``, else file order.
     """
-    from shoprec.data.readers import read_interactions_table, read_items_table
+    from shoprec.data.readers import (
+        DataFormatError,
+        read_interactions_table,
+        read_items_table,
+        read_reviews,
+    )
 
     path = Path(path)
-    inter = read_interactions_table(path / "interactions.csv")
-    items_file = path / "items.csv"
-    catalog_rows = read_items_table(items_file) if items_file.is_file() else None
-    return build_sequence_data(inter, catalog_rows, name=name or str(path))
+    inter_file = find_table(path, "interactions", required=True)
+    assert inter_file is not None  # required=True raised otherwise
+    inter = read_interactions_table(inter_file)
+    items_file = find_table(path, "items")
+    catalog_rows = read_items_table(items_file) if items_file else None
+    data = build_sequence_data(inter, catalog_rows, name=name or str(path))
+    reviews_file = find_table(path, "reviews")
+    if reviews_file:
+        reviews = read_reviews(reviews_file)
+        for row, review in enumerate(reviews, start=1):
+            if review.item_id not in data.items:
+                raise DataFormatError(
+                    reviews_file,
+                    row,
+                    "item_id",
+                    f"unknown item {review.item_id!r} (in neither items nor interactions)",
+                )
+        data.extra[REVIEWS_KEY] = reviews
+    return data
+
+
+def dataset_reviews(data: SequenceData) -> list[Review]:
+    """The reviews loaded with ``data`` (a shop folder's reviews file), in file order; empty
+    when it had none."""
+    reviews = data.extra.get(REVIEWS_KEY, [])
+    if not isinstance(reviews, list) or not all(isinstance(r, Review) for r in reviews):
+        raise TypeError(f"SequenceData.extra[{REVIEWS_KEY!r}] must be a list of Review")
+    return list(reviews)
 
 
 def build_sequence_data(inter: pd.DataFrame, items: list[Item] | None, name: str) -> SequenceData:
