@@ -60,3 +60,28 @@ def test_new_checkpoint_is_swapped_in_without_failed_requests(
         stop.set()
         t.join()
     assert errors == [] and len(done) > 5
+
+
+def test_quick_server_takes_the_full_model_train_publishes(built, serving_root: Path) -> None:
+    """``make demo`` serves the quick preset; ``shoprec train`` then publishes the full model
+    for the same dataset, and the running server switches to it."""
+    import shutil
+
+    from serving_fixtures import synthetic_settings
+
+    settings = synthetic_settings(serving_root)
+    watcher = watch_artifacts(built, settings, quick=True)
+    watcher.stop()
+    quick = checkpoint_dir(settings, built.data.name, "sasrec-quick")
+    full = checkpoint_dir(settings, built.data.name, "sasrec")
+    assert not full.exists()  # the session's models are the quick preset only
+    old = built.engine.bundle
+    try:
+        shutil.copytree(quick, full)
+        later = time.time() + 60
+        os.utime(full / "manifest.json", (later, later))
+        assert watcher.check()
+        assert watcher.path == full and built.engine.bundle is not old
+        assert not watcher.check()  # the quick checkpoint, older, does not swap back
+    finally:
+        shutil.rmtree(full, ignore_errors=True)

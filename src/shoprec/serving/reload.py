@@ -1,11 +1,14 @@
 """Artifact hot reload: a watcher notices a newly published sequence-model checkpoint and
-swaps a rebuilt model bundle into the engine; requests in flight keep the old one."""
+swaps a rebuilt model bundle into the engine; requests in flight keep the old one.
+
+It may watch several checkpoint folders (a quick-preset server also watches the full model's,
+so that ``shoprec train`` upgrades a ``make demo`` server); the newest publication wins."""
 
 from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from shoprec.serving.engine import Engine
@@ -21,7 +24,8 @@ def artifact_stamp(path: Path) -> float:
 
 
 class ArtifactWatcher:
-    """Poll ``path`` every ``interval`` seconds; on a new stamp, ``rebuild(path)`` and swap.
+    """Poll ``paths`` every ``interval`` seconds; when one has a stamp newer than any seen,
+    ``rebuild(that path)`` and swap.
 
     A failed rebuild is logged and the engine keeps serving the previous bundle.
     """
@@ -29,12 +33,14 @@ class ArtifactWatcher:
     def __init__(
         self,
         engine: Engine,
-        path: Path,
+        paths: Path | Sequence[Path],
         rebuild: Callable[[Path], ModelBundle],
         interval: float = 5.0,
     ) -> None:
-        self.engine, self.path, self.rebuild, self.interval = engine, path, rebuild, interval
-        self.stamp = artifact_stamp(path)
+        self.paths = [paths] if isinstance(paths, Path) else list(paths)
+        self.engine, self.rebuild, self.interval = engine, rebuild, interval
+        self.path = self.paths[0]  # the checkpoint serving now
+        self.stamp = max(artifact_stamp(p) for p in self.paths)
         self.reloads = 0
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="artifact-watcher", daemon=True)
@@ -47,19 +53,20 @@ class ArtifactWatcher:
         self._stop.set()
 
     def check(self) -> bool:
-        """Reload if the artifacts changed; returns whether a new bundle was swapped in."""
-        stamp = artifact_stamp(self.path)
+        """Reload if a watched checkpoint was published since; returns whether a new bundle
+        was swapped in."""
+        stamp, path = max((artifact_stamp(p), p) for p in self.paths)
         if stamp <= self.stamp:
             return False
         try:
-            bundle = self.rebuild(self.path)
+            bundle = self.rebuild(path)
         except Exception:
-            log.exception("reloading %s failed; keeping the current models", self.path)
+            log.exception("reloading %s failed; keeping the current models", path)
             return False
         self.engine.set_bundle(bundle)
-        self.stamp = stamp
+        self.stamp, self.path = stamp, path
         self.reloads += 1
-        log.info("hot-reloaded models from %s (version %s)", self.path, bundle.version)
+        log.info("hot-reloaded models from %s (version %s)", path, bundle.version)
         return True
 
     def _run(self) -> None:

@@ -69,9 +69,21 @@ def text_vectors_for(
     """Item text vectors ``(n_items + 1, 384)``, cached by content hash; None without text."""
     if not data.has_text():
         return None
+    import torch
+
+    from shoprec.compute import resolve
     from shoprec.text.encoder import item_text_matrix
 
-    return item_text_matrix(data.item_texts(), settings.text_cache, progress)
+    t0 = time.perf_counter()
+    vectors = item_text_matrix(data.item_texts(), settings.text_cache, progress)
+    log.info(
+        "text vectors: %d items in %.1f s (%s, %d torch threads)",
+        data.n_items,
+        time.perf_counter() - t0,
+        resolve().describe(),
+        torch.get_num_threads(),
+    )
+    return vectors
 
 
 @dataclass
