@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
+from shoprec.data.datasets import dataset_reviews
 from shoprec.data.interactions import SequenceData
 from shoprec.data.records import Event, EventType
 from shoprec.data.splits import leave_one_out
@@ -96,7 +97,8 @@ class Built:
 
 
 def import_events(data: SequenceData) -> list[Event]:
-    """The dataset's interactions as purchase events with stable ids (import is idempotent)."""
+    """The dataset's interactions as purchase events, then its reviews (a shop folder's
+    reviews file) as review events, all with stable ids (import is idempotent)."""
     out = []
     users, items = data.users.to_list(), data.items.to_list()
     for u, seq in enumerate(data.sequences):
@@ -105,6 +107,11 @@ def import_events(data: SequenceData) -> list[Event]:
             out.append(
                 Event(users[u], items[i - 1], EventType.PURCHASE, float(t), f"import:{u}:{k}")
             )
+    for r in dataset_reviews(data):  # replayed into engine.reviews like posted review events
+        rid, when = f"import:review:{r.review_id}", r.timestamp or 0.0
+        out.append(
+            Event(r.user_id, r.item_id, EventType.REVIEW, when, rid, text=r.text, rating=r.rating)
+        )
     return out
 
 
