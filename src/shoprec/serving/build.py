@@ -256,7 +256,9 @@ def sentiment_model(settings: Settings, vectorize: Vectorizer):  # -> sentiment 
 
 
 def watch_artifacts(built: Built, settings: Settings, quick: bool) -> ArtifactWatcher:
-    """Hot reload: when training publishes a new checkpoint, rebuild and swap the bundle."""
+    """Hot reload: when training publishes a new checkpoint of the served model, rebuild and
+    swap the bundle. A quick-preset server (``make demo``) also takes the full model that
+    ``shoprec train`` publishes for the same dataset."""
     data = built.data
     split = leave_one_out(data.sequences, data.timestamps)
     ranker = built.final.bundle.ranker
@@ -269,5 +271,6 @@ def watch_artifacts(built: Built, settings: Settings, quick: bool) -> ArtifactWa
         phase.bundle.version = f"{artifact_stamp(path):.0f}"
         return phase.bundle
 
-    name = "sasrec-quick" if quick else "sasrec"
-    return ArtifactWatcher(built.engine, checkpoint_dir(settings, data.name, name), rebuild).start()
+    names = ["sasrec-quick", "sasrec"] if quick else ["sasrec"]
+    paths = [checkpoint_dir(settings, data.name, n) for n in names]
+    return ArtifactWatcher(built.engine, paths, rebuild).start()
