@@ -30,6 +30,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
+from shoprec.compute import resolve  # noqa: E402
 from shoprec.nlp.sentiment import (  # noqa: E402
     DEFAULT_VARIANTS,
     FINETUNE_VARIANTS,
@@ -97,7 +98,7 @@ def _histories(r: dict) -> list[str]:
         return []
     return [
         "Fine-tuning epochs (validation score: multidomain accuracy while the Alexa macro-F1 "
-        "beats VADER's; training on the fit parts, one torch thread, bf16 autocast):",
+        f"beats VADER's; training on the fit parts, {r.get('compute', 'one torch thread')}):",
         "",
         table(rows, ["variant", "epoch", "train loss", "validation score", "epoch s"]),
         "",
@@ -252,6 +253,8 @@ def main() -> None:
         for t, p in zip(EXAMPLES, model.predict(EXAMPLES), strict=True)
     ]
     report["wall_s"] = time.perf_counter() - t0
+    # the precision depends on the CPU (bf16 only with native units): say which ran
+    report["compute"] = f"one torch thread, {resolve().describe()}"
     flags = [f for f, on in (("--only-default", args.only_default), ("--frozen", args.frozen),
                              ("--layers-only", args.layers_only)) if on]  # fmt: skip
     report["command"] = " ".join([".venv/bin/python bench/sentiment_eval.py", *flags])
