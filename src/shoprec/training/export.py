@@ -2,7 +2,8 @@
 
 A snapshot through the :class:`~shoprec.store.protocols.EventLog` protocol (SQLite or the
 Redis Stream alike): a shopper erased with ``DELETE /v1/users/{id}`` is no longer in the log,
-so the next export, and every artifact trained on it, leaves them out (DESIGN invariant 6).
+so the next export, and every artifact trained on it, leaves them out (docs/architecture.md,
+invariants: erasure).
 A snapshot rather than an incremental copy on purpose: a copy kept between runs would have to
 replay every erasure, a snapshot cannot hold what was erased before it was taken.
 """
