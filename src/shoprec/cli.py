@@ -344,7 +344,8 @@ def bench(
     ] = "amazon-beauty",
     verbose: bool = True,
 ) -> None:
-    """Speed benchmarks: per-request user encoder latency and text encoder throughput."""
+    """Speed benchmarks: per-request user encoder latency, and text encoder throughput in fp32
+    and bf16 with the hardware's bf16 capability and the precision chosen for it."""
     from shoprec.evaluation import speed
     from shoprec.training.sasrec_job import checkpoint_dir
 
