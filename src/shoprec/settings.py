@@ -29,7 +29,8 @@ class Settings(BaseSettings):
     threads: int = Field(
         default=0,
         ge=0,
-        description="Torch threads for training and encoding; 0 = the cores this process may use.",
+        description="Torch threads for training and encoding; 0 = the cores this process may use "
+        "less those other processes keep busy (1-minute load average), at least 1.",
     )
     precision: Literal["auto", "fp32", "bf16"] = Field(
         default="auto",
