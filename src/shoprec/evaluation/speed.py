@@ -145,7 +145,7 @@ def write(results: dict, out_dir: Path, name: str) -> None:
                 walk(f"{prefix}.{k}" if prefix else str(k), v)
         else:
             lines.append(
-                f"| {prefix} | {obj:.4g} |" if isinstance(obj, float) else f"| {prefix} | {obj} |"
+                f"| {prefix} | {obj:.6g} |" if isinstance(obj, float) else f"| {prefix} | {obj} |"
             )
 
     walk("", results)
