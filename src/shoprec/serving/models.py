@@ -100,8 +100,9 @@ def build_bundle(
         rows = np.flatnonzero(ok)
         nb, sim = itemknn.similar_items(rows, N_NEIGHBOURS)
         mapped = np.where(sim > 0, np.maximum(to_cat[nb], 0), 0)
-        covis_ids[to_cat[rows]] = mapped
-        covis_sims[to_cat[rows]] = np.where(mapped > 0, sim, 0.0)
+        k = mapped.shape[1]  # fewer than N_NEIGHBOURS in a catalog that small
+        covis_ids[to_cat[rows], :k] = mapped
+        covis_sims[to_cat[rows], :k] = np.where(mapped > 0, sim, 0.0)
     return ModelBundle(
         version=version,
         encoder=encoder,
