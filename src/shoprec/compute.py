@@ -93,7 +93,8 @@ def free_cores() -> int:
     average), at least 1: a training run beside a busy server should not fight it."""
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     cores = cores or 1
-    busy = round(os.getloadavg()[0]) if hasattr(os, "getloadavg") else 0
+    # whole cores kept busy: a load of 0.7 still leaves every core mostly free
+    busy = int(os.getloadavg()[0]) if hasattr(os, "getloadavg") else 0
     return max(1, min(cores, cores - busy))
 
 
