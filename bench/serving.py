@@ -1,9 +1,12 @@
-"""Serving benchmarks (BENCHMARKS.md section 2) against a real `shoprec serve` subprocess:
+"""Serving benchmarks (docs/benchmarks.md, serving protocol) against a real `shoprec serve`
+subprocess:
 latency at a fixed arrival rate, closed-loop throughput beside the trivial endpoint of the same
-app, freshness in 1,000 trials with event-acknowledgement latency, batched ingestion, and a
-kill -9 mid-stream with a count of acknowledged events missing after restart.
+app, freshness in 1,000 trials with event-acknowledgement latency, and a kill -9 mid-stream with a
+count of acknowledged events missing after restart, on one server (``--durability``, default
+fsync); then batched ingestion under both durability settings (``SHOPREC_DURABILITY`` fsync and
+os), ``--rounds`` rounds alternating which goes first, each on a fresh server and store.
 
-    .venv/bin/python bench/serving.py --dataset amazon-beauty [--quick]
+    .venv/bin/python bench/serving.py --dataset amazon-beauty [--quick] [--rounds 2]
 
 Writes ``bench/results/serving.json`` and ``serving.md``. All load comes from this machine to
 loopback; every loop is bounded in count and time.
@@ -42,10 +45,14 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def start_server(dataset: str, store: Path, port: int, quick: bool) -> subprocess.Popen:
-    """``shoprec serve`` on ``dataset`` over the embedded store in ``store``."""
+def start_server(
+    dataset: str, store: Path, port: int, quick: bool, durability: str | None = None
+) -> subprocess.Popen:
+    """``shoprec serve`` on ``dataset`` over the embedded store in ``store``; ``durability``
+    sets ``SHOPREC_DURABILITY`` (else the environment's, or the default: fsync)."""
     args = ["--dataset", dataset, "--store", str(store)]
-    return serve(args + (["--quick"] if quick else []), port)
+    env = {"SHOPREC_DURABILITY": durability} if durability else None
+    return serve(args + (["--quick"] if quick else []), port, env=env)
 
 
 def write_report(path: Path, table: str) -> None:
@@ -191,15 +198,21 @@ def views(
 
 
 def ingestion(
-    port: int, users: list[str], items: list[str], seconds: float, uuids: bool, batches: int = 400
+    port: int,
+    users: list[str],
+    items: list[str],
+    seconds: float,
+    uuids: bool,
+    batches: int = 400,
+    seed: int = 0,
 ) -> dict:
     """Batches of 1,000 events, each acknowledged once durable, for ``seconds`` (or until the
-    ``batches`` prepared ones run out); ``uuids``: random ids (see :func:`views`). The request
-    bodies are built before the clock starts, so the figure is the server's, not this
-    client's JSON encoding."""
-    rng = random.Random(0) if uuids else None
+    ``batches`` prepared ones run out); ``uuids``: random ids (see :func:`views`), drawn from
+    ``seed``. The request bodies are built before the clock starts, so the figure is the
+    server's, not this client's JSON encoding."""
+    rng = random.Random(seed) if uuids else None
     bodies = [
-        json.dumps({"events": views(users, items, k, 1000, "in", rng)}).encode()
+        json.dumps({"events": views(users, items, k, 1000, f"in{seed}", rng)}).encode()
         for k in range(0, 1000 * batches, 1000)
     ]
     n = 0
@@ -215,6 +228,34 @@ def ingestion(
     finally:
         c.close()
     return {"events": n, "events_per_s": n / (time.perf_counter() - t0), "batch": 1000}
+
+
+DURABILITIES = ("fsync", "os")
+
+
+def ingestion_by_durability(
+    dataset: str, quick: bool, users: list[str], items: list[str], rounds: int, seconds: float
+) -> dict[str, list[dict]]:
+    """:func:`ingestion` (ids in turn, then random ids) under each ``SHOPREC_DURABILITY``,
+    ``rounds`` times, alternating which setting goes first; each on a fresh server over a fresh
+    store (the dataset's history imported), so every figure starts from the same file."""
+    out: dict[str, list[dict]] = {d: [] for d in DURABILITIES}
+    for r in range(rounds):
+        for durability in DURABILITIES if r % 2 == 0 else DURABILITIES[::-1]:
+            port = free_port()
+            with tempfile.TemporaryDirectory() as store:
+                proc = start_server(dataset, Path(store), port, quick, durability)
+                try:
+                    run = {
+                        "round": r,
+                        "in_turn": ingestion(port, users, items, seconds, False, seed=r),
+                        "uuid": ingestion(port, users, items, seconds, True, seed=r),
+                    }
+                finally:
+                    stop(proc)
+            out[durability].append(run)
+            print("ingestion", durability, run, flush=True)
+    return out
 
 
 def kill_mid_stream(
@@ -276,6 +317,11 @@ def main() -> None:
     ap.add_argument("--rate", type=float, default=200)
     ap.add_argument("--seconds", type=float, default=30)
     ap.add_argument("--trials", type=int, default=1000)
+    ap.add_argument("--rounds", type=int, default=2, help="ingestion rounds, both settings each")
+    ap.add_argument("--ingest-seconds", type=float, default=10)
+    ap.add_argument(
+        "--durability", choices=DURABILITIES, default="fsync", help="of the first server"
+    )
     args = ap.parse_args()
     from shoprec.data.datasets import load_dataset
     from shoprec.settings import Settings
@@ -287,9 +333,10 @@ def main() -> None:
     users, items = data.users.to_list(), data.items.to_list()
     port = free_port()
     with tempfile.TemporaryDirectory() as store:
-        proc = start_server(args.dataset, Path(store), port, args.quick)
+        proc = start_server(args.dataset, Path(store), port, args.quick, args.durability)
         try:
             res: dict = {"dataset": args.dataset, "machine": f"{os.cpu_count()} cores"}
+            res["durability"] = args.durability
             closed_loop(port, lambda: f"/v1/users/{random.choice(users)}/recommendations", 4, 5)
             res["latency"] = fixed_rate(port, users, args.rate, args.seconds)  # after a warm-up
             print("latency", res["latency"])
@@ -305,11 +352,9 @@ def main() -> None:
             print("throughput", res["throughput"])
             res["freshness"] = freshness(port, users, args.trials)
             print("freshness", res["freshness"])
-            res["ingestion"] = ingestion(port, users, items, 10, uuids=False)
-            res["ingestion_uuid"] = ingestion(port, users, items, 10, uuids=True)
-            print("ingestion", res["ingestion"], res["ingestion_uuid"])
             acked = kill_mid_stream(proc, port, users, items)
-            proc = start_server(args.dataset, Path(store), port, args.quick)  # same store
+            # the same store, the same setting
+            proc = start_server(args.dataset, Path(store), port, args.quick, args.durability)
             res["kill_9"] = {
                 "acknowledged": len(acked),
                 "missing": missing_after_restart(port, acked),
@@ -317,15 +362,26 @@ def main() -> None:
             print("kill -9", res["kill_9"])
         finally:
             stop(proc)
+    res["ingestion"] = ingestion_by_durability(
+        args.dataset, args.quick, users, items, args.rounds, args.ingest_seconds
+    )
     OUT.mkdir(parents=True, exist_ok=True)
     (OUT / "serving.json").write_text(json.dumps(res, indent=2))
     lat, thr, fr = res["latency"], res["throughput"], res["freshness"]
-    ing, ing_u = res["ingestion"], res["ingestion_uuid"]
+
+    def rates(durability: str, kind: str) -> str:
+        runs = res["ingestion"][durability]
+        return ", ".join(f"{run[kind]['events_per_s']:,.0f}" for run in runs)
+
     md = [
         f"# Serving benchmarks ({args.dataset}, one server process, {res['machine']})",
         "",
         f"Command: `.venv/bin/python bench/serving.py --dataset {args.dataset}"
-        f"{' --quick' if args.quick else ''}`",
+        f"{' --quick' if args.quick else ''} --rounds {args.rounds}`",
+        "",
+        f"Rows above ingestion: one server, SHOPREC_DURABILITY={args.durability}. Ingestion: "
+        f"{args.rounds} rounds, each a fresh server and store per setting, the settings "
+        f"alternating, {args.ingest_seconds:.0f} s each kind; events/s per round.",
         "",
         "| measure | value |",
         "|---|---|",
@@ -340,11 +396,15 @@ def main() -> None:
         f"| freshness: profile shows the event | {100 * fr['profile_shows_event']:.1f}% |",
         f"| event acknowledgement p50 / p99 | {fr['ack_ms']['p50']:.2f} / "
         f"{fr['ack_ms']['p99']:.2f} ms |",
-        f"| batched ingestion (1,000 per request, durable) | {ing['events_per_s']:.0f} events/s |",
-        "| the same with random shoppers and items and UUID event ids | "
-        f"{ing_u['events_per_s']:.0f} events/s |",
         f"| kill -9 mid-stream, restart: acknowledged events missing | {res['kill_9']['missing']} "
         f"of {res['kill_9']['acknowledged']:,} |",
+        "| batched ingestion (1,000 per request), SHOPREC_DURABILITY=fsync (synchronous=FULL) "
+        f"| {rates('fsync', 'in_turn')} events/s |",
+        "| the same, SHOPREC_DURABILITY=os (synchronous=NORMAL) "
+        f"| {rates('os', 'in_turn')} events/s |",
+        "| random shoppers and items and UUID event ids, fsync "
+        f"| {rates('fsync', 'uuid')} events/s |",
+        f"| random shoppers and items and UUID event ids, os | {rates('os', 'uuid')} events/s |",
     ]
     write_report(OUT / "serving.md", "\n".join(md) + "\n")
     print("\n".join(md))

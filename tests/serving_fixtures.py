@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -67,13 +67,16 @@ def serve_in_thread(app: object) -> Iterator[str]:
         thread.join(timeout=10)
 
 
-def serve_synthetic(serving_root: Path, args: list[str], port: int) -> subprocess.Popen:
+def serve_synthetic(
+    serving_root: Path, args: list[str], port: int, env: Mapping[str, str] | None = None
+) -> subprocess.Popen:
     """``shoprec serve --dataset synthetic --quick --port PORT ARGS`` as a real subprocess on
     the models the session's ``built`` fixture trained under ``serving_root``, returned once
-    /healthz answers (its stderr is raised if it dies first)."""
+    /healthz answers (its stderr is raised if it dies first); ``env`` adds variables."""
     env = {
         "SHOPREC_ARTIFACTS_DIR": str(serving_root / "artifacts"),
         "SHOPREC_TEXT_CACHE": str(serving_root / "artifacts" / "text.npz"),
+        **(env or {}),
     }
     args = ["--dataset", "synthetic", "--quick", *args]
     return serve(args, port, env=env, timeout=180, quiet=True)

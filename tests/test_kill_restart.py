@@ -1,5 +1,7 @@
 """The server as a real subprocess: stream acknowledged events, ``kill -9`` it mid-stream,
-restart it on the same store: no acknowledged event is missing and user state is rebuilt."""
+restart it on the same store: no acknowledged event is missing and user state is rebuilt. Under
+both durability settings (``SHOPREC_DURABILITY``); a kill -9 is a process crash, which both
+survive (fsync also survives a power cut, which a test cannot cause here)."""
 
 from __future__ import annotations
 
@@ -12,19 +14,43 @@ from pathlib import Path
 import httpx
 import pytest
 
-from serving_fixtures import free_port, serve_synthetic
+from serving_fixtures import free_port, serve_synthetic, synthetic_engine
 from shoprec.store import open_embedded
 
+DURABILITY = ["fsync", "os"]
+#: ``PRAGMA synchronous`` for each setting: FULL, NORMAL.
+SYNCHRONOUS = {"fsync": 2, "os": 1}
 
-def start(serving_root: Path, store: Path, port: int) -> subprocess.Popen:
-    return serve_synthetic(serving_root, ["--store", str(store)], port)
+
+def start(serving_root: Path, store: Path, port: int, durability: str) -> subprocess.Popen:
+    env = {"SHOPREC_DURABILITY": durability}
+    return serve_synthetic(serving_root, ["--store", str(store)], port, env)
+
+
+@pytest.mark.parametrize("durability", DURABILITY)
+def test_server_build_opens_the_log_with_the_setting(
+    built, serving_root: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, durability: str
+) -> None:
+    """The store opened the way ``shoprec serve`` opens it (``build_engine`` on settings read
+    from the environment) runs the event log at the setting's ``synchronous`` level."""
+    monkeypatch.setenv("SHOPREC_DURABILITY", durability)
+    engine = synthetic_engine(serving_root, tmp_path).engine  # reuses the session's models
+    try:
+        conn = engine.events._db()
+        assert conn.execute("PRAGMA synchronous").fetchone()[0] == SYNCHRONOUS[durability]
+    finally:
+        engine.events.close()
+        engine.items.close()
 
 
 @pytest.mark.timeout(600)
-def test_kill_9_loses_no_acknowledged_event(built, serving_root: Path, tmp_path: Path) -> None:
+@pytest.mark.parametrize("durability", DURABILITY)
+def test_kill_9_loses_no_acknowledged_event(
+    built, serving_root: Path, tmp_path: Path, durability: str
+) -> None:
     port = free_port()
     items = built.data.items.to_list()
-    proc = start(serving_root, tmp_path, port)
+    proc = start(serving_root, tmp_path, port, durability)
     acked: list[str] = []
     stop = threading.Event()
 
@@ -63,7 +89,7 @@ def test_kill_9_loses_no_acknowledged_event(built, serving_root: Path, tmp_path:
     missing = [e for e in acked if e not in stored]
     assert missing == [], f"{len(missing)} acknowledged events lost"
     # restart: every user's state is rebuilt from the log
-    proc = start(serving_root, tmp_path, port)
+    proc = start(serving_root, tmp_path, port, durability)
     try:
         prof = httpx.get(f"http://127.0.0.1:{port}/v1/users/k0/profile").json()
         ours = [e for e in acked if int(e.split("-")[1]) % 25 % 7 == 0]
