@@ -5,6 +5,7 @@ survive (fsync also survives a power cut, which a test cannot cause here)."""
 
 from __future__ import annotations
 
+import os
 import signal
 import subprocess
 import threading
@@ -27,17 +28,21 @@ def start(serving_root: Path, store: Path, port: int, durability: str) -> subpro
     return serve_synthetic(serving_root, ["--store", str(store)], port, env)
 
 
-@pytest.mark.parametrize("durability", DURABILITY)
+def _synchronous(engine) -> int:
+    return int(engine.events._db().execute("PRAGMA synchronous").fetchone()[0])
+
+
 def test_server_build_opens_the_log_with_the_setting(
-    built, serving_root: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, durability: str
+    built, serving_root: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The store opened the way ``shoprec serve`` opens it (``build_engine`` on settings read
-    from the environment) runs the event log at the setting's ``synchronous`` level."""
-    monkeypatch.setenv("SHOPREC_DURABILITY", durability)
+    from the environment) runs the event log at the setting's ``synchronous`` level: the
+    session's engine (the default unless the variable is set), one more build under ``os``."""
+    assert _synchronous(built.engine) == SYNCHRONOUS[os.environ.get("SHOPREC_DURABILITY", "fsync")]
+    monkeypatch.setenv("SHOPREC_DURABILITY", "os")
     engine = synthetic_engine(serving_root, tmp_path).engine  # reuses the session's models
     try:
-        conn = engine.events._db()
-        assert conn.execute("PRAGMA synchronous").fetchone()[0] == SYNCHRONOUS[durability]
+        assert _synchronous(engine) == SYNCHRONOUS["os"]
     finally:
         engine.events.close()
         engine.items.close()
