@@ -158,3 +158,23 @@ def test_the_assistant_answers(browser, base_url: str) -> None:  # noqa: ANN001
     assert "Cleanser" in answer and "not available" not in answer
     page.screenshot(path=str(ARTIFACTS / "assistant.png"), full_page=True)
     page.close()
+
+
+def test_a_written_review_shows_its_sentiment_line(browser, base_url: str, built) -> None:  # noqa: ANN001
+    """A shopper writes a review in the product panel: it is scored at once, its label shown,
+    and the panel's review line counts it (a product no review had scored before)."""
+    engine = built.engine
+    item = next(i for i in engine.catalog.ids[1:] if engine.reviews.count(i) == 0)
+    page = browser.new_page(base_url=base_url)
+    page.goto("/")
+    page.wait_for_selector("body[data-ready='1']")
+    page.evaluate(f"openProduct({json.dumps(item)})")
+    page.wait_for_selector("#product-sentiment[data-count='0']", state="attached")
+    page.fill("#review-text", "I love it, excellent quality, I would buy it again.")
+    page.click("#review-form button[type='submit']")
+    page.wait_for_selector("#product-sentiment[data-count='1']", timeout=15_000)
+    line = page.inner_text("#product-sentiment")
+    assert line.startswith("100% of 1 reviewers are positive") and "sentiment model" in line
+    assert "reads positive" in page.inner_text("#review-status")
+    page.screenshot(path=str(ARTIFACTS / "storefront_review.png"), full_page=True)
+    page.close()

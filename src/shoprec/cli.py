@@ -209,7 +209,8 @@ def demo(
 def train_sentiment(verbose: bool = True) -> None:
     """Train the review sentiment model on the public reviews (MiniLM fine-tuned: about an hour
     on one CPU thread in fp32, less with more free cores, native bf16 or a GPU; saved under
-    artifacts/sentiment) and print its held-out figures; the API's sentiment endpoints use it."""
+    artifacts/sentiment) and print its held-out figures. A running server switches to it from
+    the quick model it trained at start-up, without a restart."""
     import json
 
     from shoprec.nlp.sentiment import ARTIFACT, save_model, train_default
@@ -288,6 +289,9 @@ def serve(
     url = f"http://{host}:{port}"
     stages = ", ".join(f"{k} {v:.0f} s" for k, v in built.seconds.items())
     console.print(f"ready in {sum(built.seconds.values()):.0f} s ({stages})")
+    if built.sentiment is not None:  # what scores reviews, or plainly why nothing does
+        served = built.engine.sentiment_served()
+        console.print(built.sentiment.describe(served), style=None if served else "yellow")
     # a full collection over the built engine would stall a request for a few hundred ms
     heap.settle()
     console.print(

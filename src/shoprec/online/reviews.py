@@ -48,6 +48,19 @@ class ReviewSentiment:
             for item, reviews in self._by_item.items():
                 self._by_item[item] = [r for r in reviews if r.review_id not in review_ids]
 
+    def snapshot(self) -> list[tuple[str, ScoredReview]]:
+        """Every scored review as (item id, review): what a new model rescores."""
+        with self._lock:
+            return [(item, r) for item, reviews in self._by_item.items() for r in reviews]
+
+    def replace(self, reviews: list[tuple[str, ScoredReview]]) -> None:
+        """Swap in ``reviews`` (a rescored snapshot) as the whole set, at once."""
+        fresh: dict[str, list[ScoredReview]] = defaultdict(list)
+        for item, r in reviews:
+            fresh[item].append(r)
+        with self._lock:
+            self._by_item = fresh
+
     def count(self, item_id: str) -> int:
         return len(self._by_item.get(item_id, ()))
 

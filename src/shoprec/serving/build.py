@@ -23,6 +23,7 @@ from shoprec.serving.engine import Engine
 from shoprec.serving.models import ModelBundle
 from shoprec.serving.offline import ServingPhase, build_phase, fit_ranker, offline_catalog
 from shoprec.serving.reload import ArtifactWatcher, artifact_stamp
+from shoprec.serving.sentiment import SentimentSource
 from shoprec.serving.shared import SharedState
 from shoprec.settings import Settings
 from shoprec.store import EventLog, ItemStore, MemoryStateStore, StateStore, open_embedded
@@ -94,6 +95,7 @@ class Built:
     data: SequenceData
     follow_from: int = 0  # the log's last seq when the engine was loaded
     seconds: dict[str, float] = field(default_factory=dict)  # wall time of each build stage
+    sentiment: SentimentSource | None = None  # where the review sentiment model comes from
 
 
 def import_events(data: SequenceData) -> list[Event]:
@@ -171,15 +173,11 @@ def build_engine(
         events, items = open_embedded(store_dir, settings.durability)
         log.info("embedded event log durability: %s (SHOPREC_DURABILITY)", settings.durability)
         states = MemoryStateStore[UserState]()
-    engine = Engine(
-        events,
-        items,
-        states,
-        vectorize,
-        tagger,
-        sentiment=lambda: sentiment_model(sentiment_settings or settings, vectorize),
-        shared=shared,
-    )
+    # the trained sentiment model, else the quick one trained now (seconds), before any request
+    source = SentimentSource(sentiment_settings or settings, lambda: vectorize.encoder)
+    source.prepare()
+    clock.lap("sentiment")
+    engine = Engine(events, items, states, vectorize, tagger, sentiment=source.load, shared=shared)
     attach_experiments(engine, store_dir)
     if items.count() == 0:
         items.upsert(data.catalog, 0.0)
@@ -199,7 +197,7 @@ def build_engine(
     final.bundle.version = f"{artifact_stamp(trained.path):.0f}"
     engine.set_bundle(final.bundle)
     clock.lap("engine")
-    return Built(engine, valid, final, data, follow_from, clock.seconds)
+    return Built(engine, valid, final, data, follow_from, clock.seconds, source)
 
 
 class _Stages:
@@ -245,20 +243,18 @@ def attach_experiments(engine: Engine, store_dir: Path) -> None:
 
 def sentiment_model(settings: Settings, vectorize: Vectorizer):  # -> sentiment model | None
     """The trained review sentiment model (``shoprec train-sentiment``, cached under
-    artifacts/), or None until one exists: serving never trains in a request. Either artifact
-    type loads (the manifest names it): the fine-tuned MiniLM or the older frozen-encoder head."""
-    from shoprec.nlp.sentiment import ARTIFACT, load_model
-
-    path = Path(settings.artifacts_dir) / ARTIFACT
-    if not (path / "manifest.json").is_file():
-        return None
-    return load_model(path, vectorize.encoder)
+    artifacts/), or None until one exists. Either artifact type loads (the manifest names it):
+    the fine-tuned MiniLM or the older frozen-encoder head. The quick model, served until a
+    trained one exists, is :class:`~shoprec.serving.sentiment.SentimentSource`'s."""
+    served = SentimentSource(settings, lambda: vectorize.encoder).trained()
+    return None if served is None else served.model
 
 
 def watch_artifacts(built: Built, settings: Settings, quick: bool) -> ArtifactWatcher:
     """Hot reload: when training publishes a new checkpoint of the served model, rebuild and
     swap the bundle. A quick-preset server (``make demo``) also takes the full model that
-    ``shoprec train`` publishes for the same dataset."""
+    ``shoprec train`` publishes for the same dataset. A second watcher switches the review
+    sentiment model to the one ``shoprec train-sentiment`` publishes."""
     data = built.data
     split = leave_one_out(data.sequences, data.timestamps)
     ranker = built.final.bundle.ranker
@@ -273,4 +269,6 @@ def watch_artifacts(built: Built, settings: Settings, quick: bool) -> ArtifactWa
 
     names = ["sasrec-quick", "sasrec"] if quick else ["sasrec"]
     paths = [checkpoint_dir(settings, data.name, n) for n in names]
+    if built.sentiment is not None:  # and the sentiment model train-sentiment publishes
+        built.sentiment.watch(built.engine)
     return ArtifactWatcher(built.engine, paths, rebuild).start()

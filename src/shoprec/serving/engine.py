@@ -38,6 +38,7 @@ if TYPE_CHECKING:
     from shoprec.nlp.assistant import Assistant
     from shoprec.nlp.search import ProductSearch
     from shoprec.nlp.sentiment import SentimentModel
+    from shoprec.serving.sentiment import ServedSentiment
     from shoprec.serving.shared import SharedState
 
 log = logging.getLogger(__name__)
@@ -67,6 +68,9 @@ class Engine:
     vectorize : texts -> ``(N, 384)`` unit text vectors (the encoder, behind the cache).
     tagger : zero-shot tagger for items without catalog categories (None: catalog tags only).
     strategy : the default pipeline settings.
+    sentiment : returns the review sentiment model, as a
+        :class:`~shoprec.serving.sentiment.ServedSentiment` or a bare model; may raise
+        ``SentimentUnavailable`` saying why there is none (asked again at most every 30 s).
     """
 
     def __init__(
@@ -77,7 +81,7 @@ class Engine:
         vectorize: Callable[[list[str]], np.ndarray],
         tagger: ItemTagger | None = None,
         strategy: Strategy | None = None,
-        sentiment: Callable[[], SentimentModel] | None = None,
+        sentiment: Callable[[], ServedSentiment | SentimentModel] | None = None,
         shared: SharedState | None = None,
     ) -> None:
         self.events, self.items, self.states = events, items, states
@@ -93,8 +97,9 @@ class Engine:
         self.reviews = ReviewSentiment()
         self._sentiment_factory = sentiment
         self.shared = shared  # Redis stores shared by replicas (None: embedded, one process)
-        self._sentiment: SentimentModel | None = None
+        self._sentiment: ServedSentiment | None = None
         self._sentiment_checked = -1e9
+        self.sentiment_reason = "no review sentiment model configured"  # while there is none
         self.clock = 0.0  # the latest event time seen: "now" for trending and new arrivals
         self._write = threading.Lock()
         self.drift: dict[int, float] = {}  # item index -> sentiment drift (see online.reviews)
@@ -193,9 +198,13 @@ class Engine:
             self._score_reviews([e for e in events if e.type is EventType.REVIEW and e.text])
 
     # -- review sentiment -------------------------------------------------------------------
-    def sentiment_model(self) -> SentimentModel | None:
-        """The review sentiment model, loaded on first use; None while none is trained (looked
-        for again at most every 30 s, so a model trained later is picked up)."""
+    def sentiment_served(self) -> ServedSentiment | None:
+        """The review sentiment model serving now, with its name and version; None while
+        there is none (:attr:`sentiment_reason` says why; looked for again at most every 30 s,
+        so a model published later is picked up)."""
+        from shoprec.nlp.sentiment.quick import SentimentUnavailable
+        from shoprec.serving.sentiment import ServedSentiment
+
         now = time.monotonic()
         if (
             self._sentiment is None
@@ -203,14 +212,35 @@ class Engine:
             and now - self._sentiment_checked > 30.0
         ):
             self._sentiment_checked = now
-            self._sentiment = self._sentiment_factory()
+            try:
+                found = self._sentiment_factory()
+            except SentimentUnavailable as e:
+                self.sentiment_reason = str(e)
+                return None
+            if found is not None and not isinstance(found, ServedSentiment):
+                found = ServedSentiment(found, type(found).__name__, "unversioned")
+            self._sentiment = found
         return self._sentiment
 
+    def sentiment_model(self) -> SentimentModel | None:
+        """The bare model of :meth:`sentiment_served` (None while there is none)."""
+        served = self.sentiment_served()
+        return None if served is None else served.model
+
+    def switch_sentiment(self, served: ServedSentiment) -> None:
+        """Serve ``served`` from now on, every stored review rescored by it
+        (:func:`~shoprec.serving.sentiment.switch`)."""
+        from shoprec.serving.sentiment import switch
+
+        switch(self, served, self._write)
+
+    def _set_sentiment(self, served: ServedSentiment) -> None:
+        self._sentiment = served
+
     def _score_reviews(self, events: list[Event]) -> None:
-        if not events or self.sentiment_model() is None:
+        model = self.sentiment_model() if events else None
+        if model is None:
             return
-        model = self.sentiment_model()
-        assert model is not None
         results = model.predict([e.text or "" for e in events])
         for e, r in zip(events, results, strict=True):
             rid = e.event_id or f"{e.user_id}|{e.item_id}|{e.timestamp:.0f}"

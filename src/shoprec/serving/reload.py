@@ -1,5 +1,7 @@
 """Artifact hot reload: a watcher notices a newly published sequence-model checkpoint and
-swaps a rebuilt model bundle into the engine; requests in flight keep the old one.
+swaps a rebuilt model bundle into the engine; requests in flight keep the old one. The same
+watcher, given its own ``install``, switches the review sentiment model
+(``serving/sentiment.py``).
 
 It may watch several checkpoint folders (a quick-preset server also watches the full model's,
 so that ``shoprec train`` upgrades a ``make demo`` server); the newest publication wins."""
@@ -10,6 +12,7 @@ import logging
 import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 from shoprec.serving.engine import Engine
 from shoprec.serving.models import ModelBundle
@@ -27,23 +30,29 @@ class ArtifactWatcher:
     """Poll ``paths`` every ``interval`` seconds; when one has a stamp newer than any seen,
     ``rebuild(that path)`` and swap.
 
-    A failed rebuild is logged and the engine keeps serving the previous bundle.
+    A failed rebuild is logged and the engine keeps serving the previous bundle. ``install``
+    (default: ``engine.set_bundle``) puts what ``rebuild`` returned in service; ``stamp``
+    (default: the newest stamp now) is the publication already served.
     """
 
     def __init__(
         self,
         engine: Engine,
         paths: Path | Sequence[Path],
-        rebuild: Callable[[Path], ModelBundle],
+        rebuild: Callable[[Path], Any],
         interval: float = 5.0,
+        install: Callable[[Any], None] | None = None,
+        stamp: float | None = None,
+        name: str = "artifact-watcher",
     ) -> None:
         self.paths = [paths] if isinstance(paths, Path) else list(paths)
         self.engine, self.rebuild, self.interval = engine, rebuild, interval
+        self.install: Callable[[Any], None] = install or engine.set_bundle
         self.path = self.paths[0]  # the checkpoint serving now
-        self.stamp = max(artifact_stamp(p) for p in self.paths)
+        self.stamp = max(artifact_stamp(p) for p in self.paths) if stamp is None else stamp
         self.reloads = 0
         self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="artifact-watcher", daemon=True)
+        self._thread = threading.Thread(target=self._run, name=name, daemon=True)
 
     def start(self) -> ArtifactWatcher:
         self._thread.start()
@@ -59,14 +68,14 @@ class ArtifactWatcher:
         if stamp <= self.stamp:
             return False
         try:
-            bundle = self.rebuild(path)
+            new: ModelBundle | Any = self.rebuild(path)
+            self.install(new)
         except Exception:
             log.exception("reloading %s failed; keeping the current models", path)
             return False
-        self.engine.set_bundle(bundle)
         self.stamp, self.path = stamp, path
         self.reloads += 1
-        log.info("hot-reloaded models from %s (version %s)", path, bundle.version)
+        log.info("hot-reloaded models from %s (version %s)", path, getattr(new, "version", "?"))
         return True
 
     def _run(self) -> None:

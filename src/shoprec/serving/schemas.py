@@ -413,6 +413,8 @@ class SentimentOne(BaseModel):
 
 class SentimentOut(BaseModel):
     results: list[SentimentOne]
+    model: str = Field(description="The model that scored: quick, fine-tuned (or frozen-encoder)")
+    model_version: str = Field(description="Its version (quick: data hash and training time)")
 
 
 class WeekSentiment(BaseModel):
@@ -433,3 +435,5 @@ class ItemSentimentOut(BaseModel):
     drift: float = Field(description="Net sentiment of the last 4 weeks minus before")
     trend: list[WeekSentiment]
     highlight: str | None
+    model: str | None = Field(description="The model that scored the reviews (null: none yet)")
+    model_version: str | None

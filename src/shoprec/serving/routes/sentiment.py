@@ -20,15 +20,19 @@ router = APIRouter(prefix="/v1", tags=["sentiment"])
 
 @router.post("/sentiment", response_model=SentimentOut, dependencies=[READ], responses=UNAVAILABLE)
 def score(body: SentimentIn, engine: EngineDep) -> dict:
-    """Negative / neutral / positive with an intensity in [0, 1] per text."""
-    model = engine.sentiment_model()
-    if model is None:
-        raise HTTPException(503, "sentiment model unavailable", headers={"Retry-After": "60"})
+    """Negative / neutral / positive with an intensity in [0, 1] per text, and the model
+    (quick or fine-tuned) and version that scored them."""
+    served = engine.sentiment_served()
+    if served is None:
+        reason = f"sentiment model unavailable: {engine.sentiment_reason}"
+        raise HTTPException(503, reason, headers={"Retry-After": "60"})
     return {
         "results": [
             {"label": r.label, "intensity": r.intensity, "scores": r.scores}
-            for r in model.predict(body.texts)
-        ]
+            for r in served.model.predict(body.texts)
+        ],
+        "model": served.name,
+        "model_version": served.version,
     }
 
 
@@ -46,8 +50,11 @@ async def item_sentiment(
     if item_id not in engine.catalog:
         raise HTTPException(404, f"item_id: unknown item {item_id!r}")
     hl = engine.reviews.highlight(item_id)
+    served = engine.sentiment_served()
     return {
         "item_id": item_id,
         **engine.reviews.summary(item_id),
         "highlight": hl[1] if hl else None,
+        "model": served.name if served else None,
+        "model_version": served.version if served else None,
     }

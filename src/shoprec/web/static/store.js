@@ -89,13 +89,49 @@ async function openProduct(itemId) {
   $("product-meta").textContent = [it.price != null ? `$${it.price.toFixed(2)}` : "", it.brand, it.derived_category || (it.category || []).join(" > ")].filter(Boolean).join(" · ");
   $("product-desc").textContent = it.description || "";
   $("product-sentiment").textContent = "";
-  fetch(`/v1/items/${encodeURIComponent(itemId)}/sentiment`).then((r) => (r.ok ? r.json() : null)).then((s) => {
-    if (s && s.count) $("product-sentiment").textContent = `${Math.round(100 * s.positive)}% of ${s.count} reviewers are positive`;
-  }).catch(() => {});
+  $("review-status").textContent = "";
+  showSentiment(itemId);
   const sim = await api(`/v1/items/${encodeURIComponent(itemId)}/similar?n=6`);
   await renderList($("similar"), sim.items);
   $("product").focus();
   await loadFeed();
+}
+
+// The product's review line: the share of positive reviews and the model that scored them.
+async function showSentiment(itemId) {
+  const s = await fetch(`/v1/items/${encodeURIComponent(itemId)}/sentiment`)
+    .then((r) => (r.ok ? r.json() : null)).catch(() => null);
+  if ($("product").dataset.itemId !== itemId) return;  // another product was opened meanwhile
+  const line = s && s.count ? `${Math.round(100 * s.positive)}% of ${s.count} reviewers are positive` : "";
+  $("product-sentiment").textContent = line && s.model ? `${line} (${s.model} sentiment model)` : line;
+  $("product-sentiment").dataset.count = String(s ? s.count : 0);
+}
+
+// A shopper's review: sent as a review event (scored on arrival), its own label shown at once.
+async function postReview(e) {
+  e.preventDefault();
+  const itemId = $("product").dataset.itemId;
+  const text = $("review-text").value.trim();
+  if (!itemId || !text) return;
+  const status = $("review-status");
+  status.textContent = "Posting…";
+  const eventId = `web-review-${state.user}-${itemId}-${Date.now()}`;
+  try {
+    await send("review", itemId, { text, event_id: eventId });
+  } catch (err) {
+    status.textContent = `Not posted: ${err.message}`;
+    return;
+  }
+  $("review-text").value = "";
+  const r = await fetch("/v1/sentiment", {
+    method: "POST", headers: { "content-type": "application/json" },
+    body: JSON.stringify({ texts: [text] }),
+  });
+  const body = await r.json().catch(() => ({}));
+  status.textContent = r.ok
+    ? `Thanks: your review reads ${body.results[0].label} (${body.model} sentiment model).`
+    : `Review posted; ${body.error || "sentiment unavailable"}.`;
+  await showSentiment(itemId);
 }
 
 function renderCart() {
@@ -128,6 +164,7 @@ $("add-to-cart").addEventListener("click", async () => {
   renderCart();
   await loadFeed();
 });
+$("review-form").addEventListener("submit", postReview);
 $("cart-button").addEventListener("click", () => { $("cart").hidden = !$("cart").hidden; });
 $("buy").addEventListener("click", async () => {
   for (const id of state.cart) await send("purchase", id);
