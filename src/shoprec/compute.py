@@ -11,7 +11,6 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
-from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Literal
@@ -147,17 +146,3 @@ def configure_threads(threads: int = 0) -> int:
     n = threads if threads > 0 else free_cores()
     torch.set_num_threads(n)
     return n
-
-
-@contextlib.contextmanager
-def threads_for(n: int) -> Iterator[None]:
-    """Run a block with ``n`` torch threads (``0`` = leave as is), restoring the count after."""
-    import torch
-
-    before = torch.get_num_threads()
-    if n > 0:
-        torch.set_num_threads(n)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
