@@ -15,9 +15,9 @@ from threadpoolctl import threadpool_limits
 from shoprec.data.datasets import load_dataset
 from shoprec.data.interactions import SequenceData
 from shoprec.serving.build import build_engine
-from shoprec.serving.candidates import _top
+from shoprec.ranking.candidates import _top
 from shoprec.serving.engine import Engine
-from shoprec.serving.pipeline import Recommended, Result
+from shoprec.ranking.pipeline import Recommended, Result
 from shoprec.settings import Settings
 
 

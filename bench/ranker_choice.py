@@ -28,7 +28,7 @@ from shoprec.data.splits import leave_one_out
 from shoprec.models.ranker import FEATURES, Ranker, RankerConfig
 from shoprec.online.tags import ItemTagger
 from shoprec.serving.build import Vectorizer
-from shoprec.serving.offline import (
+from shoprec.ranking.fit import (
     RANKER_USERS,
     build_phase,
     offline_catalog,

@@ -21,7 +21,7 @@ from shoprec.experiments.offpolicy import (
     write_log,
 )
 from shoprec.experiments.simulator import BeautyShoppers
-from shoprec.serving.strategy import Strategy
+from shoprec.ranking.strategy import Strategy
 
 GRID = weight_grid(Strategy())
 ONLY_CLICKS = Objective(clicks=1.0, purchases=0.0, diversity=0.0)

@@ -14,7 +14,7 @@ import redis
 
 from shoprec.data.records import Event, EventType
 from shoprec.experiments.registry import Experiment, ExperimentError, ExperimentRegistry
-from shoprec.serving.strategy import Strategy
+from shoprec.ranking.strategy import Strategy
 from shoprec.store.redis import RedisStateStore
 from shoprec.store.sqlite_state import SQLiteStateStore
 

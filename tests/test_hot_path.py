@@ -6,10 +6,10 @@ import numpy as np
 import pytest
 
 from shoprec.online.trending import Trending
-from shoprec.serving.candidates import SAMPLE, _top, _top_sparse
-from shoprec.serving.catalog import LabelIndex
-from shoprec.serving.pipeline import make_fill_order
-from shoprec.serving.rerank import mmr
+from shoprec.ranking.candidates import SAMPLE, _top, _top_sparse
+from shoprec.ranking.catalog import LabelIndex
+from shoprec.ranking.pipeline import make_fill_order
+from shoprec.ranking.rerank import mmr
 
 
 def _reference_top(scores: np.ndarray, k: int) -> np.ndarray:
@@ -133,7 +133,7 @@ def test_trending_add_many_equals_one_add_per_event() -> None:
 
 
 def test_session_slots_bring_the_last_items_neighbours_into_view() -> None:
-    from shoprec.serving.pipeline import _with_session_slots
+    from shoprec.ranking.pipeline import _with_session_slots
 
     order = np.arange(100, 150)  # candidate positions, best first
     # nearest first: 150 and 155 are not in the list, 104 already ranks above its slot (8),
@@ -153,7 +153,7 @@ def test_session_slots_bring_the_last_items_neighbours_into_view() -> None:
 def test_session_slots_keep_the_rule_for_every_neighbour_on_real_orders() -> None:
     """Each placed neighbour ends at or above its slot, whatever the order (random trials):
     a later insertion never pushes an earlier-placed neighbour below its own slot."""
-    from shoprec.serving.pipeline import SESSION_EVERY, SESSION_FIRST, _with_session_slots
+    from shoprec.ranking.pipeline import SESSION_EVERY, SESSION_FIRST, _with_session_slots
 
     rng = np.random.default_rng(0)
     for _ in range(200):
@@ -202,7 +202,7 @@ def test_served_encoder_adds_the_models_text_lift(built, serving_root) -> None:
     indices, the bundle's text-neighbour table) as offline (model ids, its own table)."""
     from serving_fixtures import synthetic_settings
     from shoprec.models.sasrec_recommender import SASRecRecommender
-    from shoprec.serving.models import build_bundle
+    from shoprec.ranking.bundle import build_bundle
     from shoprec.training.sasrec_job import checkpoint_dir
 
     data, catalog = built.data, built.engine.catalog
@@ -220,7 +220,7 @@ def test_served_encoder_adds_the_models_text_lift(built, serving_root) -> None:
 
 
 def test_head_values_are_the_largest_in_order() -> None:
-    from shoprec.serving.candidates import _head_values
+    from shoprec.ranking.candidates import _head_values
 
     for n, k in ((12_101, 1000), (12_101, 100), (300, 1000), (50_000, 7)):
         scores = np.random.default_rng(n + k).standard_normal(n).astype(np.float32)
@@ -231,7 +231,7 @@ def _reference_candidates(bundle, vectors, trending, req, st):  # noqa: ANN001, 
     """generate()'s features by their plain definitions: a dense co-visitation sum over the
     catalog, each candidate's anchor by a loop over the recent items, the sequence rank by a
     full sort."""
-    from shoprec.serving.candidates import COVIS_RECENT, SEQ_RANK_CAP, TEXT_RECENT, F
+    from shoprec.ranking.candidates import COVIS_RECENT, SEQ_RANK_CAP, TEXT_RECENT, F
 
     n = bundle.n_rows
     hist = req.history
@@ -264,7 +264,7 @@ def _reference_candidates(bundle, vectors, trending, req, st):  # noqa: ANN001, 
 
 
 def test_candidate_features_match_their_definitions(built) -> None:
-    from shoprec.serving.candidates import generate
+    from shoprec.ranking.candidates import generate
 
     eng = built.engine
     bundle, cat = eng.bundle, eng.catalog

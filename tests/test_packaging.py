@@ -213,7 +213,7 @@ def test_wheel_installs_and_runs_on_its_own(tmp_path: Path) -> None:
     assert run(shoprec, "--version").strip() == f"shoprec {version}"
     probe = (
         "import shoprec, shoprec.serving.app\n"
-        "from shoprec.web.routes import templates\n"
+        "from shoprec.serving.web.routes import templates\n"
         "templates.get_template('store.html'); templates.get_template('dashboard.html')\n"
         "print(shoprec.__file__)"
     )

@@ -38,13 +38,13 @@ def pipeline_runs(
     """One ModelRun per pipeline variant, sharing the models and the ranker."""
     from shoprec.models.ranker import FEATURES
     from shoprec.online.tags import ItemTagger
-    from shoprec.serving.offline import (
+    from shoprec.ranking.fit import (
         PipelineRecommender,
         build_phase,
         fit_ranker,
         offline_catalog,
     )
-    from shoprec.serving.strategy import Strategy
+    from shoprec.ranking.strategy import Strategy
     from shoprec.text.encoder import TextEncoder
     from shoprec.training.sasrec_job import text_vectors_for
 

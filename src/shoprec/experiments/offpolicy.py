@@ -28,7 +28,7 @@ from pathlib import Path
 import numpy as np
 from scipy import stats as sps
 
-from shoprec.serving.strategy import Strategy
+from shoprec.ranking.strategy import Strategy
 
 
 @dataclass(frozen=True)

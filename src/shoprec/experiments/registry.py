@@ -29,7 +29,7 @@ from shoprec.experiments.bandit import thompson_shares
 from shoprec.experiments.exploration import ExplorationLog, keyed
 from shoprec.experiments.offpolicy import Logged
 from shoprec.experiments.stats import Moments, mean_ci, prob_best, welch_diff, wilson
-from shoprec.serving.strategy import Strategy
+from shoprec.ranking.strategy import Strategy
 from shoprec.store.protocols import StateStore
 from shoprec.store.redis_health import StoreUnavailable
 

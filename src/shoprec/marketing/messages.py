@@ -5,8 +5,8 @@ can check the message the same way as an assistant answer."""
 from __future__ import annotations
 
 from shoprec.nlp.assistant import Answer, Citation, Constraints
-from shoprec.serving.catalog import Catalog
-from shoprec.serving.explain import short
+from shoprec.ranking.catalog import Catalog
+from shoprec.ranking.explain import short
 
 
 def message(

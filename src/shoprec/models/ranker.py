@@ -12,7 +12,7 @@ import numpy as np
 
 from shoprec.models.artifacts import read_arrays, write_arrays
 
-#: Candidate features, in column order (see :mod:`shoprec.serving.candidates`).
+#: Candidate features, in column order (see :mod:`shoprec.ranking.candidates`).
 FEATURES: tuple[str, ...] = (
     "seq",  # sequence model score
     "seq_logrank",  # log1p of the item's rank in the sequence model's list

@@ -10,7 +10,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from shoprec.serving.catalog import Catalog
+from shoprec.ranking.catalog import Catalog
 
 ORDER_WORDS = re.compile(
     r"\b(order|orders|ordered|return|returns|refund|cancel|package|parcel|deliver|delivery|"

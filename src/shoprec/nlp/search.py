@@ -13,7 +13,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from shoprec.serving.catalog import Catalog
+from shoprec.ranking.catalog import Catalog
 
 RRF_K = 60.0
 POOL = 200

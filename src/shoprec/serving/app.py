@@ -77,7 +77,7 @@ def create_app(
         sentiment,
         users,
     )
-    from shoprec.web import routes as web
+    from shoprec.serving.web import routes as web
 
     app = FastAPI(
         title=title,

@@ -20,8 +20,8 @@ from shoprec.models.sasrec_recommender import SASRecRecommender
 from shoprec.online.state import UserState
 from shoprec.online.tags import ItemTagger
 from shoprec.serving.engine import Engine
-from shoprec.serving.models import ModelBundle
-from shoprec.serving.offline import ServingPhase, build_phase, fit_ranker, offline_catalog
+from shoprec.ranking.bundle import ModelBundle
+from shoprec.ranking.fit import ServingPhase, build_phase, fit_ranker, offline_catalog
 from shoprec.serving.reload import ArtifactWatcher, artifact_stamp
 from shoprec.serving.sentiment import SentimentSource
 from shoprec.serving.shared import SharedState

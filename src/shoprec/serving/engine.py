@@ -22,14 +22,14 @@ from shoprec.online.reviews import LABELS, ReviewSentiment, ScoredReview
 from shoprec.online.state import UserState, state_key
 from shoprec.online.tags import ItemTagger, tags_for_catalog
 from shoprec.online.trending import Trending
-from shoprec.serving.candidates import Request
-from shoprec.serving.catalog import Catalog
-from shoprec.serving.explain import short
-from shoprec.serving.models import ModelBundle, build_bundle, extend, neighbours
-from shoprec.serving.pipeline import Pipeline, Result, make_fill_order
-from shoprec.serving.rerank import Filters, allowed
+from shoprec.ranking.candidates import Request
+from shoprec.ranking.catalog import Catalog
+from shoprec.ranking.explain import short
+from shoprec.ranking.bundle import ModelBundle, build_bundle, extend, neighbours
+from shoprec.ranking.pipeline import Pipeline, Result, make_fill_order
+from shoprec.ranking.rerank import Filters, allowed
 from shoprec.serving.stats import LiveStats
-from shoprec.serving.strategy import Strategy
+from shoprec.ranking.strategy import Strategy
 from shoprec.store.memory import MemoryStateStore
 from shoprec.store.protocols import EventLog, ItemStore, StateStore
 from shoprec.store.redis import StoreUnavailable
@@ -388,7 +388,7 @@ class Engine:
     ) -> list[tuple[int, float, list[str]]]:
         """Lexical + semantic matches for ``query``, re-ranked for the shopper when known."""
         from shoprec.nlp.search import ProductSearch
-        from shoprec.serving.explain import tag_phrase
+        from shoprec.ranking.explain import tag_phrase
 
         if self._search is None:
             # queries are embedded apart from the item cache when the vectorizer can

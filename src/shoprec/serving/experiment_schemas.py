@@ -13,7 +13,7 @@ Name = Annotated[str, Field(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9_
 
 class StrategyIn(BaseModel):
     """Pipeline settings of a variant; omitted fields keep the currently served strategy's
-    value (see :class:`shoprec.serving.strategy.Strategy` for their meaning)."""
+    value (see :class:`shoprec.ranking.strategy.Strategy` for their meaning)."""
 
     model_config = ConfigDict(extra="forbid")
 

@@ -11,8 +11,8 @@ import numpy as np
 from shoprec.experiments.offpolicy import diversity
 from shoprec.experiments.registry import Assignment
 from shoprec.serving.engine import Engine
-from shoprec.serving.pipeline import Result
-from shoprec.serving.strategy import Strategy
+from shoprec.ranking.pipeline import Result
+from shoprec.ranking.strategy import Strategy
 
 
 def log_variants(

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from shoprec.serving.engine import Engine
-from shoprec.serving.models import ModelBundle
+from shoprec.ranking.bundle import ModelBundle
 
 log = logging.getLogger(__name__)
 

@@ -17,7 +17,7 @@ from shoprec.serving.experiment_schemas import (
 )
 from shoprec.serving.routes.deps import ADMIN, READ, EngineDep
 from shoprec.serving.schemas import CONFLICT, NOT_FOUND
-from shoprec.serving.strategy import Strategy
+from shoprec.ranking.strategy import Strategy
 
 router = APIRouter(prefix="/v1", tags=["experiments"])
 NamePath = Annotated[str, Path(min_length=1, max_length=100)]

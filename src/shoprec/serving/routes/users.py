@@ -54,8 +54,8 @@ async def recommendations(
     request_id = None
     if arm is not None and arm.explore:  # exploration traffic: log every variant's list
         from shoprec.serving.explore import log_variants
-        from shoprec.serving.pipeline import Result
-        from shoprec.serving.strategy import Strategy
+        from shoprec.ranking.pipeline import Result
+        from shoprec.ranking.strategy import Strategy
 
         def other(st: Strategy) -> Result:
             uid = user_id if not session_id else ""

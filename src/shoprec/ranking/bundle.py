@@ -18,7 +18,7 @@ from shoprec.models.ranker import Ranker
 from shoprec.models.sasrec_infer import SASRecEncoder
 from shoprec.models.sasrec_recommender import SASRecRecommender
 from shoprec.models.scoring import TEXT_K, text_neighbours
-from shoprec.serving.catalog import Catalog
+from shoprec.ranking.catalog import Catalog
 
 log = logging.getLogger(__name__)
 

@@ -12,12 +12,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from shoprec.serving.candidates import Candidates, F, Request, generate
-from shoprec.serving.catalog import Catalog
-from shoprec.serving.explain import fallback_reason, reasons_for, short
-from shoprec.serving.models import ModelBundle
-from shoprec.serving.rerank import Filters, allowed, explore_slots, mmr
-from shoprec.serving.strategy import Strategy
+from shoprec.ranking.candidates import Candidates, F, Request, generate
+from shoprec.ranking.catalog import Catalog
+from shoprec.ranking.explain import fallback_reason, reasons_for, short
+from shoprec.ranking.bundle import ModelBundle
+from shoprec.ranking.rerank import Filters, allowed, explore_slots, mmr
+from shoprec.ranking.strategy import Strategy
 
 log = logging.getLogger(__name__)
 

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from functools import lru_cache
 
 from shoprec.models.ranker import FEATURES
-from shoprec.serving.catalog import Catalog
+from shoprec.ranking.catalog import Catalog
 
 F = {name: j for j, name in enumerate(FEATURES)}
 MAX_REASONS = 2

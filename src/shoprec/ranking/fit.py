@@ -25,10 +25,10 @@ from shoprec.models.sasrec_recommender import SASRecRecommender
 from shoprec.online.state import UserState
 from shoprec.online.tags import ItemTagger, tags_for_catalog
 from shoprec.online.trending import Trending
-from shoprec.serving.candidates import Request, generate
-from shoprec.serving.catalog import Catalog
-from shoprec.serving.models import ModelBundle, build_bundle
-from shoprec.serving.strategy import Strategy
+from shoprec.ranking.candidates import Request, generate
+from shoprec.ranking.catalog import Catalog
+from shoprec.ranking.bundle import ModelBundle, build_bundle
+from shoprec.ranking.strategy import Strategy
 
 log = logging.getLogger(__name__)
 
@@ -180,7 +180,7 @@ class PipelineRecommender:
     uses_time = True
 
     def __init__(self, catalog: Catalog, phase: ServingPhase, strategy: Strategy) -> None:
-        from shoprec.serving.pipeline import Pipeline
+        from shoprec.ranking.pipeline import Pipeline
 
         self.catalog, self.phase, self.strategy = catalog, phase, strategy
         self.pipeline = Pipeline(catalog, strategy)
@@ -195,7 +195,7 @@ class PipelineRecommender:
         histories: list[np.ndarray],
         timestamps: list[np.ndarray] | None = None,
     ) -> np.ndarray:
-        from shoprec.serving.rerank import Filters
+        from shoprec.ranking.rerank import Filters
 
         b = self.phase.bundle
         out = np.full((len(histories), b.n_rows), -1e9, np.float32)

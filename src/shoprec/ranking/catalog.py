@@ -3,7 +3,7 @@ prices, stock, arrival time and tags, as numpy arrays the pipeline reads without
 
 The catalog owns the serving id space. Trained models carry their own item id lists and are
 aligned to it on load; an item upserted after training gets its text vector at once and is
-scored through it (see :mod:`shoprec.serving.models`).
+scored through it (see :mod:`shoprec.ranking.bundle`).
 """
 
 from __future__ import annotations

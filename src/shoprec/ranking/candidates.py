@@ -11,9 +11,9 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from shoprec.models.ranker import FEATURES
-from shoprec.serving.catalog import LabelIndex
-from shoprec.serving.models import ModelBundle, neighbours
-from shoprec.serving.strategy import Strategy
+from shoprec.ranking.catalog import LabelIndex
+from shoprec.ranking.bundle import ModelBundle, neighbours
+from shoprec.ranking.strategy import Strategy
 
 F = {name: j for j, name in enumerate(FEATURES)}
 #: Recent items read by co-visitation (latest weighs 1, each older one half as much).
@@ -142,7 +142,7 @@ def generate(
 ) -> Candidates:
     """Union of every source's candidates with their features.
 
-    ``labels`` the catalog's :class:`~shoprec.serving.catalog.LabelIndex` (a ``(N + 1, L)``
+    ``labels`` the catalog's :class:`~shoprec.ranking.catalog.LabelIndex` (a ``(N + 1, L)``
     matrix of tag label ids), ``vectors`` ``(N + 1, 384)`` text vectors, ``added_at``
     ``(N + 1,)``, ``trending`` ``(N + 1,)`` decayed scores; all aligned to
     ``bundle.n_rows``. ``trending_top``: the trending items best first when the caller has
