@@ -13,7 +13,8 @@ from shoprec.data.datasets import load_dataset, load_shop_folder
 from shoprec.data.readers import read_events, read_reviews
 from shoprec.data.records import EventType
 from shoprec.data.splits import leave_one_out
-from shoprec.data.synthetic import SyntheticStore, generate
+from shoprec.data.synthetic import generate
+from shoprec.data.synthetic_store import SyntheticStore
 
 POSITIVE = {"love", "great", "excellent", "amazing", "perfect", "wonderfully", "favourite"}
 NEUTRAL = {"okay", "decent", "average", "mostly", "nothing special"}

@@ -5,321 +5,35 @@ categories, a favourite brand, a price band), sessions of events over about 90 d
 whose text agrees with their rating. The signal is learnable: shoppers mostly browse their
 preferred categories, stay within a sub-category inside a session, buy only what they viewed, and
 some items are far more popular than others. Everything is a pure function of the seed.
+The words come from :mod:`shoprec.data.synthetic_vocab`; the result is a
+:class:`~shoprec.data.synthetic_store.SyntheticStore`.
 """
 
 from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
-import pandas as pd
 
-from shoprec.data.interactions import SequenceData
 from shoprec.data.records import Event, EventType, Item, Review
+from shoprec.data.synthetic_store import ShopperTaste, SyntheticStore
+from shoprec.data.synthetic_vocab import (
+    BRANDS,
+    CATALOG_TEXT,
+    EXTRAS,
+    INGREDIENTS,
+    PRICE_BANDS,
+    REVIEW_DETAILS,
+    REVIEW_OPENERS,
+    TIERS,
+)
 
 log = logging.getLogger(__name__)
 
-#: Event types that count as an interaction with an item (a sequence step).
-INTERACTION_TYPES = (EventType.VIEW, EventType.CLICK, EventType.ADD_TO_CART, EventType.PURCHASE)
 START = 1_704_067_200  # 2024-01-01 00:00 UTC; fixed so that output depends on the seed only
 DAYS = 90
 DAY = 86_400
-
-# category -> (median price, {sub-category: product nouns}, adjectives, benefits, sizes)
-CATALOG_TEXT: dict[str, tuple[float, dict[str, list[str]], list[str], list[str], list[str]]] = {
-    "Skin Care": (
-        24.0,
-        {
-            "Moisturizers": ["Face Cream", "Night Cream", "Gel Moisturizer"],
-            "Cleansers": ["Foaming Cleanser", "Cleansing Balm", "Micellar Water"],
-            "Serums": ["Vitamin C Serum", "Hyaluronic Serum", "Retinol Serum"],
-        },
-        ["Hydrating", "Brightening", "Soothing", "Daily", "Overnight", "Gentle"],
-        ["locks in moisture for 24 hours", "evens out skin tone", "calms redness and dryness"],
-        ["30 ml", "50 ml", "1.7 oz"],
-    ),
-    "Makeup": (
-        16.0,
-        {
-            "Face": ["Foundation", "Concealer", "Setting Powder"],
-            "Eyes": ["Mascara", "Eyeliner", "Eyeshadow Palette"],
-            "Lips": ["Lipstick", "Lip Gloss", "Lip Liner"],
-        },
-        ["Matte", "Long-Wear", "Volumizing", "Satin", "Waterproof", "Sheer"],
-        [
-            "stays put from morning to night",
-            "blends easily without streaks",
-            "builds from sheer to full",
-        ],
-        ["0.3 oz", "1 fl oz", "8 g"],
-    ),
-    "Hair Care": (
-        14.0,
-        {
-            "Shampoo": ["Shampoo", "Clarifying Shampoo", "Dry Shampoo"],
-            "Conditioner": ["Conditioner", "Hair Mask", "Leave-In Conditioner"],
-            "Styling": ["Hair Oil", "Curl Cream", "Texturizing Spray"],
-        },
-        ["Repairing", "Color-Safe", "Smoothing", "Volumizing", "Sulfate-Free", "Nourishing"],
-        [
-            "repairs dry and damaged ends",
-            "tames frizz in humid weather",
-            "adds body without residue",
-        ],
-        ["250 ml", "8.5 fl oz", "1 L"],
-    ),
-    "Fragrance": (
-        55.0,
-        {
-            "Women": ["Eau de Parfum", "Body Mist", "Perfume Oil"],
-            "Men": ["Eau de Toilette", "Cologne", "Aftershave Balm"],
-        },
-        ["Floral", "Woody", "Citrus", "Fresh", "Amber", "Musky"],
-        [
-            "opens with bergamot and settles into cedar",
-            "lasts through the day",
-            "blends jasmine with soft vanilla",
-        ],
-        ["50 ml", "100 ml", "3.4 oz"],
-    ),
-    "Bath & Body": (
-        11.0,
-        {
-            "Body Wash": ["Body Wash", "Shower Gel", "Bath Soak"],
-            "Body Lotion": ["Body Lotion", "Body Butter", "Hand Cream"],
-            "Scrubs": ["Sugar Scrub", "Salt Scrub", "Exfoliating Mitt"],
-        },
-        ["Shea", "Coconut", "Lavender", "Unscented", "Whipped", "Mineral"],
-        [
-            "leaves skin soft and smooth",
-            "rinses clean with a light scent",
-            "polishes away rough patches",
-        ],
-        ["200 ml", "16 oz", "400 ml"],
-    ),
-    "Nails": (
-        9.0,
-        {
-            "Nail Polish": ["Nail Polish", "Gel Polish", "Top Coat"],
-            "Nail Care": ["Cuticle Oil", "Nail Strengthener", "Polish Remover"],
-        },
-        ["Glossy", "Quick-Dry", "Chip-Resistant", "Shimmer", "Nude", "Crimson"],
-        ["dries in under a minute", "resists chips for a week", "strengthens brittle nails"],
-        ["0.5 fl oz", "15 ml", "10 ml"],
-    ),
-    "Tools & Accessories": (
-        18.0,
-        {
-            "Brushes": ["Foundation Brush", "Brush Set", "Blending Sponge"],
-            "Hair Tools": ["Hair Dryer", "Flat Iron", "Curling Wand"],
-        },
-        ["Professional", "Compact", "Travel", "Ionic", "Ceramic", "Vegan"],
-        ["gives an even finish every time", "heats up in seconds", "folds away for travel"],
-        ["1 piece", "set of 5", "set of 12"],
-    ),
-    "Men's Grooming": (
-        15.0,
-        {
-            "Shaving": ["Shaving Cream", "Safety Razor", "Pre-Shave Oil"],
-            "Beard Care": ["Beard Oil", "Beard Balm", "Beard Trimmer"],
-        },
-        ["Classic", "Sandalwood", "Cooling", "Sensitive", "Charcoal", "Cedar"],
-        [
-            "gives a close shave without irritation",
-            "softens coarse beard hair",
-            "keeps the jawline sharp",
-        ],
-        ["100 ml", "3.4 oz", "30 ml"],
-    ),
-}
-BRANDS = [
-    "Verdant",
-    "Lumiere Lab",
-    "Aurora Bloom",
-    "Pure Ritual",
-    "Nordic Dew",
-    "Silk & Stone",
-    "Maison Ardent",
-    "Glowhaus",
-    "Fern & Fable",
-    "Coastline",
-    "Ember & Oak",
-    "Velvet Fox",
-    "Botanica Nova",
-    "Clearwell",
-    "Petal Theory",
-    "Urban Apothecary",
-    "Saltwater Co.",
-    "Halcyon",
-    "Indigo Grove",
-    "Marigold & Mint",
-    "Northbound",
-    "Opaline",
-    "True Tonic",
-    "Wildroot",
-    "Zenith Labs",
-]
-TIERS = {"budget": 0.6, "mid": 1.0, "premium": 1.8}
-PRICE_BANDS = {"budget": -0.5, "mid": 0.0, "premium": 0.55}  # log-price offset a shopper likes
-EXTRAS = [
-    "Dermatologist tested and free of parabens.",
-    "Cruelty-free and vegan.",
-    "Made with {ingredient}.",
-    "Recyclable packaging.",
-    "Suitable for everyday use.",
-]
-INGREDIENTS = [
-    "aloe vera",
-    "green tea extract",
-    "argan oil",
-    "shea butter",
-    "niacinamide",
-    "jojoba oil",
-]
-REVIEW_OPENERS = {
-    "positive": [
-        "I love this {noun}.",
-        "Great {noun}, it works wonderfully.",
-        "Excellent quality for the price.",
-        "My new favourite {noun}, simply amazing.",
-        "Perfect {noun}, exactly what I wanted.",
-    ],
-    "neutral": [
-        "It's okay, nothing special.",
-        "A decent {noun}, but I expected more.",
-        "Average results so far.",
-        "Okay for everyday use, not remarkable.",
-    ],
-    "negative": [
-        "Very disappointed with this {noun}.",
-        "Terrible quality, it stopped working fast.",
-        "A waste of money.",
-        "Poor results and an awful smell.",
-    ],
-}
-REVIEW_DETAILS = {
-    "positive": [
-        "I would buy it again.",
-        "{brand} got this one right.",
-        "It arrived quickly and well packed.",
-    ],
-    "neutral": [
-        "The scent is mild.",
-        "I might try another brand next time.",
-        "It does what it says, mostly.",
-    ],
-    "negative": [
-        "I would not buy it again.",
-        "I am returning it.",
-        "It did nothing that the label promised.",
-    ],
-}
-
-
-@dataclass(frozen=True)
-class ShopperTaste:
-    """A synthetic shopper's latent taste: preferred categories, favourite brand, price band."""
-
-    user_id: str
-    categories: tuple[str, ...]
-    brand: str
-    price_band: str
-
-
-@dataclass
-class SyntheticStore:
-    """A generated shop: catalog, shoppers' tastes, events (time-ordered per user) and reviews.
-
-    ``quality[i]`` (float64) is the latent quality of ``catalog[i]``; ratings follow it.
-    """
-
-    catalog: list[Item]
-    users: list[ShopperTaste]
-    events: list[Event]
-    reviews: list[Review]
-    quality: np.ndarray
-    seed: int
-
-    def interactions(self) -> pd.DataFrame:
-        """Item interactions (view, click, add_to_cart, purchase): ``user_id, item_id,
-        timestamp, type``, sorted by user then time (repeats of an item kept)."""
-        kinds = {t.value for t in INTERACTION_TYPES}
-        rows = [
-            (e.user_id, e.item_id, e.timestamp, e.type.value)
-            for e in self.events
-            if e.type.value in kinds
-        ]
-        return pd.DataFrame(rows, columns=["user_id", "item_id", "timestamp", "type"])
-
-    def to_sequence_data(self) -> SequenceData:
-        """One sequence per user: the items they interacted with, in order of first interaction.
-
-        Views, clicks, carts and purchases all count; later repeats of an item are dropped so
-        that a leave-one-out target is never already in the user's history. Internal item ids
-        follow catalog order, internal user ids follow ``users``.
-        """
-        from shoprec.data.datasets import build_sequence_data
-
-        inter = self.interactions().drop_duplicates(["user_id", "item_id"], keep="first")
-        return build_sequence_data(inter.reset_index(drop=True), self.catalog, name="synthetic")
-
-    def write(self, folder: Path) -> Path:
-        """Write a shop export: ``items.csv``, ``interactions.csv``, ``events.csv`` (every event
-        with its query, text and rating) and ``reviews.csv``. Returns ``folder``."""
-        folder = Path(folder)
-        folder.mkdir(parents=True, exist_ok=True)
-        pd.DataFrame(
-            {
-                "item_id": [it.item_id for it in self.catalog],
-                "title": [it.title for it in self.catalog],
-                "description": [it.description for it in self.catalog],
-                "category": [" > ".join(it.category) for it in self.catalog],
-                "brand": [it.brand for it in self.catalog],
-                "price": [f"{it.price:.2f}" for it in self.catalog],
-                "in_stock": ["true" if it.in_stock else "false" for it in self.catalog],
-            }
-        ).to_csv(folder / "items.csv", index=False)
-        inter = self.interactions()
-        inter["timestamp"] = inter["timestamp"].astype(np.int64)
-        inter.to_csv(folder / "interactions.csv", index=False)
-        pd.DataFrame(
-            [
-                {
-                    "event_id": e.event_id,
-                    "session_id": e.session_id,
-                    "user_id": e.user_id,
-                    "item_id": e.item_id,
-                    "timestamp": int(e.timestamp),
-                    "type": e.type.value,
-                    "query": e.query or "",
-                    "text": e.text or "",
-                    "rating": "" if e.rating is None else int(e.rating),
-                }
-                for e in self.events
-            ]
-        ).to_csv(folder / "events.csv", index=False)
-        pd.DataFrame(
-            [
-                {
-                    "review_id": r.review_id,
-                    "item_id": r.item_id,
-                    "user_id": r.user_id,
-                    "rating": int(r.rating or 0),
-                    "timestamp": int(r.timestamp or 0),
-                    "text": r.text,
-                }
-                for r in self.reviews
-            ]
-        ).to_csv(folder / "reviews.csv", index=False)
-        log.info(
-            "wrote synthetic shop (%d items, %d events) to %s",
-            len(self.catalog),
-            len(self.events),
-            folder,
-        )
-        return folder
 
 
 def _catalog(
