@@ -12,12 +12,19 @@ layer). A head (multinomial logistic regression or a one-layer MLP, optionally b
 features weighted by naive-Bayes log-count ratios, optionally blended with a second logistic
 regression on the embedding alone) gives the class probabilities.
 
-Modules: :mod:`.features` (pieces, encoders, cache), :mod:`.model` (config, model, intensity),
-:mod:`.finetune` (the fine-tuned model), :mod:`.data` (review sets, splits), :mod:`.evaluate`
-(reports, VADER), :mod:`.train` (variants chosen on validation, :func:`train_default`,
-:func:`load_model` for either artifact type, :func:`load_or_train`).
+Modules: :mod:`.config` (the frozen-encoder model's hyper-parameters), :mod:`.features`
+(pieces, encoders, cache), :mod:`.model` (model, intensity), :mod:`.finetune` (the fine-tuned
+model), :mod:`.quick` (the NB-TF-IDF model served until a fine-tuned one exists), :mod:`.data`
+(review sets, splits), :mod:`.evaluate` (reports, VADER), :mod:`.train` (variants chosen on
+validation, :func:`train_default`, :func:`load_model` for either artifact type,
+:func:`load_or_train`).
+
+Part of the nlp layer: it may import models, text, data, compute and settings (today it uses
+models.artifacts, text.encoder, compute and settings). Within it, config sits below features,
+features below model, and the other modules build on model.
 """
 
+from shoprec.nlp.sentiment.config import SentimentConfig
 from shoprec.nlp.sentiment.data import load_reviews, split_alexa, split_multidomain
 from shoprec.nlp.sentiment.evaluate import class_report, evaluate, macro_f1, vader_baseline
 from shoprec.nlp.sentiment.features import (
@@ -35,7 +42,6 @@ from shoprec.nlp.sentiment.model import (
     NEG,
     NEU,
     POS,
-    SentimentConfig,
     SentimentModel,
     SentimentResult,
     intensity,

@@ -9,15 +9,13 @@ from collections.abc import Sequence
 from inspect import signature
 from pathlib import Path
 from types import SimpleNamespace
-from typing import TYPE_CHECKING, Protocol, cast
+from typing import Protocol, cast
 
 import numpy as np
 
 from shoprec.compute import resolve
+from shoprec.nlp.sentiment.config import SentimentConfig
 from shoprec.text.encoder import DIM, TextEncoder, VectorCache, model_path
-
-if TYPE_CHECKING:
-    from shoprec.nlp.sentiment.model import SentimentConfig
 
 
 class Encoder(Protocol):

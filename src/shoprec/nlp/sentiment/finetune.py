@@ -22,10 +22,10 @@ from typing import Any, Self
 import numpy as np
 
 from shoprec.compute import resolve
+from shoprec.nlp.sentiment.config import SentimentConfig
 from shoprec.nlp.sentiment.model import (
     LABELS,
     NEU,
-    SentimentConfig,
     SentimentResult,
     _fit_lr,
     _log_softmax,

@@ -14,11 +14,12 @@ from typing import Any, TypeAlias, cast
 import numpy as np
 import pandas as pd
 
+from shoprec.nlp.sentiment.config import SentimentConfig
 from shoprec.nlp.sentiment.data import load_reviews, split_alexa, split_multidomain
 from shoprec.nlp.sentiment.evaluate import evaluate, vader_baseline
 from shoprec.nlp.sentiment.features import CachedEncoder, Encoder, LayerEncoder
 from shoprec.nlp.sentiment.finetune import FINETUNE_ARTIFACT, FineTuneConfig, FineTunedSentiment
-from shoprec.nlp.sentiment.model import ARTIFACT, SentimentConfig, SentimentModel, _named
+from shoprec.nlp.sentiment.model import ARTIFACT, SentimentModel, _named
 from shoprec.settings import Settings
 
 log = logging.getLogger(__name__)
