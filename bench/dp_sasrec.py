@@ -33,10 +33,11 @@ def run_arm(arm: str, args: argparse.Namespace, out: Path) -> None:
     from shoprec.data.datasets import load_dataset
     from shoprec.data.interactions import TrainData
     from shoprec.data.splits import leave_one_out
-    from shoprec.evaluation import metrics as M
-    from shoprec.evaluation.protocol import ranking_metrics, score_batch
+    from shoprec.evaluation.protocol import ranking_metrics
+    from shoprec.models import rank_metrics as R
     from shoprec.models.sasrec_recommender import SASRecRecommender
     from shoprec.models.scoring import mask_histories
+    from shoprec.models.validation import score_batch
     from shoprec.settings import Settings
     from shoprec.training.dp import DPConfig
     from shoprec.training.sasrec_job import BEST_CONFIG, text_vectors_for
@@ -71,7 +72,7 @@ def run_arm(arm: str, args: argparse.Namespace, out: Path) -> None:
         sl = slice(s, s + 2048)
         scores = score_batch(rec, users[sl], hist[sl], None if times is None else times[sl])
         mask_histories(scores, hist[sl])
-        ranks.append(M.target_ranks(scores, split.test[sl]))
+        ranks.append(R.target_ranks(scores, split.test[sl]))
     h = rec.history_
     result = {
         "arm": arm,

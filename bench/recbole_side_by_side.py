@@ -273,11 +273,11 @@ def ours_protocol(
 
 def unmasked(model: VectorScorer, users, histories, targets) -> dict[str, float]:
     """The same ranking without masking earlier items: what RecBole's evaluator does."""
-    from shoprec.evaluation import metrics as M
     from shoprec.evaluation.protocol import ranking_metrics
+    from shoprec.models import rank_metrics as R
 
     ranks = [
-        M.target_ranks(
+        R.target_ranks(
             model.score(users[s : s + 2048], histories[s : s + 2048]), targets[s : s + 2048]
         )
         for s in range(0, len(users), 2048)

@@ -20,9 +20,9 @@ import numpy as np
 from shoprec.data.datasets import load_dataset
 from shoprec.data.interactions import TrainData
 from shoprec.data.splits import leave_one_out
-from shoprec.evaluation import metrics as M
 from shoprec.evaluation.protocol import rank_phase, ranking_metrics, sample_negatives
 from shoprec.evaluation.runner import COLD_MAX_COUNT
+from shoprec.models import rank_metrics as R
 from shoprec.models.sasrec_recommender import SASRecRecommender
 from shoprec.settings import Settings
 from shoprec.training.sasrec_job import BEST_CONFIG, text_vectors_for
@@ -74,8 +74,8 @@ def main() -> None:
                 "total_seconds": time.perf_counter() - t0,
                 "test_no_refit": ranking_metrics(no_refit.ranks),
                 "test_refit": ranking_metrics(with_refit.ranks),
-                "valid_cold_NDCG@10": M.ndcg(on_valid.ranks[valid_cold], 10),
-                "test_cold_NDCG@10": M.ndcg(with_refit.ranks[test_cold], 10),
+                "valid_cold_NDCG@10": R.ndcg(on_valid.ranks[valid_cold], 10),
+                "test_cold_NDCG@10": R.ndcg(with_refit.ranks[test_cold], 10),
                 "cold_users": [int(valid_cold.sum()), int(test_cold.sum())],
             },
             indent=2,

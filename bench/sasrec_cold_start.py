@@ -24,9 +24,9 @@ import torch
 from shoprec.data.datasets import load_dataset
 from shoprec.data.interactions import TrainData
 from shoprec.data.splits import leave_one_out
-from shoprec.evaluation import metrics as M
 from shoprec.evaluation.protocol import rank_phase, sample_negatives
 from shoprec.evaluation.runner import COLD_MAX_COUNT
+from shoprec.models import rank_metrics as R
 from shoprec.models.sasrec_recommender import SASRecRecommender
 from shoprec.settings import Settings
 from shoprec.training.sasrec_job import BEST_CONFIG, text_vectors_for
@@ -50,9 +50,9 @@ def measure(model, users, hist, targets, times, counts, n_items) -> dict:
     res = rank_phase(model, users, hist, targets, neg, timestamps=times)
     cold = counts[targets] <= COLD_MAX_COUNT
     return {
-        "NDCG@10": M.ndcg(res.ranks, 10),
-        "HR@10": M.hit_rate(res.ranks, 10),
-        "cold_NDCG@10": M.ndcg(res.ranks[cold], 10),
+        "NDCG@10": R.ndcg(res.ranks, 10),
+        "HR@10": R.hit_rate(res.ranks, 10),
+        "cold_NDCG@10": R.ndcg(res.ranks[cold], 10),
         "cold_users": int(cold.sum()),
     }
 

@@ -25,8 +25,8 @@ import numpy as np
 from shoprec.data.datasets import load_dataset
 from shoprec.data.interactions import TrainData
 from shoprec.data.splits import LeaveOneOut, leave_one_out
-from shoprec.evaluation import metrics as M
 from shoprec.evaluation.protocol import rank_phase, ranking_metrics, sample_negatives
+from shoprec.models import rank_metrics as R
 from shoprec.models.base import Recommender
 from shoprec.models.registry import MODELS, ModelSpec
 from shoprec.models.scoring import mask_histories
@@ -62,7 +62,7 @@ def target_ranks(
         sl = slice(start, start + batch_size)
         scores = model.score(users[sl], histories[sl]).astype(np.float32, copy=False)
         mask_histories(scores, histories[sl])
-        ranks.append(M.target_ranks(scores, targets[sl]))
+        ranks.append(R.target_ranks(scores, targets[sl]))
     return np.concatenate(ranks)
 
 

@@ -8,20 +8,21 @@ import numpy as np
 import pytest
 
 from shoprec.evaluation import metrics as M
+from shoprec.models import rank_metrics as R
 from shoprec.models.scoring import mask_histories, top_k
 
 
 def test_hit_rate_and_ndcg_by_hand() -> None:
     ranks = np.array([0, 1, 4, 9, 30])
-    assert M.hit_rate(ranks, 1) == pytest.approx(1 / 5)
-    assert M.hit_rate(ranks, 5) == pytest.approx(3 / 5)
-    assert M.hit_rate(ranks, 10) == pytest.approx(4 / 5)
+    assert R.hit_rate(ranks, 1) == pytest.approx(1 / 5)
+    assert R.hit_rate(ranks, 5) == pytest.approx(3 / 5)
+    assert R.hit_rate(ranks, 10) == pytest.approx(4 / 5)
     expected5 = (1 / math.log2(2) + 1 / math.log2(3) + 1 / math.log2(6)) / 5
-    assert M.ndcg(ranks, 5) == pytest.approx(expected5)
+    assert R.ndcg(ranks, 5) == pytest.approx(expected5)
     expected10 = expected5 + 1 / math.log2(11) / 5
-    assert M.ndcg(ranks, 10) == pytest.approx(expected10)
-    assert M.hit_rate(np.array([], dtype=np.int64), 10) == 0.0
-    assert M.ndcg(np.array([], dtype=np.int64), 10) == 0.0
+    assert R.ndcg(ranks, 10) == pytest.approx(expected10)
+    assert R.hit_rate(np.array([], dtype=np.int64), 10) == 0.0
+    assert R.ndcg(np.array([], dtype=np.int64), 10) == 0.0
 
 
 def test_target_ranks_with_masking_and_top_k() -> None:
@@ -38,7 +39,7 @@ def test_target_ranks_with_masking_and_top_k() -> None:
     mask_histories(scores, histories)
     assert np.all(np.isneginf(scores[:, 0]))
     assert np.isneginf(scores[0, [1, 2]]).all() and np.isneginf(scores[1, 6])
-    ranks = M.target_ranks(scores, np.array([4, 5, 3]))
+    ranks = R.target_ranks(scores, np.array([4, 5, 3]))
     # row 0: 3 (0.7) beats 4; row 1: nothing left above 5; row 2: 4 wins, 1 and 2 tie lower ids
     assert ranks.tolist() == [1, 0, 3]
     ids, top_scores = top_k(scores, 4)
@@ -59,13 +60,13 @@ def test_top_k_breaks_boundary_ties_by_lower_id() -> None:
 def test_target_ranks_masked_nan_and_constant_scores() -> None:
     scores = np.array([[-np.inf, 1.0, 2.0, 3.0]])
     mask_histories(scores, [np.array([3])])
-    assert M.target_ranks(scores, np.array([3])).tolist() == [3]  # masked target comes last
+    assert R.target_ranks(scores, np.array([3])).tolist() == [3]  # masked target comes last
     nan_scores = np.array([[-np.inf, np.nan, 1.0, 0.5]])
-    assert M.target_ranks(nan_scores, np.array([1])).tolist() == [3]  # NaN = -inf
+    assert R.target_ranks(nan_scores, np.array([1])).tolist() == [3]  # NaN = -inf
     flat = np.zeros((4, 101))
-    ranks = M.target_ranks(flat, np.array([1, 10, 50, 100]))
+    ranks = R.target_ranks(flat, np.array([1, 10, 50, 100]))
     assert ranks.tolist() == [1, 10, 50, 100]  # ties give no credit beyond id order
-    assert M.hit_rate(ranks, 10) == 0.25
+    assert R.hit_rate(ranks, 10) == 0.25
 
 
 def test_catalog_coverage_and_novelty() -> None:

@@ -8,11 +8,11 @@ import pytest
 import torch
 
 from shoprec.data.interactions import TrainData
+from shoprec.models.batching import pad_left
 from shoprec.models.sasrec import SASRec, SASRecConfig
 from shoprec.models.sasrec_infer import SASRecEncoder
 from shoprec.models.sasrec_recommender import SASRecRecommender
 from shoprec.models.scoring import recommend
-from shoprec.training.sequences import pad_left
 
 N_ITEMS = 30
 
@@ -221,7 +221,7 @@ def test_text_lift_adds_cosine_of_latest_items_neighbours(text_model, tmp_path) 
 
 def test_calibration_grid_equals_scoring_with_each_pair(text_model) -> None:
     """The fast (tau, beta) grid gives the NDCG@10 that score() gives with each pair set."""
-    from shoprec.evaluation.protocol import validation_ndcg10
+    from shoprec.models.validation import validation_ndcg10
     from shoprec.training.sasrec_job import _grid_ndcg10
 
     hist = _cyclic_histories(40, seed=6)

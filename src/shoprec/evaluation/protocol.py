@@ -6,9 +6,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from shoprec.evaluation import metrics as M
+from shoprec.models import rank_metrics as R
 from shoprec.models.base import Recommender
 from shoprec.models.scoring import mask_histories, top_k
+from shoprec.models.validation import score_batch
 
 KS = (5, 10, 20)
 
@@ -22,20 +23,6 @@ class PhaseResult:
     pos_scores: np.ndarray  # (U,) click view: percentile of the true item
     neg_scores: np.ndarray  # (U,) click view: percentile of a random untouched item
     extra: dict[str, float] = field(default_factory=dict)
-
-
-def score_batch(
-    model: Recommender,
-    users: np.ndarray,
-    histories: list[np.ndarray],
-    timestamps: list[np.ndarray] | None,
-) -> np.ndarray:
-    """``model.score`` as float32, passing ``timestamps`` to models that read time."""
-    if timestamps is not None and getattr(model, "uses_time", False):
-        scores = model.score(users, histories, timestamps=timestamps)  # type: ignore[call-arg]
-    else:
-        scores = model.score(users, histories)
-    return scores.astype(np.float32, copy=False)
 
 
 def rank_phase(
@@ -65,11 +52,11 @@ def rank_phase(
         times = None if timestamps is None else timestamps[sl]
         scores = score_batch(model, users[sl], hist, times)
         mask_histories(scores, hist)
-        ranks.append(M.target_ranks(scores, targets[sl]))
+        ranks.append(R.target_ranks(scores, targets[sl]))
         tops.append(top_k(scores, 10)[0])
         n_valid = np.isfinite(scores).sum(axis=1)
         for tgt, out in ((targets[sl], pos), (negatives[sl], neg)):
-            r = M.target_ranks(scores, tgt)
+            r = R.target_ranks(scores, tgt)
             out.append(1.0 - r / np.maximum(n_valid, 1))
         if progress is not None:
             progress(min(start + batch_size, len(users)))  # type: ignore[operator]
@@ -81,32 +68,12 @@ def rank_phase(
     )
 
 
-def validation_ndcg10(
-    model: Recommender,
-    histories: list[np.ndarray],
-    targets: np.ndarray,
-    timestamps: list[np.ndarray] | None = None,
-    batch_size: int = 2048,
-) -> float:
-    """NDCG@10 of ``targets`` under full ranking with histories masked: the early-stopping
-    score of the torch models. User ``u`` (1-based) is ``histories[u - 1]``."""
-    users = np.arange(1, len(histories) + 1)
-    ranks = []
-    for s in range(0, len(users), batch_size):
-        sl = slice(s, s + batch_size)
-        times = None if timestamps is None else timestamps[sl]
-        scores = score_batch(model, users[sl], histories[sl], times)
-        mask_histories(scores, histories[sl])
-        ranks.append(M.target_ranks(scores, targets[sl]))
-    return M.ndcg(np.concatenate(ranks), 10)
-
-
 def ranking_metrics(ranks: np.ndarray) -> dict[str, float]:
     """HR and NDCG at 5, 10, 20."""
     out: dict[str, float] = {}
     for k in KS:
-        out[f"HR@{k}"] = M.hit_rate(ranks, k)
-        out[f"NDCG@{k}"] = M.ndcg(ranks, k)
+        out[f"HR@{k}"] = R.hit_rate(ranks, k)
+        out[f"NDCG@{k}"] = R.ndcg(ranks, k)
     return out
 
 

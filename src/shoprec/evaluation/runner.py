@@ -24,6 +24,7 @@ from shoprec.data.interactions import SequenceData, TrainData
 from shoprec.data.splits import LeaveOneOut, leave_one_out
 from shoprec.evaluation import metrics as M
 from shoprec.evaluation.protocol import PhaseResult, rank_phase, ranking_metrics, sample_negatives
+from shoprec.models import rank_metrics as R
 from shoprec.models.base import Recommender
 
 log = logging.getLogger(__name__)
@@ -132,7 +133,7 @@ def evaluate_model(ctx: Context, run: ModelRun, progress: Progress | None = None
             model = run.build(params).fit(ctx.train_data("all" if run.leak_all else "valid"))
             fit_seconds = time.perf_counter() - t0
             res = _rank(ctx, model, "valid", progress, f"{run.name} valid {params}")
-            score = M.ndcg(res.ranks, 10)
+            score = R.ndcg(res.ranks, 10)
             grid_rows.append({"params": params, "valid_NDCG@10": score, "fit_seconds": fit_seconds})
             log.info("%s %s valid NDCG@10 %.4f", run.name, params, score)
             if best is None or score > best[0]:
@@ -179,8 +180,8 @@ def beyond_accuracy(ctx: Context, test: PhaseResult, valid: PhaseResult) -> dict
         out["ILD@10"] = M.intra_list_diversity(test.top10, ctx.text_vectors)
     cold = counts[s.test] <= COLD_MAX_COUNT
     out["cold_users"] = float(cold.sum())
-    out["cold_NDCG@10"] = M.ndcg(test.ranks[cold], 10)
-    out["cold_HR@10"] = M.hit_rate(test.ranks[cold], 10)
+    out["cold_NDCG@10"] = R.ndcg(test.ranks[cold], 10)
+    out["cold_HR@10"] = R.hit_rate(test.ranks[cold], 10)
     # click view: threshold picked on validation (true item vs a random untouched one)
     y_valid = np.r_[np.ones(len(valid.pos_scores)), np.zeros(len(valid.neg_scores))]
     threshold = M.best_threshold(y_valid, np.r_[valid.pos_scores, valid.neg_scores])

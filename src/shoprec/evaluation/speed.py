@@ -26,11 +26,11 @@ def user_encoder_latency(model_dir: Path | None, n_requests: int = 3000, seed: i
     import torch
     from threadpoolctl import threadpool_limits
 
+    from shoprec.models.batching import pad_left
     from shoprec.models.sasrec import SASRec
     from shoprec.models.sasrec_infer import SASRecEncoder
     from shoprec.models.sasrec_recommender import SASRecRecommender
     from shoprec.training.sasrec_job import BEST_CONFIG
-    from shoprec.training.sequences import pad_left
 
     if model_dir is not None and (model_dir / "manifest.json").is_file():
         net = SASRecRecommender.load(model_dir).model_

@@ -2,7 +2,7 @@
 
 Reading order: config -> graph (:func:`normalized_adjacency`) -> network (:class:`LightGCNNet`:
 ``propagate`` and the training ``loss``) -> :class:`LightGCN`, the Recommender (``fit`` through
-the shared :func:`~shoprec.training.loop.train`, numpy ``score``, ``save``/``load``).
+the shared :func:`~shoprec.models.train_loop.train`, numpy ``score``, ``save``/``load``).
 
 The graph has one node per user and per item; ``A = D^-1/2 [[0, R], [R^T, 0]] D^-1/2`` with ``R``
 the binary user-item matrix of the training histories. Layer ``k`` is ``E_k = A @ E_{k-1}``;
@@ -15,13 +15,8 @@ vectors of its distinct items: the first propagation layer of a new user node is
 weighted) mean of its items, and the mean is the no-training version of that. ``fold_in_mix``
 blends it with the learned vector of a known user whose history grew.
 
-Measured on Amazon Beauty (leave-one-out, full ranking, history masked; 1 CPU thread, defaults
-unless said): BPR (lr 5e-3, 40 epochs, still creeping up) valid NDCG@10 .0355, test .0236;
-sampled softmax on cosines, temperature 0.1: valid .0422 (best epoch 18), test .0296 (0.2: .0419,
-.0303, but twice the epochs), hence the default. Fold-in for a grown history, measured on
-validation by fitting on the training histories minus their last item and ranking the
-validation item with the full (one item longer) history: fold_in_mix 0 / .25 / .5 / .75 / 1 gave
-NDCG@10 .0275 / .0298 / .0322 / .0344 / .0362, hence 1 (test: .0239 with 0, .0296 with 1).
+The defaults are Amazon Beauty's validation choices: the sampled softmax on cosines at
+temperature 0.1 (valid NDCG@10 .0422, BPR .0355) and ``fold_in_mix`` 1 (the best of 0 to 1).
 """
 
 from __future__ import annotations
@@ -40,9 +35,9 @@ from safetensors.numpy import load_file, save_file
 from torch import nn
 
 from shoprec.data.interactions import TrainData
-from shoprec.evaluation.protocol import validation_ndcg10
 from shoprec.models.scoring import top_k
-from shoprec.training.loop import TrainHistory, train
+from shoprec.models.train_loop import TrainHistory, train
+from shoprec.models.validation import validation_ndcg10
 
 FORMAT_VERSION = 1
 

@@ -76,17 +76,6 @@ class Ranker:
         self.intercept_ = float(lr.intercept_[0])
         return self
 
-    @classmethod
-    def from_weights(cls, weights: dict[str, float]) -> Ranker:
-        """A hand-set blend (no standardisation), e.g. before any ranker was trained."""
-        r = cls()
-        r.coef_ = np.array([weights.get(f, 0.0) for f in FEATURES])
-        r.intercept_ = 0.0
-        r.mean_ = np.zeros(len(FEATURES))
-        r.scale_ = np.ones(len(FEATURES))
-        r.pairs_ = np.zeros((len(FEATURES), len(FEATURES)))
-        return r
-
     def contributions(self, x: np.ndarray) -> np.ndarray:
         """``(N, F)`` each feature's share of the logit (relative to an average candidate)."""
         z = (x - self.mean_) / self.scale_

@@ -83,10 +83,7 @@ def _lightgcn(params: Params) -> Recommender:
 
 
 # Grids are sized so that tuning itemknn + als + bpr on Amazon Beauty (bench/tune_classic.py)
-# stays within about 4 minutes on the shared 2-core machine; defaults are the points chosen there.
-# Measured but left out for time: ALS with 256 factors (+9% valid NDCG@10, 4x slower to score),
-# BPR with 200 iterations (+6%, 2x slower to fit); flat and left out: itemknn k (50-200), ALS
-# regularization (0.01-1).
+# stays within minutes on a 2-core machine; defaults are the points chosen there.
 def _sasrec(params: Params) -> Recommender:
     from shoprec.models.sasrec import SASRecConfig
     from shoprec.models.sasrec_recommender import SASRecRecommender
@@ -118,12 +115,10 @@ _SPECS: tuple[ModelSpec, ...] = (
         default={"factors": 128, "learning_rate": 0.2, "iterations": 100, "learned_users": False},
         test_params={"factors": 4, "learning_rate": 0.05, "iterations": 200, "learned_users": True},
     ),
-    # 3-7 min per fit on Beauty (early stopping); valid NDCG@10 .0422 (0.1) vs .0419 (0.2)
     ModelSpec(
         name="lightgcn",
         factory=_lightgcn,
-        # temperature 0.2 was measured too (valid NDCG@10 .0419 vs .0422, twice the epochs):
-        # one point keeps `shoprec evaluate` inside its time budget
+        # one point keeps `shoprec evaluate` inside its time budget (minutes per fit on Beauty)
         grid=[{"temperature": 0.1}],
         default={},
         test_params={
@@ -135,8 +130,6 @@ _SPECS: tuple[ModelSpec, ...] = (
             "num_threads": 1,
         },
     ),
-    # Neural models register here, one spec each, with their own modules:
-    #   ModelSpec(name="sasrec", factory=_sasrec, grid=[...], default={...}, test_params={...}),
     # The sequence model is trained by `shoprec train` (early stopping, refit); this entry is
     # for the contract test and for tuning by hand. Its chosen config is BEST_CONFIG.
     ModelSpec(
@@ -159,10 +152,3 @@ _SPECS: tuple[ModelSpec, ...] = (
 )
 
 MODELS: dict[str, ModelSpec] = {spec.name: spec for spec in _SPECS}
-
-
-def register(spec: ModelSpec) -> None:
-    """Add ``spec`` to :data:`MODELS`; a name can be registered once."""
-    if spec.name in MODELS:
-        raise ValueError(f"model {spec.name!r} is already registered")
-    MODELS[spec.name] = spec

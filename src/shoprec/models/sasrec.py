@@ -2,8 +2,10 @@
 that fuse learned id embeddings and a projection of pretrained text vectors.
 
 Reading order (nanoGPT style): config -> blocks -> model (``encode`` = the user half,
-``item_matrix`` = the item half, ``forward`` = training loss). Training lives in
-:mod:`shoprec.training.sasrec_trainer`; the no-autograd serving half in
+``item_matrix`` = the item half, ``loss`` = training loss). Training lives in
+:mod:`shoprec.models.sasrec_recommender` (``fit``, through :mod:`shoprec.models.train_loop`;
+DP-SGD through :mod:`shoprec.training.dp`), the checkpointed training run in
+:mod:`shoprec.training.sasrec_job`; the no-autograd serving half in
 :mod:`shoprec.models.sasrec_infer`.
 """
 

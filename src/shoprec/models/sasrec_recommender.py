@@ -6,9 +6,9 @@ from __future__ import annotations
 
 import json
 import logging
-from dataclasses import replace
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Self
+from typing import Any, Protocol, Self
 
 import numpy as np
 import torch
@@ -16,17 +16,37 @@ from safetensors.torch import load_file, save_file
 
 from shoprec.compute import resolve
 from shoprec.data.interactions import TrainData
-from shoprec.evaluation.protocol import validation_ndcg10
+from shoprec.models.batching import next_item_batches, pad_left
 from shoprec.models.sasrec import SASRec, SASRecConfig, gap_buckets
 from shoprec.models.scoring import TEXT_K, add_text_lift, text_neighbours
-from shoprec.training.loop import TrainHistory, train
-from shoprec.training.sequences import next_item_batches, pad_left
-
-if TYPE_CHECKING:
-    from shoprec.training.dp import DPConfig, PrivacyReport
+from shoprec.models.train_loop import TrainHistory, train
+from shoprec.models.validation import validation_ndcg10
 
 log = logging.getLogger(__name__)
 FORMAT_VERSION = 1
+
+
+class PrivacySpent(Protocol):
+    """What a private training run reports (saved in the manifest)."""
+
+    def to_dict(self) -> dict: ...
+
+
+class PrivateTraining(Protocol):
+    """A differentially private way to train the network in place, handed in by the caller
+    (:class:`shoprec.training.dp.DPConfig`: the models do not import training)."""
+
+    def train(
+        self,
+        model: SASRec,
+        histories: list[np.ndarray],
+        gaps: list[np.ndarray] | None,
+        cfg: SASRecConfig,
+        rng: np.random.Generator,
+        validate: Callable[[], float] | None,
+        max_seconds: float | None,
+        progress: bool,
+    ) -> tuple[TrainHistory, PrivacySpent]: ...
 
 
 class SASRecRecommender:
@@ -37,8 +57,9 @@ class SASRecRecommender:
     config : model and optimisation settings.
     max_seconds : wall-clock budget for training (None = no limit).
     progress : show a progress bar while training.
-    dp : train with differential privacy (DP-SGD, :mod:`shoprec.training.dp`); the epsilon
-        spent is in ``privacy_`` and the saved manifest.
+    dp : train with differential privacy through it (DP-SGD: a
+        :class:`shoprec.training.dp.DPConfig`); the epsilon spent is in ``privacy_`` and the
+        saved manifest.
     """
 
     name = "sasrec"
@@ -50,13 +71,13 @@ class SASRecRecommender:
         config: SASRecConfig | None = None,
         max_seconds: float | None = None,
         progress: bool = True,
-        dp: DPConfig | None = None,
+        dp: PrivateTraining | None = None,
     ) -> None:
         self.config = config or SASRecConfig()
         self.max_seconds = max_seconds
         self.progress = progress
         self.dp = dp
-        self.privacy_: PrivacyReport | None = None
+        self.privacy_: PrivacySpent | None = None
         #: post-hoc logit adjustment (Menon et al., 2021): scores - tau * log prior(item),
         #: tau chosen on validation (see training.sasrec_job.calibrate); 0 = off
         self.logit_adjustment_ = 0.0
@@ -118,14 +139,11 @@ class SASRecRecommender:
                 return validation_ndcg10(self, data.histories, targets, data.timestamps)
 
         if self.dp is not None:
-            from shoprec.training.dp import dp_train
-
-            self.history_, self.privacy_ = dp_train(
+            self.history_, self.privacy_ = self.dp.train(
                 self.model_,
                 data.histories,
                 gaps,
                 cfg,
-                self.dp,
                 rng,
                 validate,
                 self.max_seconds,
@@ -269,6 +287,3 @@ class SASRecRecommender:
             rec.set_text_lift(float(manifest["text_lift"]))
         rec._cache_items()
         return rec
-
-    def with_config(self, **changes: Any) -> SASRecRecommender:
-        return SASRecRecommender(replace(self.config, **changes), self.max_seconds, self.progress)

@@ -7,6 +7,9 @@ Opacus computes each user's gradient, clips it to ``max_grad_norm`` and adds Gau
 epsilon spent for the given delta. The model trains through
 :meth:`~shoprec.models.sasrec.SASRec.loss_per_user` (sampled softmax with per-user negatives),
 in which no user's loss reads another's data. Needs the ``dp`` extra (``opacus``).
+
+``SASRecRecommender(config, dp=DPConfig(...))`` trains this way: the recommender calls
+:meth:`DPConfig.train` (models do not import training; a config that trains is handed in).
 """
 
 from __future__ import annotations
@@ -19,9 +22,9 @@ from dataclasses import asdict, dataclass
 import numpy as np
 import torch
 
+from shoprec.models.batching import pad_left
 from shoprec.models.sasrec import SASRec, SASRecConfig
-from shoprec.training.loop import TrainHistory, train
-from shoprec.training.sequences import pad_left
+from shoprec.models.train_loop import TrainHistory, train
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +56,20 @@ class DPConfig:
 
     def to_dict(self) -> dict:
         return asdict(self)
+
+    def train(
+        self,
+        model: SASRec,
+        histories: list[np.ndarray],
+        gaps: list[np.ndarray] | None,
+        cfg: SASRecConfig,
+        rng: np.random.Generator,
+        validate: Callable[[], float] | None,
+        max_seconds: float | None,
+        progress: bool,
+    ) -> tuple[TrainHistory, PrivacyReport]:
+        """:func:`dp_train` with this config (what ``SASRecRecommender.fit`` calls)."""
+        return dp_train(model, histories, gaps, cfg, self, rng, validate, max_seconds, progress)
 
 
 @dataclass
@@ -94,7 +111,7 @@ def dp_train(
         early stopping).
     dp : noise, clipping and delta.
     rng : draws the users and the negatives.
-    validate, max_seconds, progress : as in :func:`shoprec.training.loop.train`.
+    validate, max_seconds, progress : as in :func:`shoprec.models.train_loop.train`.
 
     Returns
     -------
