@@ -59,6 +59,7 @@ bench: $(STAMP)
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests bench
+	$(BIN)/lint-imports --no-cache
 	$(BIN)/mypy src/shoprec/data src/shoprec/store src/shoprec/online src/shoprec/serving
 
 clean:
