@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
+from shoprec.data.keys import is_session_key
 from shoprec.serving.app import create_app
 from shoprec.serving.build import Built, attach_experiments
 
@@ -72,7 +73,7 @@ def test_unknown_experiment_is_404(api: TestClient) -> None:
 def test_experiment_serves_attributes_and_stops(api: TestClient, own: tuple[Built, Path]) -> None:
     built, store = own
     engine = built.engine
-    users = [u for u in engine.states.users() if not u.startswith("session:")][:40]
+    users = [u for u in engine.states.users() if not is_session_key(u)][:40]
     plain = api.get(f"/v1/users/{users[0]}/recommendations", params={"n": 5}).json()
     assert plain["experiment"] is None and plain["variant"] is None
     r = api.post("/v1/experiments", json=BODY)
@@ -150,7 +151,7 @@ def test_explore_experiment_logs_every_variant_for_tuning(
     ]
     r = api.post("/v1/experiments", json={"name": "ex1", "variants": grid, "mode": "explore"})
     assert r.status_code == 201, r.text
-    users = [u for u in engine.states.users() if not u.startswith("session:")][40:70]
+    users = [u for u in engine.states.users() if not is_session_key(u)][40:70]
     clicks, served = {}, {}
     for i, u in enumerate(users):
         res = api.get(f"/v1/users/{u}/recommendations", params={"n": 5}).json()

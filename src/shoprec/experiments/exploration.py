@@ -14,6 +14,7 @@ import uuid
 from collections.abc import Iterable, Mapping
 from dataclasses import asdict
 
+from shoprec.data.keys import known_shopper_key
 from shoprec.data.records import Event, EventType
 from shoprec.experiments.offpolicy import Logged
 from shoprec.store.protocols import StateStore
@@ -71,7 +72,7 @@ class ExplorationLog:
         for e in events:
             if e.type is not EventType.PURCHASE:
                 continue
-            user = e.user_id or (f"session:{e.session_id}" if e.session_id else "")
+            user = known_shopper_key(e.user_id, e.session_id)
             touched = self.store.get(f"touch:{name}:{user}") if user else None
             for rid in reversed(touched["ids"] if touched else []):
                 body = self.store.get(f"log:{name}:{rid}")

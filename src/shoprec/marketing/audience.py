@@ -59,12 +59,6 @@ def audience(
     return [Member(ids[k], float(prob[k])) for k in order if prob[k] >= 0]
 
 
-def activity_audience(shoppers: Iterable[tuple[str, int]], n: int) -> list[Member]:
-    """The popularity baseline: the most active shoppers (events), whatever the target."""
-    ranked = sorted(shoppers, key=lambda x: (-x[1], x[0]))[:n]
-    return [Member(u, float(c)) for u, c in ranked]
-
-
 def precision(members: Sequence[Member], truth: dict[str, int], target: set[int]) -> float:
     """Share of the audience whose held-out next item is in ``target``."""
     if not members:

@@ -2,7 +2,8 @@
 bought items and time-decayed interest tags (category, brand, price band).
 
 State keys are external ids (SKUs), so that state survives artifact reloads that renumber
-items. Anonymous sessions (``session_id`` without ``user_id``) are keyed ``session:<id>``.
+items. Shoppers are keyed by :func:`shoprec.data.keys.state_key` (anonymous sessions as
+``session:<id>``).
 """
 
 from __future__ import annotations
@@ -22,11 +23,6 @@ SESSION_GAP_S = 30 * 60.0
 ITEM_EVENTS = frozenset(
     {EventType.VIEW, EventType.CLICK, EventType.ADD_TO_CART, EventType.PURCHASE, EventType.REVIEW}
 )
-
-
-def state_key(user_id: str, session_id: str | None) -> str:
-    """The state key of an event's shopper: the user id, or ``session:<id>`` when anonymous."""
-    return user_id if user_id else f"session:{session_id or ''}"
 
 
 @dataclass(slots=True)
@@ -85,9 +81,6 @@ class UserState:
     def recent_items(self, n: int = 50) -> list[str]:
         """The latest ``n`` item ids, oldest first (repeats kept: they are behaviour)."""
         return [r[0] for r in self.recent[-n:]]
-
-    def recent_times(self, n: int = 50) -> list[float]:
-        return [r[1] for r in self.recent[-n:]]
 
     def interests(
         self, now: float | None = None, top: int | None = None

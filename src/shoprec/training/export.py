@@ -18,8 +18,8 @@ import numpy as np
 
 from shoprec.data.idmap import IdMap
 from shoprec.data.interactions import SequenceData
+from shoprec.data.keys import state_key
 from shoprec.data.records import EventType
-from shoprec.online.state import state_key
 from shoprec.store.protocols import EventLog, ItemStore
 
 log = logging.getLogger(__name__)

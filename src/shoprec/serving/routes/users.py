@@ -7,6 +7,7 @@ from typing import Annotated
 import orjson
 from fastapi import APIRouter, Path, Query, Response
 
+from shoprec.data.keys import session_key
 from shoprec.serving.routes.deps import ADMIN, READ, WRITE, EngineDep
 from shoprec.serving.schemas import (
     DeletedOut,
@@ -39,7 +40,7 @@ async def recommendations(
     response names the fallback); ``session_id`` serves an anonymous session's state."""
     excl = [x for x in (exclude or "").split(",") if x]
     # the running experiment's sticky variant (None, at the cost of one check, when none runs)
-    key = f"session:{session_id}" if session_id else user_id
+    key = session_key(session_id) if session_id else user_id
     arm = engine.experiments.serve(key) if engine.experiments.running is not None else None
     res = engine.recommend(
         user_id if not session_id else "",

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
 
+from shoprec.data.keys import is_session_key
 from shoprec.serving.routes.deps import EngineDep
 
 HERE = Path(__file__).parent
@@ -21,7 +22,7 @@ def sample_shoppers(engine, n: int = 12) -> list[str]:  # noqa: ANN001
     """Known shoppers with a few events, for the shopper picker."""
     out = []
     for user in engine.states.users():
-        if user.startswith("session:"):
+        if is_session_key(user):
             continue
         st = engine.states.get(user)
         if st is not None and st.n_events >= 5:
