@@ -107,7 +107,7 @@ def _engine():  # -> (Engine, SequenceData)
     data = load_dataset("amazon-beauty", settings)
     store = Path(tempfile.mkdtemp(prefix="shoprec-exp-sim-"))
     built = build_engine(
-        data, settings, store_dir=store, quick=True, progress=False, import_history=False
+        data, settings, store=store, quick=True, progress=False, import_history=False
     )
     events = history_events(data)
     for s in range(0, len(events), 5000):

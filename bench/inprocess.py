@@ -14,10 +14,10 @@ from threadpoolctl import threadpool_limits
 
 from shoprec.data.datasets import load_dataset
 from shoprec.data.interactions import SequenceData
-from shoprec.serving.build import build_engine
 from shoprec.ranking.candidates import _top
-from shoprec.serving.engine import Engine
 from shoprec.ranking.pipeline import Recommended, Result
+from shoprec.serving.build import build_engine
+from shoprec.serving.engine import Engine
 from shoprec.settings import Settings
 
 
@@ -27,7 +27,7 @@ def quick_engine(dataset: str) -> Iterator[tuple[SequenceData, Engine]]:
     threadpool_limits(1)
     data = load_dataset(dataset)
     with tempfile.TemporaryDirectory() as store:
-        built = build_engine(data, Settings(), store_dir=Path(store), quick=True, progress=False)
+        built = build_engine(data, Settings(), store=Path(store), quick=True, progress=False)
         yield data, built.engine
 
 

@@ -127,7 +127,7 @@ def main() -> None:
     ap.add_argument("--writers", type=int, default=4)
     args = ap.parse_args()
     from shoprec.data.datasets import load_dataset
-    from shoprec.store.redis import RedisEventLog
+    from shoprec.store.redis_log import RedisEventLog
 
     data = load_dataset(args.dataset)
     users, items = data.users.to_list(), data.items.to_list()

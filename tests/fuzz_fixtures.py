@@ -53,7 +53,7 @@ def fuzz_engine(models: Path, work: Path) -> Built:
     return build_engine(
         load_dataset("synthetic", settings),
         settings,
-        store_dir=work / "store",
+        store=work / "store",
         quick=True,
         train_seconds=20,
         progress=False,

@@ -30,7 +30,7 @@ def synthetic_engine(root: Path, store: Path | None = None) -> Built:
     return build_engine(
         data,
         settings,
-        store_dir=store,
+        store=store,
         quick=True,
         train_seconds=20,
         progress=False,

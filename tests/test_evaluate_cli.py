@@ -7,8 +7,8 @@ import json
 import pytest
 from typer.testing import CliRunner
 
-from shoprec import cli
 from shoprec.cli import app
+from shoprec.cli import offline as cli
 
 
 def test_evaluate_writes_results_report_and_plots(tmp_path, monkeypatch) -> None:
@@ -68,8 +68,8 @@ def test_unknown_model_is_a_clear_error_before_any_work(tmp_path, monkeypatch) -
     def no_work(*args, **kwargs):
         raise AssertionError("the dataset was loaded before the model names were checked")
 
-    monkeypatch.setattr(cli, "_load", no_work)
-    monkeypatch.setattr(cli, "_setup", no_work)
+    monkeypatch.setattr(cli, "load", no_work)
+    monkeypatch.setattr(cli, "setup", no_work)
     result = CliRunner().invoke(
         app,
         ["evaluate", "--dataset", "synthetic", "--models", "pop,nope", "--out", str(tmp_path)],

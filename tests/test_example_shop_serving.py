@@ -19,7 +19,7 @@ def test_tiny_example_shop_is_served(tmp_path: Path) -> None:
     settings = Settings(artifacts_dir=tmp_path / "artifacts", text_cache=tmp_path / "text.npz")
     data = load_dataset(str(ROOT / "examples" / "shop"), settings)
     built = build_engine(
-        data, settings, store_dir=tmp_path / "store", quick=True, train_seconds=20, progress=False
+        data, settings, store=tmp_path / "store", quick=True, train_seconds=20, progress=False
     )
     client = TestClient(create_app(built.engine))
     body = client.get("/v1/users/u-1001/recommendations?n=3").json()

@@ -15,7 +15,7 @@ import redis
 from shoprec.data.records import Event, EventType
 from shoprec.experiments.registry import Experiment, ExperimentError, ExperimentRegistry
 from shoprec.ranking.strategy import Strategy
-from shoprec.store.redis import RedisStateStore
+from shoprec.store.redis_state import RedisStateStore
 from shoprec.store.sqlite_state import SQLiteStateStore
 
 REDIS_URL = os.environ.get("SHOPREC_TEST_REDIS", "redis://127.0.0.1:6379/15")

@@ -12,9 +12,10 @@ import pytest
 from redis_fixtures import RedisServer
 from shoprec.data.readers import read_events
 from shoprec.data.records import Event, EventType
-from shoprec.store.redis import RedisEventLog, connect
 from shoprec.store.redis_export import EXPORT_GROUP, export_events
 from shoprec.store.redis_groups import StreamGroup
+from shoprec.store.redis_health import connect
+from shoprec.store.redis_log import RedisEventLog
 
 
 @pytest.fixture

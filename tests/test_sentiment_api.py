@@ -43,7 +43,7 @@ def sentiment_client(serving_root: Path, tmp_path_factory: pytest.TempPathFactor
     built = build_engine(
         load_dataset("synthetic", settings),
         settings,
-        store_dir=tmp_path_factory.mktemp("sentiment_store"),
+        store=tmp_path_factory.mktemp("sentiment_store"),
         quick=True,
         train_seconds=20,
         progress=False,

@@ -33,7 +33,9 @@ from shoprec.store import (
     StateStore,
     open_embedded,
 )
-from shoprec.store.redis import RedisEventLog, RedisItemStore, RedisStateStore
+from shoprec.store.redis_items import RedisItemStore
+from shoprec.store.redis_log import RedisEventLog
+from shoprec.store.redis_state import RedisStateStore
 from shoprec.store.sqlite_state import SQLiteStateStore
 
 T = TypeVar("T")
@@ -70,7 +72,7 @@ def _redis() -> Backend:
     return Backend(
         open_log=lambda d: RedisEventLog.from_url(REDIS_URL, _redis_prefix(d)),
         open_items=lambda d: RedisItemStore(redis.Redis.from_url(REDIS_URL), _redis_prefix(d)),
-        child_open_log="from shoprec.store.redis import RedisEventLog\n"
+        child_open_log="from shoprec.store.redis_log import RedisEventLog\n"
         f"log = RedisEventLog.from_url({REDIS_URL!r}, sys.argv[3])",
     )
 
@@ -330,12 +332,12 @@ def test_durability_setting_reaches_sqlite(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, durability: str, level: int
 ) -> None:
     """SHOPREC_DURABILITY, read by Settings, sets the event log's ``PRAGMA synchronous`` where
-    the CLI opens the store (``_open_store``; the server's build: test_kill_restart.py)."""
-    from shoprec.cli import _open_store
+    the CLI opens the store (``open_store``; the server's build: test_kill_restart.py)."""
+    from shoprec.cli.common import open_store
     from shoprec.settings import Settings
 
     monkeypatch.setenv("SHOPREC_DURABILITY", durability)
-    log, items = _open_store(str(tmp_path), Settings())
+    log, items = open_store(str(tmp_path), Settings())
     with log, items:
         assert log.durability == durability
         assert _synchronous(log._db()) == level
@@ -501,3 +503,16 @@ def test_sqlite_delete_user_leaves_no_trace_on_disk(tmp_path: Path) -> None:
         assert log.delete_user("victim") == 200
         for f in tmp_path.iterdir():  # the database, its WAL and shared-memory index
             assert b"SECRET" not in f.read_bytes(), f.name
+
+
+def test_embedded_store_does_not_import_redis(tmp_path: Path) -> None:
+    """The embedded setup (a folder, SQLite) runs without the Redis client library loaded."""
+    code = (
+        "import sys, pathlib\n"
+        "from shoprec.store import open_embedded, open_stores\n"
+        "from shoprec.store.sqlite_state import SQLiteStateStore\n"
+        f"log, items = open_stores(pathlib.Path({str(tmp_path)!r}))\n"
+        "log.close(); items.close()\n"
+        "assert 'redis' not in sys.modules, sorted(m for m in sys.modules if 'redis' in m)\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=60)

@@ -23,7 +23,6 @@ import uuid
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import asdict, dataclass, field, fields
 
-from shoprec.data.keys import known_shopper_key
 from shoprec.data.records import Event, EventType
 from shoprec.experiments.assignment import bucket, pick
 from shoprec.experiments.bandit import thompson_shares
@@ -32,7 +31,7 @@ from shoprec.experiments.offpolicy import Logged
 from shoprec.experiments.stats import Moments, mean_ci, prob_best, welch_diff, wilson
 from shoprec.ranking.strategy import Strategy
 from shoprec.store.protocols import StateStore
-from shoprec.store.redis_health import StoreUnavailable
+from shoprec.store.errors import StoreUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -506,7 +505,7 @@ class ExperimentRegistry:
                 delta = {"purchases": 1, "revenue": price(e.item_id)}
             else:
                 continue
-            key = known_shopper_key(e.user_id, e.session_id)
+            key = e.user_id or (f"session:{e.session_id}" if e.session_id else "")
             self._attribute(key, delta)
 
     def _attribute(self, user_key: str, delta: dict[str, float]) -> None:

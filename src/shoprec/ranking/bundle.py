@@ -6,10 +6,8 @@ single reference, so a request in flight finishes on the bundle it started with.
 
 from __future__ import annotations
 
-import json
 import logging
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import numpy as np
 
@@ -169,14 +167,3 @@ def neighbours(bundle: ModelBundle, idx: int, n: int) -> list[tuple[int, float, 
                 out.append((j, float(s), source))
                 seen.add(j)
     return out
-
-
-def manifest_version(path: Path) -> str | None:
-    """The version of a published artifact set (its manifest's ``version``), or None."""
-    manifest = path / "manifest.json"
-    if not manifest.is_file():
-        return None
-    try:
-        return str(json.loads(manifest.read_text()).get("version"))
-    except (OSError, json.JSONDecodeError):
-        return None

@@ -1,5 +1,7 @@
-"""Build what the serving pipeline reads from a dataset: the sequence model, co-visitation
-neighbours (item-kNN), trending, and the candidate ranker trained on validation replays.
+"""Fitting the ranker: build what the serving pipeline reads from a dataset (the sequence model,
+co-visitation neighbours (item-kNN), trending) and the candidate ranker trained on validation
+replays. The server's build and ``shoprec evaluate --models pipeline`` both call
+:func:`fit_phases`.
 
 Two phases, as in evaluation: the *valid* phase fits on every user's items but the last two and
 trains the ranker to find the second-to-last; the *final* phase (train + valid) is what is
@@ -9,25 +11,23 @@ served and what the test replay scores.
 from __future__ import annotations
 
 import functools
-import json
 import logging
-import time
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 
 from shoprec.data.interactions import SequenceData, TrainData
 from shoprec.data.records import Event, EventType
+from shoprec.data.splits import leave_one_out
 from shoprec.models.itemknn import ItemKNN, ItemKNNConfig
 from shoprec.models.ranker import Ranker
 from shoprec.models.sasrec_recommender import SASRecRecommender
 from shoprec.online.state import UserState
 from shoprec.online.tags import ItemTagger, tags_for_catalog
 from shoprec.online.trending import Trending
+from shoprec.ranking.bundle import ModelBundle, build_bundle
 from shoprec.ranking.candidates import Request, generate
 from shoprec.ranking.catalog import Catalog
-from shoprec.ranking.bundle import ModelBundle, build_bundle
 from shoprec.ranking.strategy import Strategy
 
 log = logging.getLogger(__name__)
@@ -170,71 +170,50 @@ def build_phase(
     return ServingPhase(bundle, trending_at(histories, times, n), now)
 
 
-class PipelineRecommender:
-    """The served pipeline behind the evaluation contract: ``score`` replays each user through
-    it and returns a full row where the pipeline's list comes first, in its order, and every
-    other item follows in the sequence model's order (so metrics at any cut-off are defined).
+def fit_phases(
+    data: SequenceData,
+    catalog: Catalog,
+    valid_model: SASRecRecommender | None,
+    final_model: SASRecRecommender | None,
+    final_catalog: Catalog | None = None,
+    seed: int = 0,
+) -> tuple[ServingPhase, ServingPhase]:
+    """The valid phase, the ranker fitted on its validation replays, then the final phase
+    served with that ranker (see the module doc).
+
+    Parameters
+    ----------
+    data : the dataset; split leave-one-out as in evaluation.
+    catalog : the offline catalog (:func:`offline_catalog`) the valid phase and the ranker's
+        replays read.
+    valid_model, final_model : the sequence model fitted on train, and on train + valid.
+    final_catalog : the catalog the final phase is aligned to (the live engine's); default
+        ``catalog``.
+    seed : the ranker's sampling seed (:func:`fit_ranker`).
+
+    Returns
+    -------
+    tuple[ServingPhase, ServingPhase]
+        ``(valid, final)``; both bundles hold the ranker.
     """
-
-    name = "pipeline"
-    uses_time = True
-
-    def __init__(self, catalog: Catalog, phase: ServingPhase, strategy: Strategy) -> None:
-        from shoprec.ranking.pipeline import Pipeline
-
-        self.catalog, self.phase, self.strategy = catalog, phase, strategy
-        self.pipeline = Pipeline(catalog, strategy)
-        self.n_list = 50
-
-    def fit(self, data: TrainData) -> PipelineRecommender:  # fitted by build_phase
-        return self
-
-    def score(
-        self,
-        users: np.ndarray,
-        histories: list[np.ndarray],
-        timestamps: list[np.ndarray] | None = None,
-    ) -> np.ndarray:
-        from shoprec.ranking.rerank import Filters
-
-        b = self.phase.bundle
-        out = np.full((len(histories), b.n_rows), -1e9, np.float32)
-        for row, h in enumerate(histories):
-            t = None if timestamps is None else timestamps[row]
-            req = request(self.catalog, h, t, self.phase.now)
-            if b.encoder is not None and len(req.history):
-                base = b.encoder.scores(req.history, req.times)
-                out[row] = np.where(np.isfinite(base), base - 1e6, -1e9)
-            filters = Filters(exclude=frozenset(np.asarray(h).tolist()), in_stock_only=False)
-            res = self.pipeline.recommend(b, self.phase.trending, req, self.n_list, filters)
-            for k, r in enumerate(res.items):
-                out[row, r.index] = 1e6 - k
-        out[:, 0] = -np.inf
-        return out
-
-
-def save_serving(path: Path, phase: ServingPhase, knn_source: dict, sasrec_path: Path) -> str:
-    """Publish the final phase's ranker and co-visitation table; returns the version."""
-    path.mkdir(parents=True, exist_ok=True)
-    b = phase.bundle
-    assert b.ranker is not None
-    b.ranker.save(path / "ranker")
-    np.savez(
-        path / "neighbours.npz",
-        covis_ids=b.covis_ids,
-        covis_sims=b.covis_sims,
-        popularity=b.popularity,
-        trending=phase.trending,
+    split = leave_one_out(data.sequences, data.timestamps)
+    valid = build_phase(data, catalog, valid_model, split.train, split.train_times())
+    ranker = fit_ranker(
+        catalog,
+        valid.bundle,
+        valid.trending,
+        split.train,
+        split.train_times(),
+        split.valid,
+        seed=seed,
     )
-    version = f"{int(time.time())}"
-    manifest = {
-        "version": version,
-        "sasrec": str(sasrec_path),
-        "item_ids": knn_source["item_ids"],
-        "now": phase.now,
-        "format_version": 1,
-    }
-    tmp = path / "manifest.json.tmp"
-    tmp.write_text(json.dumps(manifest))
-    tmp.replace(path / "manifest.json")  # the version flips atomically: replicas hot-reload
-    return version
+    valid.bundle.ranker = ranker
+    final = build_phase(
+        data,
+        catalog if final_catalog is None else final_catalog,
+        final_model,
+        split.test_histories(),
+        split.test_times(),
+        ranker,
+    )
+    return valid, final

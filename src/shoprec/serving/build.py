@@ -19,14 +19,21 @@ from shoprec.data.splits import leave_one_out
 from shoprec.models.sasrec_recommender import SASRecRecommender
 from shoprec.online.state import UserState
 from shoprec.online.tags import ItemTagger
-from shoprec.serving.engine import Engine
 from shoprec.ranking.bundle import ModelBundle
-from shoprec.ranking.fit import ServingPhase, build_phase, fit_ranker, offline_catalog
+from shoprec.ranking.fit import ServingPhase, build_phase, fit_phases, offline_catalog
+from shoprec.serving.engine import Engine
 from shoprec.serving.reload import ArtifactWatcher, artifact_stamp
 from shoprec.serving.sentiment import SentimentSource
 from shoprec.serving.shared import SharedState
 from shoprec.settings import Settings
-from shoprec.store import EventLog, ItemStore, MemoryStateStore, StateStore, open_embedded
+from shoprec.store import (
+    EventLog,
+    ItemStore,
+    MemoryStateStore,
+    StateStore,
+    locate,
+    open_embedded,
+)
 from shoprec.training.sasrec_job import (
     BEST_CONFIG,
     checkpoint_dir,
@@ -120,18 +127,18 @@ def import_events(data: SequenceData) -> list[Event]:
 def build_engine(
     data: SequenceData,
     settings: Settings,
-    store_dir: Path | None = None,
+    store: str | Path | None = None,
     quick: bool = False,
     train_seconds: float | None = None,
     progress: bool = True,
     import_history: bool = True,
     sentiment_settings: Settings | None = None,
-    store_url: str | None = None,
 ) -> Built:
     """Everything ``shoprec serve`` needs, trained or reused, behind one :class:`Engine`.
 
-    ``store_url`` (``redis://...``) puts the log, catalog and user state in Redis, shared by
-    replicas (``serving/shared.py``); otherwise the embedded store in ``store_dir``."""
+    ``store`` is a folder for the embedded store (default: under the artifacts), or a Redis URL
+    (``redis://...``) that puts the log, catalog and user state in Redis, shared by replicas
+    (``serving/shared.py``); :func:`shoprec.store.locate` tells which."""
     from shoprec.training.sasrec_job import text_vectors_for
 
     clock = _Stages()
@@ -154,21 +161,15 @@ def build_engine(
             data, settings, config, name, max_seconds=budget, progress=progress, refit=not quick
         )
     clock.lap("sequence model")
-    split = leave_one_out(data.sequences, data.timestamps)
-    valid = build_phase(data, catalog, trained.valid, split.train, split.train_times())
-    ranker = fit_ranker(
-        catalog, valid.bundle, valid.trending, split.train, split.train_times(), split.valid
-    )
-    valid.bundle.ranker = ranker
-    clock.lap("ranker")
-    store_dir = store_dir or checkpoint_dir(settings, data.name, "store")
-    shared = SharedState.from_settings(store_url, settings) if store_url else None
+    default_dir = checkpoint_dir(settings, data.name, "store")
+    at = locate(default_dir if store is None else store)
+    shared = SharedState.from_settings(at.redis_url, settings) if at.redis_url else None
+    store_dir = at.folder or default_dir  # experiments' file when embedded (Redis: unused)
     events: EventLog
     items: ItemStore
     states: StateStore[UserState]
     if shared is not None:
         events, items, states = shared.log, shared.items, shared.states
-        Path(store_dir).mkdir(parents=True, exist_ok=True)  # experiments stay in a local file
     else:
         events, items = open_embedded(store_dir, settings.durability)
         log.info("embedded event log durability: %s (SHOPREC_DURABILITY)", settings.durability)
@@ -191,12 +192,14 @@ def build_engine(
     engine.load()
     if shared is not None:
         shared.rebuild(engine.fold)
-    final = build_phase(
-        data, engine.catalog, trained.final, split.test_histories(), split.test_times(), ranker
+    clock.lap("engine")
+    # the final phase is aligned to the engine's catalog (the store's items), so it comes last
+    valid, final = fit_phases(
+        data, catalog, trained.valid, trained.final, final_catalog=engine.catalog
     )
     final.bundle.version = f"{artifact_stamp(trained.path):.0f}"
     engine.set_bundle(final.bundle)
-    clock.lap("engine")
+    clock.lap("ranker")
     return Built(engine, valid, final, data, follow_from, clock.seconds, source)
 
 
@@ -220,7 +223,7 @@ def attach_experiments(engine: Engine, store_dir: Path) -> None:
     stopped it."""
     from shoprec.experiments.registry import ExperimentRegistry
     from shoprec.store import DB_FILENAME
-    from shoprec.store.redis import RedisStateStore
+    from shoprec.store.redis_state import RedisStateStore
     from shoprec.store.sqlite_state import SQLiteStateStore
 
     store: RedisStateStore[dict] | SQLiteStateStore[dict]

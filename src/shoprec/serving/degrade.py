@@ -13,7 +13,7 @@ import math
 from fastapi import FastAPI, HTTPException, Request
 from fastapi.responses import JSONResponse
 
-from shoprec.store.redis import StoreUnavailable
+from shoprec.store.errors import StoreUnavailable
 
 
 def retry_after(exc: StoreUnavailable) -> str:

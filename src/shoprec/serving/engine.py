@@ -16,11 +16,10 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from shoprec.data.keys import is_session_key, state_key
 from shoprec.data.records import EVENT_WEIGHTS, Event, EventType, Item
 from shoprec.experiments.registry import ExperimentRegistry
 from shoprec.online.reviews import LABELS, ReviewSentiment, ScoredReview
-from shoprec.online.state import UserState
+from shoprec.online.state import UserState, state_key
 from shoprec.online.tags import ItemTagger, tags_for_catalog
 from shoprec.online.trending import Trending
 from shoprec.ranking.candidates import Request
@@ -33,7 +32,7 @@ from shoprec.serving.stats import LiveStats
 from shoprec.ranking.strategy import Strategy
 from shoprec.store.memory import MemoryStateStore
 from shoprec.store.protocols import EventLog, ItemStore, StateStore
-from shoprec.store.redis import StoreUnavailable
+from shoprec.store.errors import StoreUnavailable
 
 if TYPE_CHECKING:
     from shoprec.nlp.assistant import Assistant
@@ -462,7 +461,7 @@ class Engine:
         def shoppers():  # noqa: ANN202
             for user in self.states.users():
                 st = self.states.get(user)
-                if st is None or is_session_key(user):
+                if st is None or user.startswith("session:"):
                     continue
                 req = self.request_for(st)
                 bought = set(self.catalog.indices(sorted(st.bought)).tolist())

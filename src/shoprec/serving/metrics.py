@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
-from shoprec.store.redis import StoreUnavailable
+from shoprec.store.errors import StoreUnavailable
 
 if TYPE_CHECKING:
     from shoprec.serving.engine import Engine

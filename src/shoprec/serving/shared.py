@@ -1,9 +1,9 @@
 """The engine's stores on Redis, shared by API replicas (``shoprec serve --store redis://...``).
 
-- User state lives in Redis (:class:`~shoprec.store.redis.RedisStateStore`): a replica folds the
-  events it stored into the shoppers' states before acknowledging them, so the next request
-  through any replica sees them. Folding goes through the pending lists (see
-  ``store/redis.py``), so an event is folded exactly once even when two replicas write for the
+- User state lives in Redis (:class:`~shoprec.store.redis_state.RedisStateStore`): a replica
+  folds the events it stored into the shoppers' states before acknowledging them, so the next
+  request through any replica sees them. Folding goes through the pending lists (see
+  ``store/redis_log.py``), so an event is folded exactly once even when two replicas write for the
   same shopper at once, or when a replica dies between storing and folding.
 - Each replica follows the stream itself (:class:`StreamFollower`): every event, whoever stored
   it, feeds its process-local trending counts, clock and review sentiment; and as one consumer
@@ -23,19 +23,14 @@ import time
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
-from shoprec.data.keys import state_key
 from shoprec.data.records import Event
-from shoprec.online.state import MAX_RECENT, UserState
-from shoprec.store.redis import (
-    Breaker,
-    RedisEventLog,
-    RedisItemStore,
-    RedisStateStore,
-    StoreUnavailable,
-    _event,
-    connect,
-)
+from shoprec.online.state import MAX_RECENT, UserState, state_key
+from shoprec.store.errors import StoreUnavailable
 from shoprec.store.redis_groups import StreamGroup
+from shoprec.store.redis_health import Breaker, connect
+from shoprec.store.redis_items import RedisItemStore
+from shoprec.store.redis_log import RedisEventLog, event_from_json
+from shoprec.store.redis_state import RedisStateStore
 
 if TYPE_CHECKING:
     from shoprec.serving.engine import Engine
@@ -46,11 +41,6 @@ log = logging.getLogger(__name__)
 #: The consumer group that folds events a replica stored but did not fold (it died first).
 PROFILE_GROUP = "profile-updater"
 Fold = Callable[[UserState | None, list[Event]], UserState]
-
-
-def is_redis_url(store: str | None) -> bool:
-    """Whether ``--store`` names a Redis server rather than a folder."""
-    return bool(store) and str(store).startswith(("redis://", "rediss://", "unix://"))
 
 
 def _encode(state: UserState) -> dict[str, Any]:
@@ -211,7 +201,7 @@ class StreamFollower:
         rows = [row for _, rows in reply or [] for row in rows]
         if rows:
             self.position = int(rows[-1][0].split(b"-")[0])
-            self.engine.observe([_event(f[b"e"]) for _, f in rows if f])
+            self.engine.observe([event_from_json(f[b"e"]) for _, f in rows if f])
         elif self.shared.log.last_seq() < self.position:  # Redis came back empty
             log.warning("stream restarted below seq %d: following it from the start", self.position)
             self.position = 0

@@ -1,19 +1,38 @@
 """Durable storage: the event log, the item catalog and per-user state.
 
 Code elsewhere depends on the protocols (:class:`EventLog`, :class:`ItemStore`,
-:class:`StateStore`); :func:`open_embedded` opens the single-file SQLite implementations.
+:class:`StateStore`) and on :class:`~shoprec.store.errors.StoreUnavailable`, which every backend
+raises when it cannot be reached. Two backends:
+
+- embedded (``sqlite.py``, ``sqlite_state.py``): one SQLite file per shop, one process;
+  :func:`open_embedded` opens it.
+- Redis (``redis_*.py``): shared by API replicas: the event log (``redis_log``), the catalog
+  (``redis_items``), per-shopper state (``redis_state``), the connection and its breaker
+  (``redis_health``), consumer groups (``redis_groups``) and the training export
+  (``redis_export``). Importing this package does not import ``redis``.
+
+:func:`locate` and :func:`open_stores` choose the backend from a ``--store`` value (a folder or
+a Redis URL). The stores import only :mod:`shoprec.data` (the records they hold).
 """
 
 from __future__ import annotations
 
-from pathlib import Path
-
+from shoprec.store.backend import (
+    DB_FILENAME,
+    REDIS_SCHEMES,
+    StoreLocation,
+    locate,
+    open_embedded,
+    open_stores,
+)
+from shoprec.store.errors import StoreUnavailable
 from shoprec.store.memory import MemoryStateStore
 from shoprec.store.protocols import EventLog, ItemStore, StateStore
 from shoprec.store.sqlite import Durability, SQLiteEventLog, SQLiteItemStore
 
 __all__ = [
     "DB_FILENAME",
+    "REDIS_SCHEMES",
     "Durability",
     "EventLog",
     "ItemStore",
@@ -21,37 +40,9 @@ __all__ = [
     "SQLiteEventLog",
     "SQLiteItemStore",
     "StateStore",
+    "StoreLocation",
+    "StoreUnavailable",
+    "locate",
     "open_embedded",
+    "open_stores",
 ]
-
-#: The database file :func:`open_embedded` creates in its folder.
-DB_FILENAME = "shoprec.db"
-
-
-def open_embedded(
-    dir: Path, durability: Durability = "fsync"
-) -> tuple[SQLiteEventLog, SQLiteItemStore]:
-    """Open the event log and the item store in ``dir / "shoprec.db"`` (folders created).
-
-    Parameters
-    ----------
-    dir : the folder holding the database; created with its parents if missing.
-    durability : passed to :class:`SQLiteEventLog`: ``"fsync"`` (default, as the
-        ``durability`` setting's) survives power loss, ``"os"`` a crash of the process only.
-        The server and the CLI pass ``Settings().durability`` (``SHOPREC_DURABILITY``).
-
-    Returns
-    -------
-    tuple[SQLiteEventLog, SQLiteItemStore]
-        Two connections to the same file; close both.
-    """
-    folder = Path(dir)
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / DB_FILENAME
-    events = SQLiteEventLog(path, durability=durability)
-    try:
-        items = SQLiteItemStore(path)
-    except BaseException:
-        events.close()
-        raise
-    return events, items

@@ -1,7 +1,8 @@
 """Storage contracts: the durable event log, the item catalog and the per-user state store.
 
-Implementations (SQLite today, others later) are checked against these protocols by the
-contract tests in ``tests/test_store.py``; code elsewhere should depend on the protocols only.
+Implementations (embedded SQLite, Redis, and an in-memory state store) are checked against these
+protocols by the contract tests in ``tests/test_store.py``; code elsewhere should depend on the
+protocols only.
 """
 
 from __future__ import annotations

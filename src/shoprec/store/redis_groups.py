@@ -1,4 +1,4 @@
-"""Consumer groups on the event stream of :class:`~shoprec.store.redis.RedisEventLog`.
+"""Consumer groups on the event stream of :class:`~shoprec.store.redis_log.RedisEventLog`.
 
 A group (``profile-updater``, ``training-export``) gets every entry once across its consumers;
 an entry stays pending until acknowledged, so a consumer that dies mid-batch loses nothing: its
@@ -15,8 +15,8 @@ from typing import Any
 import redis
 
 from shoprec.data.records import Event
-from shoprec.store.redis import RedisEventLog, _event
 from shoprec.store.redis_health import Breaker, guarded
+from shoprec.store.redis_log import RedisEventLog, event_from_json
 
 log = logging.getLogger(__name__)
 
@@ -108,4 +108,4 @@ class StreamGroup:
 
 def _entry(entry_id: bytes, fields: dict[bytes, bytes] | None) -> Entry:
     seq = int(entry_id.split(b"-")[0])
-    return Entry(entry_id, seq, _event(fields[b"e"]) if fields else None)
+    return Entry(entry_id, seq, event_from_json(fields[b"e"]) if fields else None)

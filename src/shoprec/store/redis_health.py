@@ -1,5 +1,7 @@
-"""Failing fast on an unreachable Redis: :class:`StoreUnavailable`, the :class:`Breaker` the
-Redis stores of one process share, and :func:`connect` (a client with short timeouts)."""
+"""The Redis connection: :func:`connect` (a client with short timeouts) and the :class:`Breaker`
+the Redis stores of one process share, so that an unreachable Redis fails fast with
+:class:`~shoprec.store.errors.StoreUnavailable` for ``cooldown_s`` instead of every call
+reconnecting."""
 
 from __future__ import annotations
 
@@ -14,16 +16,10 @@ import redis
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
+from shoprec.store.errors import StoreUnavailable
+
 P = ParamSpec("P")
 R = TypeVar("R")
-
-
-class StoreUnavailable(RuntimeError):
-    """The store cannot be reached now; retry after ``retry_after_s`` seconds."""
-
-    def __init__(self, message: str, retry_after_s: float = 1.0) -> None:
-        super().__init__(message)
-        self.retry_after_s = retry_after_s
 
 
 class Breaker:

@@ -28,7 +28,7 @@ class SQLiteStateStore(_SQLiteBase, Generic[S]):
     ----------
     path : the database file (may be the event log's ``shoprec.db``: another table).
     encode, decode : state <-> JSON-able dict (the same codec as
-        :class:`~shoprec.store.redis.RedisStateStore`, so either backs the same code).
+        :class:`~shoprec.store.redis_state.RedisStateStore`, so either backs the same code).
     table : table name, so that several stores share one file.
 
     Every :meth:`put` is one committed transaction: it survives a crash of the process.

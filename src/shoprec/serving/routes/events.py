@@ -7,7 +7,7 @@ from fastapi import APIRouter
 from shoprec.serving.degrade import unavailable
 from shoprec.serving.routes.deps import WRITE, EngineDep
 from shoprec.serving.schemas import UNAVAILABLE, EventsIn, EventsOut
-from shoprec.store.redis import StoreUnavailable
+from shoprec.store.errors import StoreUnavailable
 
 router = APIRouter(prefix="/v1", tags=["events"])
 

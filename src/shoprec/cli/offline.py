@@ -1,0 +1,166 @@
+"""The offline commands: evaluate, train, train-sentiment and bench."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from shoprec.cli.common import console, load, open_store, setup
+
+
+def model_names() -> list[str]:
+    """Every name ``evaluate --models`` accepts, as ``evaluation.suite.build_runs`` resolves
+    them: the registry's models, the pop-all protocol check, the sequence models and the
+    served-pipeline replays."""
+    from shoprec.evaluation.pipeline_runs import PIPELINES
+    from shoprec.evaluation.suite import SEQUENCE_MODELS
+    from shoprec.models.registry import MODELS
+
+    names = ["pop-all", *MODELS, *sorted(SEQUENCE_MODELS), *PIPELINES]
+    return list(dict.fromkeys(names))  # sasrec is both a registry and a sequence model
+
+
+def _check_models(value: str) -> str:
+    """Reject an unknown name before any data is loaded or model trained."""
+    names = [m.strip() for m in value.split(",") if m.strip()]
+    if not names:
+        raise typer.BadParameter("no model names given")
+    valid = model_names()
+    unknown = [n for n in names if n not in valid]
+    if unknown:
+        listed = ", ".join(repr(n) for n in unknown)
+        noun = "model" if len(unknown) == 1 else "models"
+        raise typer.BadParameter(f"unknown {noun} {listed}; valid: {', '.join(valid)}")
+    return value
+
+
+def evaluate(
+    dataset: Annotated[
+        str, typer.Option(help="built-in name (amazon-beauty, diginetica, synthetic) or a folder")
+    ] = "amazon-beauty",
+    models: Annotated[
+        str,
+        typer.Option(
+            help=f"comma-separated model names: {', '.join(model_names())}",
+            callback=_check_models,
+        ),
+    ] = "pop,pop-all,itemknn,als,bpr",
+    out: Annotated[Path, typer.Option(help="output folder")] = Path("runs/eval"),
+    tune: Annotated[bool, typer.Option(help="tune hyper-parameters on validation")] = True,
+    fresh: Annotated[
+        bool, typer.Option(help="retrain sequence models even if a checkpoint exists")
+    ] = False,
+    max_seconds: Annotated[
+        float | None, typer.Option(help="training budget per sequence model")
+    ] = None,
+    verbose: bool = True,
+) -> None:
+    """Full-ranking offline evaluation; writes results.json, report.md and PNG plots."""
+    from shoprec.evaluation.suite import evaluate as run
+
+    settings = setup(verbose)
+    data = load(dataset, settings)
+    names = [m.strip() for m in models.split(",") if m.strip()]
+    doc = run(data, names, out, settings, tune=tune, max_seconds=max_seconds, fresh=fresh)
+    for name, m in doc["models"].items():
+        t = m["test"]
+        console.print(
+            f"{name:14s} HR@10 {t['HR@10']:.4f}  NDCG@10 {t['NDCG@10']:.4f}  "
+            f"cold NDCG@10 {t['cold_NDCG@10']:.4f}  click F1 {t['click_f1']:.4f}"
+        )
+    console.print(f"wrote {out / 'results.json'} and {out / 'report.md'}")
+
+
+def train(
+    dataset: Annotated[str, typer.Option(help="built-in name or a folder")] = "amazon-beauty",
+    text: Annotated[bool, typer.Option(help="fuse item text vectors")] = True,
+    max_seconds: Annotated[float | None, typer.Option(help="wall-clock budget")] = None,
+    from_store: Annotated[
+        str | None,
+        typer.Option(help="train on a store's event log (folder or redis://): erased users out"),
+    ] = None,
+    dp_noise: Annotated[
+        float, typer.Option(help="differential privacy: noise multiplier (0 = off)")
+    ] = 0.0,
+    dp_clip: Annotated[float, typer.Option(help="DP: per-user gradient norm bound")] = 1.0,
+    dp_delta: Annotated[float, typer.Option(help="DP: delta of (epsilon, delta)")] = 1e-5,
+    verbose: bool = True,
+) -> None:
+    """Train the SASRec sequence model with early stopping and save a checkpoint."""
+    import json
+
+    from shoprec.training.sasrec_job import BEST_CONFIG, ids_only, train_sasrec
+
+    settings = setup(verbose)
+    name = "sasrec" if text else "sasrec-notext"
+    if from_store:
+        from shoprec.training.export import export_sequences
+
+        events, items = open_store(from_store, settings)
+        data = export_sequences(events, items, name=dataset)
+        name += "-store"
+    else:
+        data = load(dataset, settings)
+    config = BEST_CONFIG if text else ids_only(BEST_CONFIG)
+    dp = None
+    if dp_noise > 0:
+        from shoprec.training.dp import DPConfig
+
+        dp = DPConfig(dp_noise, dp_clip, dp_delta)
+        name += "-dp"
+    trained = train_sasrec(data, settings, config, name=name, max_seconds=max_seconds, dp=dp)
+    if trained.final.privacy_ is not None:
+        eps = json.loads((trained.path / "manifest.json").read_text())["privacy"]
+        console.print(f"differentially private: epsilon {eps['epsilon']:.2f} at delta {dp_delta}")
+    h = trained.valid.history_
+    console.print(
+        f"best valid NDCG@10 {h.best_score:.4f} at epoch {h.best_epoch}, "
+        f"{h.to_dict()['seconds_per_epoch']:.1f} s/epoch; refitted on train+valid; "
+        f"{trained.seconds:.0f} s in all; saved to {trained.path}"
+    )
+
+
+def train_sentiment(verbose: bool = True) -> None:
+    """Train the review sentiment model on the public reviews (MiniLM fine-tuned: about an hour
+    on one CPU thread in fp32, less with more free cores, native bf16 or a GPU; saved under
+    artifacts/sentiment) and print its held-out figures. A running server switches to it from
+    the quick model it trained at start-up, without a restart."""
+    import json
+
+    from shoprec.nlp.sentiment import ARTIFACT, save_model, train_default
+    from shoprec.text.encoder import TextEncoder
+
+    settings = setup(verbose)
+    model, report = train_default(settings, TextEncoder())
+    path = Path(settings.artifacts_dir) / ARTIFACT
+    save_model(model, report, path)
+    console.print(
+        json.dumps({k: v for k, v in report.items() if not isinstance(v, dict | list)}, indent=2)
+    )
+    console.print(f"saved to {path}")
+
+
+def bench(
+    out: Annotated[Path, typer.Option(help="results folder")] = Path("bench/results"),
+    dataset: Annotated[
+        str, typer.Option(help="dataset for the text encoder titles")
+    ] = "amazon-beauty",
+    verbose: bool = True,
+) -> None:
+    """Speed benchmarks: per-request user encoder latency, and text encoder throughput in fp32
+    and bf16 with the hardware's bf16 capability and the precision chosen for it."""
+    from shoprec.evaluation import speed
+    from shoprec.training.sasrec_job import checkpoint_dir
+
+    settings = setup(verbose)
+    ckpt = checkpoint_dir(settings, dataset, "sasrec")
+    lat = speed.user_encoder_latency(ckpt if ckpt.is_dir() else None)
+    speed.write(lat, out, "user_encoder_latency")
+    console.print(lat)
+    data = load(dataset if settings.has_data() else "synthetic", settings)
+    titles = [t for t in data.item_texts() if t][:2000]
+    thr = speed.text_encoder_throughput(titles)
+    speed.write(thr, out, "text_encoder")
+    console.print(thr)

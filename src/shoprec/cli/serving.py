@@ -1,0 +1,132 @@
+"""The serving commands: demo, serve, and export-events (the Redis stream to a training file)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from shoprec.cli.common import console, load, setup
+
+
+def demo(
+    host: Annotated[str, typer.Option(help="interface to bind")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="TCP port")] = 8000,
+    verbose: bool = False,
+) -> None:
+    """Build a store (Amazon Beauty when the data folder exists, else a synthetic shop), train
+    the quick preset, and serve the API on embedded defaults (no server to install)."""
+    serve(dataset="amazon-beauty", host=host, port=port, quick=True, store=None, verbose=verbose)
+
+
+def serve(
+    dataset: Annotated[
+        str, typer.Option(help="built-in name (amazon-beauty, synthetic) or a shop folder")
+    ] = "amazon-beauty",
+    host: Annotated[str, typer.Option(help="interface to bind")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="TCP port")] = 8000,
+    quick: Annotated[
+        bool, typer.Option(help="train the quick preset (about 2 minutes) if no checkpoint")
+    ] = False,
+    store: Annotated[
+        str | None,
+        typer.Option(
+            help="folder of the embedded store (default under artifacts), or redis://host:port/db"
+            " to put events, catalog and user state in Redis, shared by --workers"
+        ),
+    ] = None,
+    workers: Annotated[
+        int, typer.Option(min=1, help="worker processes on the port (more than 1 needs Redis)")
+    ] = 1,
+    verbose: bool = True,
+) -> None:
+    """Train or reuse the models on a dataset and serve the API (OpenAPI at /docs)."""
+    import uvicorn
+
+    from shoprec.serving import heap
+    from shoprec.serving.app import create_app
+    from shoprec.serving.build import build_engine, watch_artifacts
+
+    settings = setup(verbose)
+    # per-request numpy work is tiny: BLAS thread pools only add spin-waiting and contention
+    from threadpoolctl import threadpool_limits
+
+    threadpool_limits(1)
+    if dataset == "amazon-beauty" and not settings.has_data():
+        console.print(
+            f"[yellow]no data folder at {settings.data_dir}: serving the synthetic shop[/]"
+        )
+        dataset = "synthetic"
+    from shoprec.serving import degrade
+    from shoprec.store import locate
+
+    redis_url = locate(store).redis_url if store else None
+    if workers > 1 and redis_url is None:
+        raise typer.BadParameter(
+            "more than one worker needs --store redis://... (the embedded store is one process's)",
+            param_hint="--workers",
+        )
+    data = load(dataset, settings)
+    built = build_engine(data, settings, store=store or None, quick=quick)
+    threadpool_limits(1)  # again: BLAS and OpenMP runtimes loaded while building (scipy's)
+    from shoprec.serving.security import from_settings
+
+    def make_app():  # noqa: ANN202
+        app_ = create_app(
+            built.engine, reports_dir=Path("bench/results/beauty"), security=from_settings(settings)
+        )
+        return degrade.install(app_)
+
+    url = f"http://{host}:{port}"
+    stages = ", ".join(f"{k} {v:.0f} s" for k, v in built.seconds.items())
+    console.print(f"ready in {sum(built.seconds.values()):.0f} s ({stages})")
+    if built.sentiment is not None:  # what scores reviews, or plainly why nothing does
+        served = built.engine.sentiment_served()
+        console.print(built.sentiment.describe(served), style=None if served else "yellow")
+    # a full collection over the built engine would stall a request for a few hundred ms
+    heap.settle()
+    console.print(
+        f"[bold green]storefront[/] {url}/   dashboard: {url}/dashboard   API docs: {url}/docs"
+    )
+    if redis_url is None:
+        watch_artifacts(built, settings, quick)
+        uvicorn.run(
+            make_app(),
+            host=host,
+            port=port,
+            log_level="warning",
+            access_log=False,
+            limit_concurrency=settings.max_concurrency,  # beyond it: 503, not an endless queue
+        )
+        return
+    from shoprec.serving.workers import serve_workers, start_replica
+
+    def make_replica():  # noqa: ANN202
+        start_replica(built, settings, quick)
+        return make_app()
+
+    console.print(f"{workers} worker(s) over {redis_url}")
+    serve_workers(make_replica, host, port, workers, settings.max_concurrency)
+
+
+def export_events(
+    store: Annotated[str, typer.Option(help="redis://host:port/db of the served shop")],
+    out: Annotated[Path, typer.Option(help="events file to append to (CSV)")],
+    verbose: bool = True,
+) -> None:
+    """Copy the events new to the stream's training-export consumer group into OUT (the events
+    format a training run reads), fsynced before they are acknowledged."""
+    from shoprec.serving.shared import SharedState
+    from shoprec.store import locate
+    from shoprec.store.redis_export import export_events as run
+
+    if locate(store).redis_url is None:
+        raise typer.BadParameter("needs redis://host:port/db", param_hint="--store")
+    settings = setup(verbose)
+    shared = SharedState.from_settings(store, settings)
+    try:
+        n = run(shared.log, out)
+    finally:
+        shared.close()
+    console.print(f"exported {n} events to {out}")

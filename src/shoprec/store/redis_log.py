@@ -1,0 +1,176 @@
+"""The event log on Redis (:class:`RedisEventLog`), for API replicas that share state.
+
+A Redis Stream whose entry ids are ``<seq>-0`` (seq from ``INCR``), so ``replay(after)`` is one
+``XRANGE``; a set of seen ``event_id`` values makes appends idempotent; both happen in one Lua
+script, atomically across replicas. A per-user list of entry ids makes erasure
+``O(user's events)``.
+
+Durability is Redis's: with AOF (``appendfsync everysec`` or ``always``) an acknowledged event
+survives a Redis restart; the development Redis of this project runs without persistence. A
+production Redis needs ``appendonly yes`` and ``appendfsync always`` for "acknowledged = durable"
+to hold across a Redis crash (``everysec`` may lose the last second).
+
+Shared user state: when the log is given a ``state_key``, each appended event is also pushed, in
+the same script, onto ``pending:<state key>``;
+:meth:`~shoprec.store.redis_state.RedisStateStore.fold` folds a shopper's pending events into
+their state and trims the list in one optimistic transaction. An event is thus either pending or
+folded, never both and never neither, whichever replica (or the profile updater, after a crash)
+does the folding.
+
+Unreachable Redis: every method raises :class:`~shoprec.store.errors.StoreUnavailable` (through
+the shared :class:`~shoprec.store.redis_health.Breaker`).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import asdict
+from typing import Any
+
+import redis
+
+from shoprec.data.records import Event, EventType
+from shoprec.store.redis_health import Breaker, guarded
+
+# KEYS: seq counter, stream, seen ids; ARGV: user key prefix, then per event (event_id or "",
+# user_id, json, pending list key or ""). Returns 1/0 per event.
+_APPEND = """
+local out = {}
+local n = (#ARGV - 1) / 4
+for i = 0, n - 1 do
+  local b = 2 + 4 * i
+  local eid, user, body, pending = ARGV[b], ARGV[b + 1], ARGV[b + 2], ARGV[b + 3]
+  local fresh = 1
+  if eid ~= '' then fresh = redis.call('SADD', KEYS[3], eid) end
+  if fresh == 1 then
+    local seq = redis.call('INCR', KEYS[1])
+    local id = seq .. '-0'
+    redis.call('XADD', KEYS[2], id, 'e', body)
+    redis.call('RPUSH', ARGV[1] .. user, id)
+    if pending ~= '' then redis.call('RPUSH', pending, body) end
+  end
+  out[#out + 1] = fresh
+end
+return out
+"""
+
+
+def _event_json(e: Event) -> str:
+    d = asdict(e)
+    d["type"] = EventType(e.type).value
+    return json.dumps(d, separators=(",", ":"))
+
+
+def event_from_json(body: bytes | str) -> Event:
+    """An event as the log stores it (the stream entry's ``e`` field, a pending list's item)."""
+    d = json.loads(body)
+    d["type"] = EventType(d["type"])
+    return Event(**d)
+
+
+def events_from_json(bodies: Sequence[bytes | str]) -> list[Event]:
+    return [event_from_json(b) for b in bodies]
+
+
+class RedisEventLog:
+    """:class:`~shoprec.store.protocols.EventLog` on a Redis Stream.
+
+    Parameters
+    ----------
+    client : a ``redis.Redis`` client (its connection pool is thread-safe).
+    prefix : key prefix (one log per prefix).
+    state_key : event -> the key of the state it changes; when given, stored events are also
+        pushed onto that key's pending list (see the module doc). None: no pending lists.
+    breaker : shared with the other stores of the process (a new one if None).
+    """
+
+    def __init__(
+        self,
+        client: redis.Redis,
+        prefix: str = "shoprec:",
+        state_key: Callable[[Event], str] | None = None,
+        breaker: Breaker | None = None,
+    ) -> None:
+        self.r: Any = client  # redis-py's return types are unions of everything: opt out
+        self.p = prefix
+        self.state_key = state_key
+        self.breaker = breaker or Breaker()
+        self._append = self.r.register_script(_APPEND)
+
+    @classmethod
+    def from_url(cls, url: str, prefix: str = "shoprec:") -> RedisEventLog:
+        return cls(redis.Redis.from_url(url), prefix)
+
+    @property
+    def stream(self) -> str:
+        """The key of the Redis Stream (for consumer groups)."""
+        return self.p + "events"
+
+    def pending_key(self, state_key: str) -> str:
+        """The list of events appended for ``state_key`` and not yet folded into its state."""
+        return self.p + "pending:" + state_key
+
+    @guarded
+    def append(self, events: Sequence[Event]) -> list[bool]:
+        if not events:
+            return []
+        argv: list[str] = [self.p + "user:"]
+        for e in events:
+            pending = self.pending_key(self.state_key(e)) if self.state_key else ""
+            argv += [e.event_id or "", e.user_id, _event_json(e), pending]
+        keys = [self.p + "seq", self.p + "events", self.p + "event_ids"]
+        return [bool(x) for x in self._append(keys=keys, args=argv)]
+
+    def replay(self, after: int = 0, batch_size: int = 10_000) -> Iterator[tuple[int, Event]]:
+        if batch_size < 1:
+            raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+        return self._pages(int(after), batch_size)
+
+    def _pages(self, after: int, batch_size: int) -> Iterator[tuple[int, Event]]:
+        start = f"({after}-0" if after else "-"
+        while True:
+            rows = self.r.xrange(self.p + "events", min=start, max="+", count=batch_size)
+            for entry_id, fields in rows:
+                seq = int(entry_id.split(b"-")[0])
+                yield seq, event_from_json(fields[b"e"])
+            if len(rows) < batch_size:
+                return
+            start = "(" + rows[-1][0].decode()
+
+    @guarded
+    def user_events(self, user_id: str) -> list[Event]:
+        ids = self.r.lrange(self.p + "user:" + user_id, 0, -1)
+        out = []
+        for entry_id in ids:
+            rows = self.r.xrange(self.p + "events", min=entry_id, max=entry_id)
+            out += [event_from_json(f[b"e"]) for _, f in rows]
+        return out
+
+    @guarded
+    def delete_user(self, user_id: str) -> int:
+        if not user_id:
+            raise ValueError("user_id must be non-empty (an empty id would erase anonymous events)")
+        key = self.p + "user:" + user_id
+        self.r.delete(self.pending_key(user_id))  # events not yet folded are erased too
+        ids = self.r.lrange(key, 0, -1)
+        if not ids:
+            return 0
+        eids = [e.event_id for e in self.user_events(user_id) if e.event_id]
+        pipe = self.r.pipeline(transaction=True)
+        pipe.xdel(self.p + "events", *ids)
+        if eids:  # forget the ids too: nothing of the user remains
+            pipe.srem(self.p + "event_ids", *eids)
+        pipe.delete(key)
+        return int(pipe.execute()[0])
+
+    @guarded
+    def last_seq(self) -> int:
+        return int(self.r.get(self.p + "seq") or 0)
+
+    @guarded
+    def count(self) -> int:
+        return int(self.r.xlen(self.p + "events"))
+
+    def close(self) -> None:
+        self.r.close()
