@@ -19,9 +19,9 @@ import httpx
 import pytest
 
 from redis_fixtures import RedisServer, start_shop
+from shoprec.data.keys import state_key
 from shoprec.data.records import Event, EventType
 from shoprec.experiments.registry import REFRESH_S
-from shoprec.online.state import state_key
 from shoprec.serving.engine import STORE_DOWN
 from shoprec.serving.process import client_on_worker
 from shoprec.serving.process import stop as stop_shop

@@ -23,6 +23,7 @@ import uuid
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import asdict, dataclass, field, fields
 
+from shoprec.data.keys import known_shopper_key
 from shoprec.data.records import Event, EventType
 from shoprec.experiments.assignment import bucket, pick
 from shoprec.experiments.bandit import thompson_shares
@@ -505,7 +506,7 @@ class ExperimentRegistry:
                 delta = {"purchases": 1, "revenue": price(e.item_id)}
             else:
                 continue
-            key = e.user_id or (f"session:{e.session_id}" if e.session_id else "")
+            key = known_shopper_key(e.user_id, e.session_id)
             self._attribute(key, delta)
 
     def _attribute(self, user_key: str, delta: dict[str, float]) -> None:

@@ -16,10 +16,11 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from shoprec.data.keys import is_session_key, state_key
 from shoprec.data.records import EVENT_WEIGHTS, Event, EventType, Item
 from shoprec.experiments.registry import ExperimentRegistry
 from shoprec.online.reviews import LABELS, ReviewSentiment, ScoredReview
-from shoprec.online.state import UserState, state_key
+from shoprec.online.state import UserState
 from shoprec.online.tags import ItemTagger, tags_for_catalog
 from shoprec.online.trending import Trending
 from shoprec.ranking.candidates import Request
@@ -461,7 +462,7 @@ class Engine:
         def shoppers():  # noqa: ANN202
             for user in self.states.users():
                 st = self.states.get(user)
-                if st is None or user.startswith("session:"):
+                if st is None or is_session_key(user):
                     continue
                 req = self.request_for(st)
                 bought = set(self.catalog.indices(sorted(st.bought)).tolist())

@@ -23,8 +23,9 @@ import time
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
+from shoprec.data.keys import state_key
 from shoprec.data.records import Event
-from shoprec.online.state import MAX_RECENT, UserState, state_key
+from shoprec.online.state import MAX_RECENT, UserState
 from shoprec.store.errors import StoreUnavailable
 from shoprec.store.redis_groups import StreamGroup
 from shoprec.store.redis_health import Breaker, connect

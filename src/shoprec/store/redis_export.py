@@ -25,6 +25,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from shoprec.data.keys import state_key
 from shoprec.data.records import EventType
 from shoprec.store.redis_groups import Entry, StreamGroup
 from shoprec.store.redis_log import RedisEventLog
@@ -117,7 +118,7 @@ def _write(out: csv.DictWriter, entries: list[Entry], seen: set[str]) -> int:
         seen.add(eid)
         out.writerow(
             {
-                "user_id": e.user_id or f"session:{e.session_id or ''}",  # anonymous shoppers
+                "user_id": state_key(e.user_id, e.session_id),  # anonymous shoppers
                 "item_id": e.item_id,
                 "type": EventType(e.type).value,
                 "timestamp": repr(e.timestamp),

@@ -11,6 +11,7 @@ from typing import Any, Generic, TypeVar
 
 import redis
 
+from shoprec.data.keys import is_session_key
 from shoprec.data.records import Event
 from shoprec.store.redis_health import Breaker, guarded
 from shoprec.store.redis_log import events_from_json
@@ -47,7 +48,7 @@ class RedisStateStore(Generic[S]):
         self.breaker = breaker or Breaker()
 
     def _ttl(self, user_id: str) -> int | None:
-        return self.ttl if user_id.startswith("session:") else None
+        return self.ttl if is_session_key(user_id) else None
 
     def _body(self, state: S) -> str:
         return json.dumps(self.enc(state), separators=(",", ":"))
