@@ -61,7 +61,7 @@ def main() -> None:
     engine, data = _engine()
     from shoprec.experiments.simulator import BeautyShoppers
 
-    shoppers = BeautyShoppers.from_data(data, engine.catalog.index, engine.catalog.view()[0])
+    shoppers = BeautyShoppers.from_data(data, engine.catalog.index, engine.catalog.view().vectors)
     rng = np.random.default_rng(args.seed)
     order = rng.permutation(np.flatnonzero(shoppers.target > 0))
     ab_users = order[: args.ab]

@@ -27,7 +27,6 @@ from shoprec.data.datasets import load_dataset
 from shoprec.data.splits import leave_one_out
 from shoprec.models.ranker import FEATURES, Ranker, RankerConfig
 from shoprec.online.tags import ItemTagger
-from shoprec.serving.build import Vectorizer
 from shoprec.ranking.fit import (
     RANKER_USERS,
     build_phase,
@@ -36,6 +35,7 @@ from shoprec.ranking.fit import (
     sample_rows,
 )
 from shoprec.settings import Settings
+from shoprec.text.vectorizer import Vectorizer
 from shoprec.training.sasrec_job import (
     BEST_CONFIG,
     checkpoint_dir,

@@ -9,9 +9,14 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from shoprec.data.datasets import load_dataset
+from shoprec.data.interactions import SequenceData
+from shoprec.online.tags import ItemTagger
 from shoprec.serving.build import Built, build_engine
+from shoprec.serving.engine import Engine
 from shoprec.serving.process import serve
 from shoprec.settings import Settings
+from shoprec.store import MemoryStateStore, open_embedded
+from shoprec.text.vectorizer import Vectorizer
 
 _CACHE: dict[str, Built] = {}
 
@@ -36,6 +41,15 @@ def synthetic_engine(root: Path, store: Path | None = None) -> Built:
         progress=False,
         sentiment_settings=make_settings(),
     )
+
+
+def catalog_engine(data: SequenceData, settings: Settings, store: Path) -> Engine:
+    """An engine with the dataset's catalog and no trained models (search needs none)."""
+    vec = Vectorizer(settings)
+    events, items = open_embedded(store)
+    engine = Engine(events, items, MemoryStateStore(), vec, ItemTagger(vec.encoder))
+    engine.upsert_items(data.catalog, now=0.0)
+    return engine
 
 
 def free_port() -> int:

@@ -10,18 +10,17 @@ import pytest
 
 from conftest import require_data
 from shoprec.data.datasets import load_dataset
-from shoprec.evaluation.assistant_eval import catalog_engine, evaluate_assistant, load_questions
+from shoprec.evaluation.assistant_eval import catalog_assistant, evaluate_assistant, load_questions
 
 QUESTIONS = Path(__file__).resolve().parent / "data" / "assistant_questions.jsonl"
 
 
 @pytest.mark.timeout(900)
-def test_written_questions_recall_and_no_unsupported_claims(tmp_path: Path) -> None:
+def test_written_questions_recall_and_no_unsupported_claims() -> None:
     settings = require_data()
     data = load_dataset("amazon-beauty", settings)
-    engine = catalog_engine(data, settings, tmp_path)
     questions = load_questions(QUESTIONS)
-    report = evaluate_assistant(engine.assistant(), questions)
+    report = evaluate_assistant(catalog_assistant(data, settings), questions)
     print(
         f"{report['questions']} questions, Recall@5 {report['recall@5']:.3f} on "
         f"{report['need_questions']} need questions, intent accuracy "

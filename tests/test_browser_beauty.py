@@ -11,9 +11,8 @@ from pathlib import Path
 import pytest
 
 from conftest import require_data
-from serving_fixtures import serve_in_thread
+from serving_fixtures import catalog_engine, serve_in_thread
 from shoprec.data.datasets import load_dataset
-from shoprec.evaluation.assistant_eval import catalog_engine
 from shoprec.serving.app import create_app
 from shoprec.serving.build import import_events
 

@@ -103,7 +103,7 @@ def test_experiment_serves_attributes_and_stops(api: TestClient, own: tuple[Buil
                 {"user_id": u, "item_id": items[1], "type": "purchase", "event_id": f"{u}-p"}
             )
             v.update({"purchases": 1, "converted": 1})
-            v["revenue"] += engine.price_of(items[1])
+            v["revenue"] += engine.catalog.price_of(items[1])
         for _ in range(2):  # a repeated event_id is not attributed twice
             assert api.post("/v1/events", json={"events": events}).status_code == 200
     # a shopper the experiment never served buys: attributed nowhere
@@ -195,8 +195,8 @@ def test_every_strategy_setting_can_be_posted() -> None:
     variant: no setting of :class:`Strategy` is missing from the API's schema."""
     from dataclasses import fields
 
-    from shoprec.serving.experiment_schemas import StrategyIn
     from shoprec.ranking.strategy import Strategy
+    from shoprec.serving.experiment_schemas import StrategyIn
 
     assert {f.name for f in fields(Strategy)} == set(StrategyIn.model_fields)
     assert StrategyIn.model_validate(Strategy().to_dict()).overrides() == Strategy().to_dict()

@@ -180,11 +180,11 @@ def test_mmr_reads_rows_of_a_larger_table_like_the_gathered_vectors() -> None:
 
 
 def test_query_vectors_stay_out_of_the_item_cache(tmp_path) -> None:
-    from shoprec.serving import build
     from shoprec.settings import Settings
+    from shoprec.text.vectorizer import Vectorizer
 
     cache = tmp_path / "text.npz"
-    vectorize = build.Vectorizer(Settings(text_cache=cache))
+    vectorize = Vectorizer(Settings(text_cache=cache))
     items = vectorize(["Rose shampoo for dry hair"])  # an item text: cached on disk
     stamp = cache.stat().st_mtime_ns
     q = vectorize.queries(["red lipstick", "", "red lipstick"])
@@ -268,7 +268,8 @@ def test_candidate_features_match_their_definitions(built) -> None:
 
     eng = built.engine
     bundle, cat = eng.bundle, eng.catalog
-    vectors, _, _, added_at = cat.view()
+    view = cat.view()
+    vectors, added_at = view.vectors, view.added_at
     trending = eng.trending.scores(bundle.n_rows)
     checked = 0
     for user in eng.states.users()[:25]:
@@ -319,7 +320,7 @@ def test_category_feed_fill_follows_upserts_and_events(built) -> None:
     name = next(c for c in (cat.category_of(i) for i in range(1, len(cat) + 1)) if c)
 
     def whole() -> set[int]:
-        mask = cat.in_category(name, eng.bundle.n_rows) & cat.view()[2][: eng.bundle.n_rows]
+        mask = cat.in_category(name, eng.bundle.n_rows) & cat.view().in_stock[: eng.bundle.n_rows]
         return set(np.flatnonzero(mask).tolist())
 
     assert 0 < len(whole()) < 100
@@ -335,6 +336,7 @@ def test_category_feed_fill_follows_upserts_and_events(built) -> None:
     assert other in got and got == whole()
     eng.ingest([Event("someone", item.item_id, EventType.VIEW, eng.clock + 1.0, "cache-1")])
     eng.recommend("nobody-yet", 100, category=name)
-    assert eng._fill is not None and eng._fill[0] == eng.trending.version
+    fill = eng.recommender.fill
+    assert fill is not None and fill[0] == eng.trending.version
     want = make_fill_order(eng.bundle, eng.trending.scores(eng.bundle.n_rows))
-    np.testing.assert_array_equal(eng._fill[2], want)
+    np.testing.assert_array_equal(fill[2], want)

@@ -19,10 +19,10 @@ from fastapi.testclient import TestClient
 from shoprec.data.records import Item
 from shoprec.online.state import UserState
 from shoprec.serving.app import create_app
-from shoprec.serving.build import Vectorizer
 from shoprec.serving.engine import Engine
 from shoprec.settings import Settings
 from shoprec.store import DB_FILENAME, MemoryStateStore, open_embedded
+from shoprec.text.vectorizer import Vectorizer
 from shoprec.training.export import export_sequences
 
 REDIS_URL = "redis://127.0.0.1:6379/15"

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from conftest import require_data
-from serving_fixtures import serve_in_thread
+from serving_fixtures import catalog_engine, serve_in_thread
 
 ROOT = Path(__file__).resolve().parents[1]
 README = ROOT / "README.md"
@@ -105,7 +105,6 @@ EXPECT: list[tuple[str, Callable]] = [
 @pytest.mark.timeout(900)
 def test_readme_tour_runs_as_written(tmp_path: Path) -> None:
     from shoprec.data.datasets import load_dataset
-    from shoprec.evaluation.assistant_eval import catalog_engine
     from shoprec.serving.app import create_app
     from shoprec.serving.build import import_events
 

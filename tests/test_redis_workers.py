@@ -22,9 +22,9 @@ from redis_fixtures import RedisServer, start_shop
 from shoprec.data.keys import state_key
 from shoprec.data.records import Event, EventType
 from shoprec.experiments.registry import REFRESH_S
-from shoprec.serving.engine import STORE_DOWN
 from shoprec.serving.process import client_on_worker
 from shoprec.serving.process import stop as stop_shop
+from shoprec.serving.recommend import STORE_DOWN
 from shoprec.store.redis_health import connect
 from shoprec.store.redis_log import RedisEventLog
 

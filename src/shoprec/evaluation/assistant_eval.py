@@ -12,23 +12,28 @@ import numpy as np
 
 from shoprec.data.interactions import SequenceData
 from shoprec.nlp.assistant import Assistant, unsupported
+from shoprec.nlp.search import ProductSearch
+from shoprec.online.tags import ItemTagger
+from shoprec.ranking.catalog import Catalog, add_items
 from shoprec.settings import Settings
+from shoprec.text.vectorizer import Vectorizer
 
 log = logging.getLogger(__name__)
 
 
-def catalog_engine(data: SequenceData, settings: Settings, store: Path):  # -> Engine
-    """An engine with the dataset's catalog and no trained models (search needs none)."""
-    from shoprec.online.tags import ItemTagger
-    from shoprec.serving.build import Vectorizer
-    from shoprec.serving.engine import Engine
-    from shoprec.store import MemoryStateStore, open_embedded
-
+def catalog_assistant(data: SequenceData, settings: Settings) -> Assistant:
+    """The assistant over the dataset's catalog, with no trained models and no shoppers (search
+    needs neither): what a served engine's assistant answers a question asked anonymously."""
     vec = Vectorizer(settings)
-    events, items = open_embedded(store)
-    engine = Engine(events, items, MemoryStateStore(), vec, ItemTagger(vec.encoder))
-    engine.upsert_items(data.catalog, now=0.0)
-    return engine
+    catalog = Catalog()
+    add_items(catalog, data.catalog, [0.0] * len(data.catalog), vec, ItemTagger(vec.encoder))
+    search = ProductSearch(catalog, vec.queries)
+    n_rows = len(catalog) + 1  # every item: the catalog is not growing
+
+    def no_purchases(_user_id: str) -> list[tuple[str, float]]:
+        return []
+
+    return Assistant(catalog, lambda q, _user, n: search.ranked(q, n, n_rows), no_purchases)
 
 
 def load_questions(path: Path) -> list[dict]:

@@ -71,7 +71,7 @@ def build_bundle(
     n = len(catalog) + 1
     to_cat = _align(model_item_ids, catalog)
     ok = to_cat > 0
-    vectors = catalog.view()[0]
+    vectors = catalog.view().vectors
     encoder = None
     t_ids, t_sims = text_neighbours(vectors, np.arange(n))
     if sasrec is not None:
@@ -119,7 +119,7 @@ def extend(bundle: ModelBundle, catalog: Catalog) -> ModelBundle:
     n = len(catalog) + 1
     if n <= bundle.n_rows:
         return bundle
-    vectors = catalog.view()[0]
+    vectors = catalog.view().vectors
     new = np.arange(bundle.n_rows, n)
     t_ids, t_sims = text_neighbours(vectors, new)
     text_ids, text_sims = np.vstack([bundle.text_ids, t_ids]), np.vstack([bundle.text_sims, t_sims])

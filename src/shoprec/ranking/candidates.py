@@ -11,11 +11,13 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from shoprec.models.ranker import FEATURES
-from shoprec.ranking.catalog import LabelIndex
 from shoprec.ranking.bundle import ModelBundle, neighbours
+from shoprec.ranking.catalog import LabelIndex
 from shoprec.ranking.strategy import Strategy
 
 F = {name: j for j, name in enumerate(FEATURES)}
+#: Items of a shopper's history a request carries (the sequence model reads these).
+HISTORY = 50
 #: Recent items read by co-visitation (latest weighs 1, each older one half as much).
 COVIS_RECENT = 5
 TEXT_RECENT = 3
@@ -26,8 +28,8 @@ SEQ_RANK_CAP = 1000.0
 class Request:
     """One shopper's signals for a request, in catalog indices.
 
-    ``history`` ``(L,)`` oldest first (last 50), ``times`` their timestamps (or None),
-    ``interests`` tag label -> normalised weight, ``now`` the engine clock.
+    ``history`` ``(L,)`` oldest first (the last :data:`HISTORY`), ``times`` their timestamps
+    (or None), ``interests`` tag label -> normalised weight, ``now`` the engine clock.
     """
 
     history: np.ndarray

@@ -9,14 +9,30 @@ scored through it (see :mod:`shoprec.ranking.bundle`).
 from __future__ import annotations
 
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import NamedTuple
 
 import numpy as np
 
 from shoprec.data.records import Item
-from shoprec.online.tags import ItemTags
+from shoprec.online.tags import ItemTagger, ItemTags, tags_for_catalog
 
 TEXT_DIM = 384
+
+
+class CatalogView(NamedTuple):
+    """The catalog's per-item arrays, row ``i`` = index ``i`` (row 0 padding)."""
+
+    vectors: np.ndarray  # (rows, 384) L2-normalised text vectors
+    price: np.ndarray  # NaN where unpriced
+    in_stock: np.ndarray  # bool
+    added_at: np.ndarray  # first upsert time
+
+    def head(self, rows: int) -> CatalogView:
+        """The first ``rows`` rows of every array (views, no copy)."""
+        return CatalogView(
+            self.vectors[:rows], self.price[:rows], self.in_stock[:rows], self.added_at[:rows]
+        )
 
 
 class LabelIndex:
@@ -194,7 +210,26 @@ class Catalog:
         tags = self.tags[idx]
         return tags.category or tags.department if tags else None
 
-    def view(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-        """``(vectors, price, in_stock, added_at)`` trimmed to ``len + 1`` rows."""
+    def view(self) -> CatalogView:
+        """The item arrays trimmed to ``len + 1`` rows."""
         n = len(self.ids)
-        return self.vectors[:n], self.price[:n], self.in_stock[:n], self.added_at[:n]
+        return CatalogView(self.vectors[:n], self.price[:n], self.in_stock[:n], self.added_at[:n])
+
+    def price_of(self, item_id: str) -> float:
+        """The price of ``item_id`` (0 when unknown or unpriced): a purchase's revenue."""
+        idx = self.get(item_id)
+        price = float(self.price[idx]) if idx else 0.0
+        return price if price == price else 0.0
+
+
+def add_items(
+    catalog: Catalog,
+    items: Sequence[Item],
+    added_at: Sequence[float],
+    vectorize: Callable[[list[str]], np.ndarray],
+    tagger: ItemTagger | None = None,
+) -> np.ndarray:
+    """Upsert ``items`` into ``catalog`` with their text vectors (``vectorize``) and tags (their
+    own categories, ``tagger``'s zero-shot ones where they have none); returns their indices."""
+    vectors = vectorize([it.text() for it in items])
+    return catalog.upsert(items, vectors, tags_for_catalog(items, vectors, tagger), added_at)

@@ -26,7 +26,7 @@ from shoprec.online.state import UserState
 from shoprec.online.tags import ItemTagger, tags_for_catalog
 from shoprec.online.trending import Trending
 from shoprec.ranking.bundle import ModelBundle, build_bundle
-from shoprec.ranking.candidates import Request, generate
+from shoprec.ranking.candidates import HISTORY, Request, generate
 from shoprec.ranking.catalog import Catalog
 from shoprec.ranking.strategy import Strategy
 
@@ -70,8 +70,8 @@ def interests(catalog: Catalog, history: np.ndarray, times: np.ndarray | None) -
 
 
 def request(catalog: Catalog, history: np.ndarray, times: np.ndarray | None, now: float) -> Request:
-    hist = np.asarray(history, np.int64)[-50:]
-    t = None if times is None else np.asarray(times, np.float64)[-50:]
+    hist = np.asarray(history, np.int64)[-HISTORY:]
+    t = None if times is None else np.asarray(times, np.float64)[-HISTORY:]
     return Request(hist, t, interests(catalog, hist, t), now)
 
 
@@ -87,7 +87,8 @@ def replay_candidates(
 ) -> list[tuple[np.ndarray, np.ndarray]]:
     """Each of ``users`` (with a history) replayed as a request: its candidates' features and
     1 where the candidate is the item taken next (items already taken are masked, as served)."""
-    vectors, _, _, added_at = catalog.view()
+    view = catalog.view()
+    vectors, added_at = view.vectors, view.added_at
     labels = catalog.label_index
     st = Strategy()
     out = []

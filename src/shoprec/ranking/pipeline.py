@@ -12,10 +12,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from shoprec.ranking.bundle import ModelBundle
 from shoprec.ranking.candidates import Candidates, F, Request, generate
 from shoprec.ranking.catalog import Catalog
 from shoprec.ranking.explain import fallback_reason, reasons_for, short
-from shoprec.ranking.bundle import ModelBundle
 from shoprec.ranking.rerank import Filters, allowed, explore_slots, mmr
 from shoprec.ranking.strategy import Strategy
 
@@ -60,7 +60,8 @@ class Pipeline:
         by trending then popularity (:func:`make_fill_order`, cached by the caller) or None."""
         st = strategy or self.strategy
         cat = self.catalog
-        vectors, price, in_stock, added_at = (a[: bundle.n_rows] for a in cat.view())
+        view = cat.view().head(bundle.n_rows)
+        vectors, price, in_stock = view.vectors, view.price, view.in_stock
         category_ok = self._category_mask(filters.category, bundle.n_rows)
         fallback = None
         try:
@@ -68,7 +69,7 @@ class Pipeline:
                 bundle,
                 cat.label_index,
                 vectors,
-                added_at,
+                view.added_at,
                 trending,
                 req,
                 st,

@@ -4,9 +4,7 @@ start), the sequence model (trained or reused), the two serving phases and the r
 from __future__ import annotations
 
 import logging
-import threading
 import time
-from collections import OrderedDict
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -34,6 +32,7 @@ from shoprec.store import (
     locate,
     open_embedded,
 )
+from shoprec.text.vectorizer import Vectorizer
 from shoprec.training.sasrec_job import (
     BEST_CONFIG,
     checkpoint_dir,
@@ -43,55 +42,8 @@ from shoprec.training.sasrec_job import (
 
 log = logging.getLogger(__name__)
 
-#: Query vectors kept in memory by :meth:`Vectorizer.queries`.
-QUERY_MEMORY = 10_000
 #: The demo's training preset: a few epochs of the benchmark model (about 2 minutes).
 QUICK_SECONDS = 120.0
-
-
-class Vectorizer:
-    """Texts -> unit vectors through the content-hash cache; the encoder loads on first need."""
-
-    def __init__(self, settings: Settings) -> None:
-        from shoprec.text.encoder import VectorCache
-
-        self.cache = VectorCache(settings.text_cache)
-        self._encoder = None
-        self._lock = threading.Lock()
-        self._queries: OrderedDict[str, np.ndarray] = OrderedDict()  # least recent first
-
-    @property
-    def encoder(self):  # -> TextEncoder
-        with self._lock:
-            if self._encoder is None:
-                from shoprec.text.encoder import TextEncoder
-
-                self._encoder = TextEncoder()
-            return self._encoder
-
-    def __call__(self, texts: list[str]) -> np.ndarray:
-        with self._lock:
-            have_all = all(not t or self.cache.has(t) for t in texts)
-        return self.cache.embed(texts, None if have_all else self.encoder)
-
-    def queries(self, texts: list[str]) -> np.ndarray:
-        """Vectors for ad-hoc texts (search queries, questions). They never enter the item
-        cache, which would grow by every query ever asked (and once rewrote its whole file per
-        miss: the soak's rising p99). The latest :data:`QUERY_MEMORY` stay in memory."""
-        out = np.zeros((len(texts), 384), np.float32)
-        missing = [t for t in dict.fromkeys(texts) if t and t not in self._queries]
-        if missing:
-            vecs = self.encoder.encode(missing)
-            with self._lock:
-                self._queries.update(zip(missing, vecs, strict=True))
-                while len(self._queries) > QUERY_MEMORY:
-                    self._queries.popitem(last=False)
-        with self._lock:
-            for k, t in enumerate(texts):
-                if t in self._queries:
-                    self._queries.move_to_end(t)
-                    out[k] = self._queries[t]
-        return out
 
 
 @dataclass
@@ -274,4 +226,4 @@ def watch_artifacts(built: Built, settings: Settings, quick: bool) -> ArtifactWa
     paths = [checkpoint_dir(settings, data.name, n) for n in names]
     if built.sentiment is not None:  # and the sentiment model train-sentiment publishes
         built.sentiment.watch(built.engine)
-    return ArtifactWatcher(built.engine, paths, rebuild).start()
+    return ArtifactWatcher(paths, rebuild, built.engine.set_bundle).start()

@@ -10,9 +10,9 @@ import numpy as np
 
 from shoprec.experiments.offpolicy import diversity
 from shoprec.experiments.registry import Assignment
-from shoprec.serving.engine import Engine
 from shoprec.ranking.pipeline import Result
 from shoprec.ranking.strategy import Strategy
+from shoprec.serving.engine import Engine
 
 
 def log_variants(
@@ -30,7 +30,7 @@ def log_variants(
     names = [name for name, _ in exp.variants]
     k = names.index(arm.variant)
     results = [served if j == k else recommend(st) for j, (_, st) in enumerate(exp.variants)]
-    vectors = engine.catalog.view()[0]
+    vectors = engine.catalog.view().vectors
     ids = engine.catalog.ids
     idx = [np.array([r.index for r in res.items], np.int64) for res in results]
     lists = [[ids[i] for i in row] for row in idx]

@@ -14,9 +14,6 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from shoprec.serving.engine import Engine
-from shoprec.ranking.bundle import ModelBundle
-
 log = logging.getLogger(__name__)
 
 
@@ -28,26 +25,24 @@ def artifact_stamp(path: Path) -> float:
 
 class ArtifactWatcher:
     """Poll ``paths`` every ``interval`` seconds; when one has a stamp newer than any seen,
-    ``rebuild(that path)`` and swap.
+    ``rebuild(that path)`` and ``install`` what it returned (``engine.set_bundle`` for the
+    models, ``engine.switch_sentiment`` for the sentiment model).
 
-    A failed rebuild is logged and the engine keeps serving the previous bundle. ``install``
-    (default: ``engine.set_bundle``) puts what ``rebuild`` returned in service; ``stamp``
+    A failed rebuild is logged and the engine keeps serving what it served. ``stamp``
     (default: the newest stamp now) is the publication already served.
     """
 
     def __init__(
         self,
-        engine: Engine,
         paths: Path | Sequence[Path],
         rebuild: Callable[[Path], Any],
+        install: Callable[[Any], None],
         interval: float = 5.0,
-        install: Callable[[Any], None] | None = None,
         stamp: float | None = None,
         name: str = "artifact-watcher",
     ) -> None:
         self.paths = [paths] if isinstance(paths, Path) else list(paths)
-        self.engine, self.rebuild, self.interval = engine, rebuild, interval
-        self.install: Callable[[Any], None] = install or engine.set_bundle
+        self.rebuild, self.install, self.interval = rebuild, install, interval
         self.path = self.paths[0]  # the checkpoint serving now
         self.stamp = max(artifact_stamp(p) for p in self.paths) if stamp is None else stamp
         self.reloads = 0
@@ -68,7 +63,7 @@ class ArtifactWatcher:
         if stamp <= self.stamp:
             return False
         try:
-            new: ModelBundle | Any = self.rebuild(path)
+            new = self.rebuild(path)
             self.install(new)
         except Exception:
             log.exception("reloading %s failed; keeping the current models", path)

@@ -10,21 +10,16 @@ switches a running server to the trained model as soon as it is published.
 from __future__ import annotations
 
 import logging
-import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, cast
+from typing import Any, Protocol, cast
 
 from shoprec.nlp.sentiment.quick import SentimentUnavailable, load_or_train_quick
-from shoprec.online.reviews import LABELS, ScoredReview
 from shoprec.serving.reload import ArtifactWatcher, artifact_stamp
 from shoprec.settings import Settings
-
-if TYPE_CHECKING:
-    from shoprec.serving.engine import Engine
 
 log = logging.getLogger(__name__)
 
@@ -39,6 +34,14 @@ class ServedSentiment:
     name: str
     version: str
     stamp: float = 0.0
+
+
+class SentimentHost(Protocol):
+    """What a watcher switches: the engine, which rescores its reviews on a switch."""
+
+    def sentiment_served(self) -> ServedSentiment | None: ...
+
+    def switch_sentiment(self, served: ServedSentiment) -> None: ...
 
 
 def trained_version(path: Path) -> str:
@@ -119,7 +122,7 @@ class SentimentSource:
             "publishes the fine-tuned model, which this server then switches to"
         )
 
-    def watch(self, engine: Engine, interval: float = 5.0) -> ArtifactWatcher:
+    def watch(self, engine: SentimentHost, interval: float = 5.0) -> ArtifactWatcher:
         """Switch ``engine`` to the trained model whenever one is (re)published."""
         current = engine.sentiment_served()
         served_stamp = current.stamp if current is not None else 0.0
@@ -131,48 +134,10 @@ class SentimentSource:
             return served
 
         return ArtifactWatcher(
-            engine,
             self.trained_path,
             rebuild,
+            engine.switch_sentiment,
             interval,
-            install=engine.switch_sentiment,
             stamp=served_stamp,
             name="sentiment-watcher",
         ).start()
-
-
-def switch(engine: Engine, served: ServedSentiment, lock: threading.Lock) -> None:
-    """Make ``served`` the engine's sentiment model, every stored review rescored by it, so that
-    item sentiment, trend, drift and reasons all come from one model. The bulk is rescored
-    outside the engine's write ``lock``; reviews that arrived meanwhile (scored by the old
-    model) are rescored under it, then the reviews and the model swap together."""
-    before = engine.reviews.snapshot()
-    rescored = _rescore(served.model, before)
-    with lock:
-        now = engine.reviews.snapshot()
-        seen, kept = {r.review_id for _, r in before}, {r.review_id for _, r in now}
-        late = [(item, r) for item, r in now if r.review_id not in seen]
-        fresh = [(i, r) for i, r in rescored if r.review_id in kept]
-        engine.reviews.replace(fresh + _rescore(served.model, late))
-        engine._set_sentiment(served)
-        drift = {}
-        for item in {item for item, _ in now}:
-            idx = engine.catalog.get(item)
-            if idx:
-                drift[idx] = engine.reviews.drift(item)
-        engine.drift = drift
-    log.info(
-        "review sentiment: %s model %s now serving (%d reviews rescored)",
-        served.name, served.version, len(now),
-    )  # fmt: skip
-
-
-def _rescore(model: Any, reviews: list[tuple[str, ScoredReview]]) -> list[tuple[str, ScoredReview]]:
-    """``reviews`` with label and intensity from ``model`` (time, id and text kept)."""
-    if not reviews:
-        return []
-    results = model.predict([r.text for _, r in reviews])
-    return [
-        (item, replace(r, label=LABELS.index(p.label), intensity=p.intensity))
-        for (item, r), p in zip(reviews, results, strict=True)
-    ]

@@ -21,7 +21,7 @@ import socket
 import threading
 import time
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from shoprec.data.keys import state_key
 from shoprec.data.records import Event
@@ -34,14 +34,22 @@ from shoprec.store.redis_log import RedisEventLog, event_from_json
 from shoprec.store.redis_state import RedisStateStore
 
 if TYPE_CHECKING:
-    from shoprec.serving.engine import Engine
     from shoprec.settings import Settings
 
 log = logging.getLogger(__name__)
 
 #: The consumer group that folds events a replica stored but did not fold (it died first).
 PROFILE_GROUP = "profile-updater"
+#: ``(state or None, events) -> state`` with the events applied.
 Fold = Callable[[UserState | None, list[Event]], UserState]
+
+
+class Replica(Protocol):
+    """What the stream feeds: a replica's engine."""
+
+    def observe(self, events: Sequence[Event]) -> None: ...
+
+    def fold(self, state: UserState | None, events: list[Event]) -> UserState: ...
 
 
 def _encode(state: UserState) -> dict[str, Any]:
@@ -165,20 +173,21 @@ class SharedState:
 class StreamFollower:
     """A replica's background reader of the stream (one daemon thread).
 
-    Feeds every new event to ``engine.observe`` (trending, clock, reviews), and as a consumer
+    Feeds every new event to ``replica.observe`` (trending, clock, reviews), and as a consumer
     of :data:`PROFILE_GROUP` folds what other replicas left pending. Survives Redis outages:
     it waits and resumes; a Redis restarted empty restarts it from the beginning.
 
     Parameters
     ----------
-    engine : the replica's engine (``engine.shared`` set).
+    shared : the replica's Redis stores.
+    replica : the replica's engine (over ``shared``).
     after : the last seq the engine already observed (its start-up replay).
     """
 
-    def __init__(self, engine: Engine, after: int, block_ms: int = 250) -> None:
-        shared = engine.shared
-        assert shared is not None
-        self.engine, self.shared, self.position, self.block_ms = engine, shared, after, block_ms
+    def __init__(
+        self, shared: SharedState, replica: Replica, after: int, block_ms: int = 250
+    ) -> None:
+        self.replica, self.shared, self.position, self.block_ms = replica, shared, after, block_ms
         consumer = f"{socket.gethostname()}:{os.getpid()}"
         self.group = StreamGroup(shared.log, PROFILE_GROUP, consumer, start="$")
         self._stop = threading.Event()
@@ -202,7 +211,7 @@ class StreamFollower:
         rows = [row for _, rows in reply or [] for row in rows]
         if rows:
             self.position = int(rows[-1][0].split(b"-")[0])
-            self.engine.observe([event_from_json(f[b"e"]) for _, f in rows if f])
+            self.replica.observe([event_from_json(f[b"e"]) for _, f in rows if f])
         elif self.shared.log.last_seq() < self.position:  # Redis came back empty
             log.warning("stream restarted below seq %d: following it from the start", self.position)
             self.position = 0
@@ -216,7 +225,7 @@ class StreamFollower:
             self._last_claim = now
             entries += self.group.claim_stale(min_idle_ms=30_000)
         keys = [_key(e.event) for e in entries if e.event is not None]
-        self.shared.fold_keys(keys, self.engine.fold)
+        self.shared.fold_keys(keys, self.replica.fold)
         self.group.ack(entries)
 
     def _run(self) -> None:

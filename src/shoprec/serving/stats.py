@@ -1,5 +1,6 @@
 """Live figures for the dashboard: events per second, request latency percentiles per route,
-click-through rate from feedback, catalog coverage of what was served, fallback rate.
+click-through rate from feedback, catalog coverage of what was served, fallback rate; and the
+process's counters behind /metrics.
 
 Bounded memory: per-second buckets for the last minute, the last 2,000 latencies per route,
 and the items served in the last 5,000 recommendation lists.
@@ -10,12 +11,23 @@ from __future__ import annotations
 import threading
 import time
 from collections import deque
+from dataclasses import dataclass, field
 
 import numpy as np
 
 WINDOW_S = 60
 LATENCIES = 2000
 SERVED_LISTS = 5000
+
+
+@dataclass
+class Counters:
+    """Process-local counters for /metrics and the dashboard."""
+
+    events: int = 0
+    duplicates: int = 0
+    fallbacks: dict[str, int] = field(default_factory=dict)
+    refused: int = 0  # events answered 503 because the store was unreachable
 
 
 class LiveStats:

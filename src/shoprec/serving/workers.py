@@ -66,8 +66,10 @@ def start_replica(built: Built, settings: Settings, quick: bool) -> None:
     from shoprec.serving.shared import StreamFollower
     from shoprec.training.sasrec_job import checkpoint_dir
 
+    shared = built.engine.shared
+    assert shared is not None, "workers serve over the shared stores"
     attach_experiments(built.engine, checkpoint_dir(settings, built.data.name, "store"))
-    StreamFollower(built.engine, built.follow_from).start()
+    StreamFollower(shared, built.engine, built.follow_from).start()
     watch_artifacts(built, settings, quick)
 
 

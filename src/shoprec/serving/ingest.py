@@ -1,0 +1,172 @@
+"""The engine's writes: events into the durable log, then into the shoppers' states (through
+the :mod:`~shoprec.serving.backend`), trending, the clock, review sentiment and the running
+experiment, under one lock, before the request is acknowledged; so the very next request sees
+them. Also the catalog's items, a shopper's erasure, and the rebuild of it all at start-up."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Sequence
+
+import numpy as np
+
+from shoprec.data.records import EVENT_WEIGHTS, Event, EventType, Item
+from shoprec.experiments.registry import ExperimentRegistry
+from shoprec.online.state import UserState
+from shoprec.online.tags import ItemTagger
+from shoprec.ranking.bundle import extend
+from shoprec.ranking.catalog import add_items
+from shoprec.serving.backend import StateBackend
+from shoprec.serving.live import Live
+from shoprec.serving.reviews import ReviewScoring, review_id
+from shoprec.serving.stats import Counters, LiveStats
+from shoprec.store.protocols import EventLog, ItemStore
+
+log = logging.getLogger(__name__)
+
+#: Events replayed per batch at start-up.
+REPLAY_PAGE = 10_000
+
+
+class Ingest:
+    """Parameters
+    ----------
+    live : what the engine's jobs share (catalog, trending, states, bundle, clock).
+    backend : where shoppers' states are folded (this process or Redis).
+    events, items : the event log and the item store.
+    reviews : the review sentiment the review events are scored into.
+    vectorize : texts -> ``(N, 384)`` unit text vectors (new items').
+    tagger : zero-shot tagger for items without catalog categories (None: catalog tags only).
+    """
+
+    def __init__(
+        self,
+        live: Live,
+        backend: StateBackend,
+        events: EventLog,
+        items: ItemStore,
+        reviews: ReviewScoring,
+        stats: LiveStats,
+        counters: Counters,
+        vectorize: Callable[[list[str]], np.ndarray],
+        tagger: ItemTagger | None = None,
+    ) -> None:
+        self.live, self.backend, self.events, self.items = live, backend, events, items
+        self.reviews, self.stats, self.counters = reviews, stats, counters
+        self.vectorize, self.tagger = vectorize, tagger
+        self.lock = threading.Lock()  # one writer at a time: log, states, trending, reviews
+
+    # -- start-up ---------------------------------------------------------------------------
+    def load(self) -> None:
+        """Rebuild the catalog, trending, reviews and (embedded) every shopper's state from the
+        stores (after a restart)."""
+        live = self.live
+        stored = self.items.all()
+        if stored:
+            self._add_items([it for it, _ in stored], [t for _, t in stored])
+        self.backend.reset()
+        live.trending.clear()
+        n = 0
+        reviews: list[Event] = []
+        page: list[Event] = []
+        for _, event in self.events.replay():
+            page.append(event)
+            if event.type is EventType.REVIEW and event.text:
+                reviews.append(event)
+            if len(page) == REPLAY_PAGE:
+                self._replayed(page)
+                n, page = n + len(page), []
+        self._replayed(page)
+        n += len(page)
+        self.reviews.score(reviews)
+        live.bundle = extend(live.bundle, live.catalog)
+        log.info(
+            "state rebuilt: %d items, %d events, %d shoppers",
+            len(live.catalog),
+            n,
+            len(live.states),
+        )
+
+    def _replayed(self, events: Sequence[Event]) -> None:
+        self.backend.replayed(events, self.fold)
+        self._track(events)
+
+    # -- events -----------------------------------------------------------------------------
+    def ingest(self, events: Sequence[Event], experiments: ExperimentRegistry) -> tuple[int, int]:
+        """Durably log ``events`` and apply the new ones; returns (accepted, duplicates)."""
+        with self.lock:
+            stored = self.events.append(events)
+            fresh = [e for e, new in zip(events, stored, strict=True) if new]
+            self.backend.ingested(fresh, self.fold, self._observe)
+            # this process's next request sees its events' time even before the stream does
+            self.live.clock = max([self.live.clock, *(e.timestamp for e in fresh)])
+            if experiments.running is not None:  # attribute to the serving variant
+                experiments.on_events(fresh, self.live.catalog.price_of)
+            accepted = sum(stored)
+            self.stats.add_events(accepted)
+            self.counters.events += accepted
+            self.counters.duplicates += len(events) - accepted
+        return accepted, len(events) - accepted
+
+    def observe(self, events: Sequence[Event]) -> None:
+        """Events read from the shared stream (any replica's): trending, clock, reviews."""
+        with self.lock:
+            self._observe(events)
+
+    def _observe(self, events: Sequence[Event]) -> None:
+        self._track(events)
+        self.reviews.score(events)
+
+    def _track(self, events: Sequence[Event]) -> None:
+        """The clock and trending after ``events`` (trending counts catalog items only)."""
+        if not events:
+            return
+        get = self.live.catalog.get
+        hit: list[tuple[int, float, float]] = []  # (index, weight, time) of catalog items
+        for event in events:
+            idx = get(event.item_id) if event.item_id else 0
+            if idx:
+                hit.append((idx, EVENT_WEIGHTS[event.type], event.timestamp))
+        self.live.clock = max(self.live.clock, max(e.timestamp for e in events))
+        if hit:
+            idx_a, w_a, t_a = (np.array(col) for col in zip(*hit, strict=True))
+            self.live.trending.add_many(idx_a, w_a, t_a)
+
+    def fold(self, state: UserState | None, events: list[Event]) -> UserState:
+        """``state`` (or a new one) with ``events`` applied, their items' tags looked up."""
+        state = state or UserState()
+        catalog = self.live.catalog
+        for event in events:
+            idx = catalog.get(event.item_id) if event.item_id else 0
+            state.apply(event, list(catalog.labels[idx]) if idx else None)
+        return state
+
+    # -- items and erasure ------------------------------------------------------------------
+    def upsert_items(self, items: Sequence[Item], now: float | None = None) -> np.ndarray:
+        """Store and index items; new ones are recommendable at once (by their text)."""
+        now = time.time() if now is None else now
+        with self.lock:
+            self.items.upsert(items, now)
+            idx = self._add_items(list(items), [now] * len(items))
+            self.live.bundle = extend(self.live.bundle, self.live.catalog)
+        return idx
+
+    def _add_items(self, items: list[Item], added_at: list[float]) -> np.ndarray:
+        return add_items(self.live.catalog, items, added_at, self.vectorize, self.tagger)
+
+    def delete_user(self, user_id: str, experiments: ExperimentRegistry) -> int:
+        """Erase the user's events, state, experiment records and reviews; returns the number
+        of events erased."""
+        with self.lock:
+            gone = {
+                review_id(e) for e in self.events.user_events(user_id) if e.type is EventType.REVIEW
+            }
+            n = self.events.delete_user(user_id)
+            self.live.states.delete(user_id)
+            experiments.forget(user_id)
+            if gone:
+                self.reviews.reviews.remove_reviews(gone)
+        self.backend.erase(user_id)  # outside the write lock: files can be big
+        return n

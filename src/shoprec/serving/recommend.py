@@ -1,0 +1,150 @@
+"""The engine's recommendations: a shopper's state as the pipeline's request, the home feed
+through :mod:`shoprec.ranking` (with the fill order kept between requests), and items like an
+item. Every list is answered, also while the shared store is unreachable (from trending,
+flagged in ``fallback``)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from shoprec.data.keys import state_key
+from shoprec.online.state import UserState
+from shoprec.ranking.bundle import ModelBundle, extend, neighbours
+from shoprec.ranking.candidates import HISTORY, Request
+from shoprec.ranking.catalog import Catalog
+from shoprec.ranking.explain import short
+from shoprec.ranking.pipeline import Pipeline, Result, make_fill_order
+from shoprec.ranking.rerank import Filters, allowed
+from shoprec.ranking.strategy import Strategy
+from shoprec.serving.live import Live
+from shoprec.serving.reviews import ReviewScoring
+from shoprec.serving.stats import Counters, LiveStats
+from shoprec.store.errors import StoreUnavailable
+
+#: The ``fallback`` of answers served while the shared store is unreachable.
+STORE_DOWN = "store unavailable: trending items"
+
+
+def shopper_request(catalog: Catalog, state: UserState | None, now: float) -> Request:
+    """The pipeline's view of a shopper: recent items in catalog indices, interests."""
+    if state is None:
+        return Request(np.zeros(0, np.int64), None, {}, now)
+    recent = state.recent[-HISTORY:]
+    get = catalog.index.get
+    pairs = [(get(i, 0), t) for i, t, _ in recent]
+    pairs = [(i, t) for i, t in pairs if i]
+    hist = np.fromiter((i for i, _ in pairs), np.int64, len(pairs))
+    times = np.fromiter((t for _, t in pairs), np.float64, len(pairs))
+    return Request(hist, times, state.interest_weights(now), now)
+
+
+def bought(catalog: Catalog, state: UserState | None) -> set[int]:
+    """Catalog indices of the items ``state``'s shopper bought."""
+    return set(catalog.indices(sorted(state.bought)).tolist()) if state else set()
+
+
+class Recommender:
+    """Parameters
+    ----------
+    live : what the engine's jobs share (catalog, trending, states, bundle, clock).
+    pipeline : the ranking pipeline (its ``strategy`` is the default).
+    reviews : review sentiment, for the drift and the reviewers' share a reason may cite.
+    stats, counters : what was served, and the fallbacks, for the dashboard and /metrics.
+    """
+
+    def __init__(
+        self,
+        live: Live,
+        pipeline: Pipeline,
+        reviews: ReviewScoring,
+        stats: LiveStats,
+        counters: Counters,
+    ) -> None:
+        self.live, self.pipeline, self.reviews = live, pipeline, reviews
+        self.stats, self.counters = stats, counters
+        # (trending version, bundle, every item by trending then popularity): the fill order
+        self.fill: tuple[int, ModelBundle, np.ndarray] | None = None
+
+    def request_for(self, state: UserState | None) -> Request:
+        return shopper_request(self.live.catalog, state, self.live.clock)
+
+    def recommend(
+        self,
+        user_id: str,
+        n: int = 20,
+        category: str | None = None,
+        min_price: float | None = None,
+        max_price: float | None = None,
+        exclude: Sequence[str] = (),
+        strategy: Strategy | None = None,
+        session_id: str | None = None,
+    ) -> Result:
+        live = self.live
+        try:
+            state, down = live.states.get(state_key(user_id, session_id)), False
+        except StoreUnavailable:  # answer anyway, from in-process trending (flagged below)
+            state, down = None, True
+        bundle = live.bundle
+        req = self.request_for(state)
+        excl = set(live.catalog.indices(list(exclude)).tolist()) | bought(live.catalog, state)
+        filters = Filters(frozenset(excl), category, min_price, max_price)
+        version = live.trending.version  # read first: a write meanwhile only means a recompute
+        trending = live.trending.scores(bundle.n_rows)
+        hot = live.trending.top((strategy or self.pipeline.strategy).n_trending, bundle.n_rows)
+
+        def fill_order() -> np.ndarray:  # built when a list runs short; kept until an event
+            fill = self.fill  # (trending's version) or a reload changes it
+            if fill is None or fill[0] != version or fill[1] is not bundle:
+                fill = self.fill = (version, bundle, make_fill_order(bundle, trending))
+            return fill[2]
+
+        result = self.pipeline.recommend(
+            bundle,
+            trending,
+            req,
+            n,
+            filters,
+            strategy,
+            self.reviews.drift,
+            trending_top=hot,
+            fill_order=fill_order,
+        )
+        for r in result.items if self.reviews.reviews else ():  # a true fact from reviews
+            share = self.reviews.sentiment_of(r.index)
+            if share and share[1] >= 5 and share[0] >= 0.8 and len(r.reasons) < 3:
+                r.reasons.append(f"{round(100 * share[0])}% of {share[1]} reviewers are positive")
+        if down:
+            result.fallback = STORE_DOWN
+        self.stats.add_served([r.index for r in result.items], result.fallback is not None)
+        if result.fallback:
+            self.counters.fallbacks[result.fallback] = (
+                self.counters.fallbacks.get(result.fallback, 0) + 1
+            )
+        return result
+
+    def similar(
+        self, item_id: str, n: int = 10, user_id: str | None = None
+    ) -> list[tuple[int, float, str]]:
+        """Items like ``item_id``: co-visitation neighbours first, then text neighbours; in
+        stock, and with ``user_id`` none that shopper bought (the next nearest instead)."""
+        catalog = self.live.catalog
+        idx = catalog.get(item_id)
+        if not idx:
+            return []
+        try:
+            state = self.live.states.get(user_id) if user_id else None
+        except StoreUnavailable:  # still answer: not personalised
+            state = None
+        taken = bought(catalog, state)
+        b = self.live.bundle
+        if idx >= b.n_rows:
+            b = extend(b, catalog)
+        title = short(catalog.title(idx))
+        why = {"covis": f"Often bought with {title}", "text": f"Similar to {title}"}
+        view = catalog.view()
+        near = neighbours(b, idx, 3 * n + len(taken))
+        ids = np.fromiter((j for j, _, _ in near), np.int64, len(near))
+        ok = allowed(ids, Filters(frozenset(taken)), view.price, view.in_stock).tolist()
+        return [(j, s, why[src]) for (j, s, src), good in zip(near, ok, strict=True) if good][:n]
