@@ -13,7 +13,8 @@ import pytest
 import redis
 
 from shoprec.data.records import Event, EventType
-from shoprec.experiments.registry import Experiment, ExperimentError, ExperimentRegistry
+from shoprec.experiments.records import Experiment, ExperimentError
+from shoprec.experiments.registry import ExperimentRegistry
 from shoprec.ranking.strategy import Strategy
 from shoprec.store.redis_state import RedisStateStore
 from shoprec.store.sqlite_state import SQLiteStateStore

@@ -80,7 +80,8 @@ def experiments_tune(
 
 def _exploration_records(store: Path, name: str):  # -> (list[Strategy], list[Logged])
     """The grid and logged records of the explore experiment ``name`` in an embedded store."""
-    from shoprec.experiments.registry import ExperimentError, ExperimentRegistry
+    from shoprec.experiments.records import ExperimentError
+    from shoprec.experiments.registry import ExperimentRegistry
     from shoprec.store import DB_FILENAME
     from shoprec.store.sqlite_state import SQLiteStateStore
 

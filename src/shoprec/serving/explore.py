@@ -9,7 +9,7 @@ from collections.abc import Callable
 import numpy as np
 
 from shoprec.experiments.offpolicy import diversity
-from shoprec.experiments.registry import Assignment
+from shoprec.experiments.records import Assignment
 from shoprec.ranking.pipeline import Result
 from shoprec.ranking.strategy import Strategy
 from shoprec.serving.engine import Engine

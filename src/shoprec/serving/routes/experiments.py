@@ -7,7 +7,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Path
 
-from shoprec.experiments.registry import Experiment, ExperimentError
+from shoprec.experiments.records import Experiment, ExperimentError
 from shoprec.serving.experiment_schemas import (
     ExperimentIn,
     ExperimentOut,
