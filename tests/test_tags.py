@@ -11,7 +11,8 @@ import pytest
 
 from shoprec.data.interactions import SequenceData
 from shoprec.data.records import Item
-from shoprec.online.tags import TAXONOMY, ItemTagger, ItemTags, tags_for_catalog
+from shoprec.online.tags import ItemTagger, ItemTags, tags_for_catalog
+from shoprec.online.taxonomy import TAXONOMY
 from shoprec.text.encoder import TextEncoder
 
 SK, MU, NC, HC, FR = "Skin care", "Makeup", "Nail care", "Hair care", "Fragrance"
