@@ -196,7 +196,7 @@ def test_every_strategy_setting_can_be_posted() -> None:
     from dataclasses import fields
 
     from shoprec.ranking.strategy import Strategy
-    from shoprec.serving.experiment_schemas import StrategyIn
+    from shoprec.serving.schemas.experiments import StrategyIn
 
     assert {f.name for f in fields(Strategy)} == set(StrategyIn.model_fields)
     assert StrategyIn.model_validate(Strategy().to_dict()).overrides() == Strategy().to_dict()

@@ -15,7 +15,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from shoprec.serving.engine import Engine
 from shoprec.serving.metrics import Metrics
-from shoprec.serving.schemas import ERRORS
+from shoprec.serving.schemas.common import ERRORS
 from shoprec.serving.security import BodyLimitMiddleware, SecurityConfig, guard
 from shoprec.serving.shedding import ShedAbandoned
 
@@ -89,15 +89,10 @@ def create_app(
     sec = security or SecurityConfig()
     app.state.guards = {level: guard(sec, level) for level in ("read", "write", "admin")}
     app.state.metrics = Metrics(engine)
-    app.include_router(events.router)
-    app.include_router(items.router)
-    app.include_router(users.router)
-    app.include_router(experiments.router)
-    app.include_router(search.router)
-    app.include_router(assistant.router)
-    app.include_router(marketing.router)
-    app.include_router(sentiment.router)
+    for group in (events, items, users, experiments, search, assistant, marketing, sentiment):
+        app.include_router(group.router)  # under routes.deps.API_PREFIX
     app.include_router(ops.router)
+    app.include_router(ops.api)
     app.include_router(web.router)
     app.mount("/static", StaticFiles(directory=web.STATIC), name="static")
     app.state.reports_dir = reports_dir if reports_dir and reports_dir.is_dir() else None

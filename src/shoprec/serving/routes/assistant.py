@@ -4,12 +4,10 @@ from __future__ import annotations
 
 from dataclasses import asdict
 
-from fastapi import APIRouter
+from shoprec.serving.routes.deps import READ, EngineDep, api_router
+from shoprec.serving.schemas.search import AssistantIn, AssistantOut
 
-from shoprec.serving.routes.deps import READ, EngineDep
-from shoprec.serving.schemas import AssistantIn, AssistantOut
-
-router = APIRouter(prefix="/v1", tags=["assistant"])
+router = api_router(tags=["assistant"])
 
 
 @router.post("/assistant", response_model=AssistantOut, dependencies=[READ])

@@ -1,12 +1,28 @@
-"""Shared dependencies: the engine of the app serving the request."""
+"""What every router shares: the API prefix, the engine of the app serving the request, and the
+access levels."""
 
 from __future__ import annotations
 
+from enum import Enum
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import APIRouter, Depends, Request
 
 from shoprec.serving.engine import Engine
+
+#: The version prefix of every API route (``/healthz``, ``/metrics`` and the pages stay at the
+#: root).
+API_PREFIX = "/v1"
+
+
+def api_router(path: str = "", tags: list[str | Enum] | None = None) -> APIRouter:
+    """A router whose routes live under :data:`API_PREFIX` (+ ``path``).
+
+    The prefix is the router's own, not given at ``include_router``: recent FastAPI (0.165)
+    leaves an include-time prefix out of ``scope["route"].path``, the template ``/metrics``
+    labels requests by, which would lose the ``/v1``.
+    """
+    return APIRouter(prefix=API_PREFIX + path, tags=tags)
 
 
 # Both are ``async``: FastAPI runs a plain ``def`` dependency in its thread pool, a hop that

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
-
 from shoprec.serving.degrade import unavailable
-from shoprec.serving.routes.deps import WRITE, EngineDep
-from shoprec.serving.schemas import UNAVAILABLE, EventsIn, EventsOut
+from shoprec.serving.routes.deps import WRITE, EngineDep, api_router
+from shoprec.serving.schemas.common import UNAVAILABLE
+from shoprec.serving.schemas.events import EventsIn, EventsOut
 from shoprec.store.errors import StoreUnavailable
 
-router = APIRouter(prefix="/v1", tags=["events"])
+router = api_router(tags=["events"])
 
 
 @router.post("/events", response_model=EventsOut, dependencies=[WRITE], responses=UNAVAILABLE)

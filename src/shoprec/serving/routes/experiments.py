@@ -5,21 +5,21 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Annotated
 
-from fastapi import APIRouter, HTTPException, Path
+from fastapi import HTTPException, Path
 
 from shoprec.experiments.records import Experiment, ExperimentError
-from shoprec.serving.experiment_schemas import (
+from shoprec.ranking.strategy import Strategy
+from shoprec.serving.routes.deps import ADMIN, READ, EngineDep, api_router
+from shoprec.serving.schemas.common import CONFLICT, NOT_FOUND
+from shoprec.serving.schemas.experiments import (
     ExperimentIn,
     ExperimentOut,
     ExperimentSummary,
     StopIn,
     StopOut,
 )
-from shoprec.serving.routes.deps import ADMIN, READ, EngineDep
-from shoprec.serving.schemas import CONFLICT, NOT_FOUND
-from shoprec.ranking.strategy import Strategy
 
-router = APIRouter(prefix="/v1", tags=["experiments"])
+router = api_router(tags=["experiments"])
 NamePath = Annotated[str, Path(min_length=1, max_length=100)]
 
 

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, HTTPException, Path, Query
+from fastapi import HTTPException, Path, Query
 
-from shoprec.serving.routes.deps import READ, WRITE, EngineDep
-from shoprec.serving.schemas import NOT_FOUND, ItemOut, ItemsIn, ItemsOut, SimilarOut
+from shoprec.serving.routes.deps import READ, WRITE, EngineDep, api_router
+from shoprec.serving.schemas.common import NOT_FOUND
+from shoprec.serving.schemas.items import ItemOut, ItemsIn, ItemsOut, SimilarOut
 
-router = APIRouter(prefix="/v1/items", tags=["items"])
+router = api_router("/items", tags=["items"])
 ItemPath = Annotated[str, Path(min_length=1, max_length=256)]
 
 

@@ -4,18 +4,13 @@ from __future__ import annotations
 
 from dataclasses import asdict
 
-from fastapi import APIRouter, HTTPException
+from fastapi import HTTPException
 
-from shoprec.serving.routes.deps import ADMIN, EngineDep
-from shoprec.serving.schemas import (
-    NOT_FOUND,
-    AudienceIn,
-    AudienceOut,
-    MessageIn,
-    MessageOut,
-)
+from shoprec.serving.routes.deps import ADMIN, EngineDep, api_router
+from shoprec.serving.schemas.common import NOT_FOUND
+from shoprec.serving.schemas.marketing import AudienceIn, AudienceOut, MessageIn, MessageOut
 
-router = APIRouter(prefix="/v1", tags=["marketing"])
+router = api_router(tags=["marketing"])
 
 
 @router.post("/audiences", response_model=AudienceOut, dependencies=[ADMIN], responses=NOT_FOUND)

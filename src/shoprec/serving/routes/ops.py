@@ -1,13 +1,17 @@
-"""Health and Prometheus metrics."""
+"""Health and Prometheus metrics (unversioned: probes and scrapers), and the dashboard's live
+figures (``/v1/stats``)."""
 
 from __future__ import annotations
 
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
-from shoprec.serving.routes.deps import READ, EngineDep
+from shoprec.serving.routes.deps import READ, EngineDep, api_router
 
+#: ``/healthz`` and ``/metrics``, at the root.
 router = APIRouter(tags=["ops"])
+#: ``/v1/stats``.
+api = api_router(tags=["ops"])
 
 
 @router.get("/healthz")
@@ -23,7 +27,7 @@ async def metrics(request: Request) -> Response:
     return Response(body, media_type="text/plain; version=0.0.4")
 
 
-@router.get("/v1/stats", dependencies=[READ])
+@api.get("/stats", dependencies=[READ])
 async def stats(engine: EngineDep) -> dict:
     """Live figures for the dashboard: events/s, latency percentiles per route (ms),
     click-through rate from feedback, catalog coverage of served lists, fallback rate."""

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import Query
 
-from shoprec.serving.routes.deps import READ, EngineDep
-from shoprec.serving.schemas import SearchOut
+from shoprec.serving.routes.deps import READ, EngineDep, api_router
+from shoprec.serving.schemas.search import SearchOut
 
-router = APIRouter(prefix="/v1", tags=["search"])
+router = api_router(tags=["search"])
 
 
 @router.get("/search", response_model=SearchOut, dependencies=[READ])

@@ -4,18 +4,13 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, HTTPException, Path
+from fastapi import HTTPException, Path
 
-from shoprec.serving.routes.deps import READ, EngineDep
-from shoprec.serving.schemas import (
-    NOT_FOUND,
-    UNAVAILABLE,
-    ItemSentimentOut,
-    SentimentIn,
-    SentimentOut,
-)
+from shoprec.serving.routes.deps import READ, EngineDep, api_router
+from shoprec.serving.schemas.common import NOT_FOUND, UNAVAILABLE
+from shoprec.serving.schemas.sentiment import ItemSentimentOut, SentimentIn, SentimentOut
 
-router = APIRouter(prefix="/v1", tags=["sentiment"])
+router = api_router(tags=["sentiment"])
 
 
 @router.post("/sentiment", response_model=SentimentOut, dependencies=[READ], responses=UNAVAILABLE)

@@ -5,11 +5,11 @@ from __future__ import annotations
 from typing import Annotated
 
 import orjson
-from fastapi import APIRouter, Path, Query, Response
+from fastapi import Path, Query, Response
 
 from shoprec.data.keys import session_key
-from shoprec.serving.routes.deps import ADMIN, READ, WRITE, EngineDep
-from shoprec.serving.schemas import (
+from shoprec.serving.routes.deps import ADMIN, READ, WRITE, EngineDep, api_router
+from shoprec.serving.schemas.users import (
     DeletedOut,
     FeedbackIn,
     FeedbackOut,
@@ -18,7 +18,7 @@ from shoprec.serving.schemas import (
     UserExportOut,
 )
 
-router = APIRouter(prefix="/v1", tags=["users"])
+router = api_router(tags=["users"])
 UserPath = Annotated[str, Path(min_length=1, max_length=256)]
 Price = Annotated[float | None, Query(ge=0, le=1e9)]
 
@@ -54,9 +54,9 @@ async def recommendations(
     )
     request_id = None
     if arm is not None and arm.explore:  # exploration traffic: log every variant's list
-        from shoprec.serving.explore import log_variants
         from shoprec.ranking.pipeline import Result
         from shoprec.ranking.strategy import Strategy
+        from shoprec.serving.explore import log_variants
 
         def other(st: Strategy) -> Result:
             uid = user_id if not session_id else ""

@@ -1,5 +1,4 @@
-"""HTTP schemas of the experiment endpoints (pydantic at the edge; every bad field is a 422
-naming it)."""
+"""Schemas of the experiment routes (``/v1/experiments``)."""
 
 from __future__ import annotations
 

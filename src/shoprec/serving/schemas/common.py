@@ -1,0 +1,64 @@
+"""What the route groups share: ids, batch limits, the error body and the documented error
+answers, a recommended item, a citation."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from pydantic import BaseModel, Field
+
+Id = Annotated[str, Field(min_length=1, max_length=256)]
+MAX_BATCH = 1000
+
+
+def not_bool(v: object) -> object:
+    """A ``mode="before"`` validator: pydantic would read true/false as 1/0, but JSON booleans
+    are not numbers."""
+    if isinstance(v, bool):
+        raise ValueError("must be a number, not a boolean")
+    return v
+
+
+class FieldError(BaseModel):
+    field: str = Field(description="Dotted path of the offending field, e.g. events.0.type")
+    message: str
+    type: str | None = None
+
+
+class ErrorOut(BaseModel):
+    """The body of every error answer: ``error`` names the field or the reason."""
+
+    error: str
+    errors: list[FieldError] | None = Field(default=None, description="Per field, on 422")
+
+
+def _error(description: str) -> dict:
+    return {"model": ErrorOut, "description": description}
+
+
+#: Error answers any route may give, documented in the OpenAPI schema (replaces FastAPI's
+#: default 422 body, which is not what the app sends).
+ERRORS: dict[int | str, dict] = {
+    400: _error("The body is not valid JSON"),
+    401: _error("Missing or invalid API key"),
+    413: _error("Request body too large"),
+    422: _error("Invalid input; `error` names the field"),
+    429: _error("Rate limit exceeded; retry after Retry-After seconds"),
+}
+NOT_FOUND: dict[int | str, dict] = {404: _error("Unknown item or no match; `error` names it")}
+CONFLICT: dict[int | str, dict] = {409: _error("Conflicts with the current state; `error` says")}
+UNAVAILABLE: dict[int | str, dict] = {
+    503: _error("A model or the store is unavailable now; retry after Retry-After seconds")
+}
+
+
+class RecommendedItem(BaseModel):
+    item_id: str
+    score: float
+    reasons: list[str]
+
+
+class CitationOut(BaseModel):
+    item_id: str
+    field: str
+    text: str
