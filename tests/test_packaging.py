@@ -173,8 +173,10 @@ def test_wheel_installs_and_runs_on_its_own(tmp_path: Path) -> None:
         names = set(zf.namelist())
         metadata = next(n for n in names if n.endswith(".dist-info/METADATA"))
         meta = zf.read(metadata).decode()
-    web = [p.relative_to(SRC.parent).as_posix() for p in (SRC / "web").rglob("*") if p.is_file()]
-    pages = [p for p in web if p.startswith(("shoprec/web/templates/", "shoprec/web/static/"))]
+    web = SRC / "serving" / "web"
+    files = [p.relative_to(SRC.parent).as_posix() for p in web.rglob("*") if p.is_file()]
+    kept = ("shoprec/serving/web/templates/", "shoprec/serving/web/static/")
+    pages = [p for p in files if p.startswith(kept)]
     assert pages and not set(pages) - names, set(pages) - names
     assert any(n.endswith(".dist-info/licenses/LICENSE") for n in names)
     assert "License-Expression: Apache-2.0" in meta
