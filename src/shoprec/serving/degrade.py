@@ -1,7 +1,7 @@
 """Graceful degradation when the shared store (Redis) is unreachable.
 
 Reads that can be answered without it are (the home feed falls back to in-process trending,
-flagged in ``fallback``, see ``Engine.recommend``); everything else, writes first, is refused
+flagged in ``fallback``, see ``serving/recommend.py``); everything else, writes first, is refused
 with 503 and ``Retry-After`` (never acknowledged and lost, never a 500). Recovery needs no
 restart: the store's breaker lets the next call through after its cool-down.
 """
