@@ -4,7 +4,8 @@ The trained model (``shoprec train-sentiment``, ``artifacts/sentiment``) wins; u
 the quick model serves (``nlp/sentiment/quick.py``: trained in seconds on the public review sets
 at start-up, cached in ``artifacts/sentiment-quick``). When neither can be had, the reason is
 kept and said: in the start-up output and in the 503 body of ``POST /v1/sentiment``. A watcher
-switches a running server to the trained model as soon as it is published.
+switches a running server to the trained model as soon as it is published (the engine then
+rescores every review: :meth:`~shoprec.serving.reviews.ReviewScoring.switch`).
 """
 
 from __future__ import annotations
