@@ -1,4 +1,10 @@
-"""shoprec: real-time personalisation for e-commerce."""
+"""shoprec: real-time personalisation for e-commerce.
+
+The packages are layered; each imports only from those below it (``.importlinter`` states the
+contracts, ``docs/architecture.md`` draws them): ``cli``; ``serving``; ``evaluation``;
+``training``, ``experiments``, ``marketing``; ``nlp``; ``ranking``; ``online``; ``models``;
+``store``, ``text``; ``data``, ``compute``; ``settings``. This module holds only the version.
+"""
 
 from importlib.metadata import PackageNotFoundError, version
 
