@@ -15,7 +15,9 @@ from shoprec.data.records import EVENT_WEIGHTS, Event, EventType
 
 #: Interest tags lose half their weight in this many seconds (by event time).
 TAG_HALF_LIFE_S = 14 * 86400.0
-#: Most recent item events kept per user (the sequence model reads the last 50).
+#: Items of a shopper's history a recommendation request carries (the sequence model reads these).
+HISTORY = 50
+#: Most recent item events kept per user (more than :data:`HISTORY`: profiles and tags read them).
 MAX_RECENT = 200
 #: A new session starts after this much inactivity when the caller sends no session_id.
 SESSION_GAP_S = 30 * 60.0
@@ -78,7 +80,7 @@ class UserState:
             old, as_of = self.tags.get(label, (0.0, ts))
             self.tags[label] = (_decay(old, as_of, ts) + weight, max(as_of, ts))
 
-    def recent_items(self, n: int = 50) -> list[str]:
+    def recent_items(self, n: int = HISTORY) -> list[str]:
         """The latest ``n`` item ids, oldest first (repeats kept: they are behaviour)."""
         return [r[0] for r in self.recent[-n:]]
 

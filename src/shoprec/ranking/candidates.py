@@ -16,8 +16,6 @@ from shoprec.ranking.catalog import LabelIndex
 from shoprec.ranking.strategy import Strategy
 
 F = {name: j for j, name in enumerate(FEATURES)}
-#: Items of a shopper's history a request carries (the sequence model reads these).
-HISTORY = 50
 #: Recent items read by co-visitation (latest weighs 1, each older one half as much).
 COVIS_RECENT = 5
 TEXT_RECENT = 3

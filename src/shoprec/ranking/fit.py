@@ -22,11 +22,11 @@ from shoprec.data.splits import leave_one_out
 from shoprec.models.itemknn import ItemKNN, ItemKNNConfig
 from shoprec.models.ranker import Ranker
 from shoprec.models.sasrec_recommender import SASRecRecommender
-from shoprec.online.state import UserState
+from shoprec.online.state import HISTORY, UserState
 from shoprec.online.tags import ItemTagger, tags_for_catalog
 from shoprec.online.trending import Trending
 from shoprec.ranking.bundle import ModelBundle, build_bundle
-from shoprec.ranking.candidates import HISTORY, Request, generate
+from shoprec.ranking.candidates import Request, generate
 from shoprec.ranking.catalog import Catalog
 from shoprec.ranking.strategy import Strategy
 

@@ -10,9 +10,9 @@ from collections.abc import Sequence
 import numpy as np
 
 from shoprec.data.keys import state_key
-from shoprec.online.state import UserState
+from shoprec.online.state import HISTORY, UserState
 from shoprec.ranking.bundle import ModelBundle, extend, neighbours
-from shoprec.ranking.candidates import HISTORY, Request
+from shoprec.ranking.candidates import Request
 from shoprec.ranking.catalog import Catalog
 from shoprec.ranking.explain import short
 from shoprec.ranking.pipeline import Pipeline, Result, make_fill_order
