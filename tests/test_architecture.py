@@ -21,7 +21,8 @@ MAX_LINES = 400
 def _contract_layers() -> list[str]:
     cfg = configparser.ConfigParser()
     cfg.read(ROOT / ".importlinter")
-    return [line.strip() for line in cfg["importlinter:contract:layers"]["layers"].splitlines() if line.strip()]
+    layers = cfg["importlinter:contract:layers"]["layers"]
+    return [line.strip() for line in layers.splitlines() if line.strip()]
 
 
 def test_import_contracts_hold() -> None:

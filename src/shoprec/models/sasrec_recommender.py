@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol, Self
 
@@ -32,21 +33,25 @@ class PrivacySpent(Protocol):
     def to_dict(self) -> dict: ...
 
 
+@dataclass(frozen=True)
+class TrainRun:
+    """One training of the network in place: what a training procedure is handed."""
+
+    model: SASRec
+    histories: list[np.ndarray]
+    gaps: list[np.ndarray] | None
+    cfg: SASRecConfig
+    rng: np.random.Generator
+    validate: Callable[[], float] | None
+    max_seconds: float | None
+    progress: bool
+
+
 class PrivateTraining(Protocol):
     """A differentially private way to train the network in place, handed in by the caller
     (:class:`shoprec.training.dp.DPConfig`: the models do not import training)."""
 
-    def train(
-        self,
-        model: SASRec,
-        histories: list[np.ndarray],
-        gaps: list[np.ndarray] | None,
-        cfg: SASRecConfig,
-        rng: np.random.Generator,
-        validate: Callable[[], float] | None,
-        max_seconds: float | None,
-        progress: bool,
-    ) -> tuple[TrainHistory, PrivacySpent]: ...
+    def train(self, run: TrainRun) -> tuple[TrainHistory, PrivacySpent]: ...
 
 
 class SASRecRecommender:
@@ -139,16 +144,11 @@ class SASRecRecommender:
                 return validation_ndcg10(self, data.histories, targets, data.timestamps)
 
         if self.dp is not None:
-            self.history_, self.privacy_ = self.dp.train(
-                self.model_,
-                data.histories,
-                gaps,
-                cfg,
-                rng,
-                validate,
-                self.max_seconds,
+            run = TrainRun(
+                self.model_, data.histories, gaps, cfg, rng, validate, self.max_seconds,
                 self.progress,
             )
+            self.history_, self.privacy_ = self.dp.train(run)
             self._cache_items()
             return self
         self.history_ = train(

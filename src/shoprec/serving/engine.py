@@ -28,7 +28,7 @@ from shoprec.online.trending import Trending
 from shoprec.ranking.bundle import ModelBundle, build_bundle, extend
 from shoprec.ranking.candidates import Request
 from shoprec.ranking.catalog import Catalog
-from shoprec.ranking.pipeline import Pipeline, Result
+from shoprec.ranking.pipeline import Pipeline
 from shoprec.ranking.strategy import Strategy
 from shoprec.serving.backend import EmbeddedBackend, SharedBackend, StateBackend
 from shoprec.serving.discovery import Discovery
@@ -103,6 +103,8 @@ class Engine:
         self.recommender = Recommender(
             self.live, self.pipeline, self.review_scoring, self.stats, self.counters
         )
+        #: the home feed, as the routes call it (the recommender's own method)
+        self.recommend = self.recommender.recommend
         self.discovery = Discovery(self.live, self.review_scoring, vectorize)
 
     @property
@@ -179,21 +181,6 @@ class Engine:
     def request_for(self, state: UserState | None) -> Request:
         """The pipeline's view of a shopper: recent items in catalog indices, interests."""
         return self.recommender.request_for(state)
-
-    def recommend(
-        self,
-        user_id: str,
-        n: int = 20,
-        category: str | None = None,
-        min_price: float | None = None,
-        max_price: float | None = None,
-        exclude: Sequence[str] = (),
-        strategy: Strategy | None = None,
-        session_id: str | None = None,
-    ) -> Result:
-        return self.recommender.recommend(
-            user_id, n, category, min_price, max_price, exclude, strategy, session_id
-        )
 
     def similar(
         self, item_id: str, n: int = 10, user_id: str | None = None

@@ -24,6 +24,7 @@ import torch
 
 from shoprec.models.batching import pad_left
 from shoprec.models.sasrec import SASRec, SASRecConfig
+from shoprec.models.sasrec_recommender import TrainRun
 from shoprec.models.train_loop import TrainHistory, train
 
 log = logging.getLogger(__name__)
@@ -57,19 +58,12 @@ class DPConfig:
     def to_dict(self) -> dict:
         return asdict(self)
 
-    def train(
-        self,
-        model: SASRec,
-        histories: list[np.ndarray],
-        gaps: list[np.ndarray] | None,
-        cfg: SASRecConfig,
-        rng: np.random.Generator,
-        validate: Callable[[], float] | None,
-        max_seconds: float | None,
-        progress: bool,
-    ) -> tuple[TrainHistory, PrivacyReport]:
+    def train(self, run: TrainRun) -> tuple[TrainHistory, PrivacyReport]:
         """:func:`dp_train` with this config (what ``SASRecRecommender.fit`` calls)."""
-        return dp_train(model, histories, gaps, cfg, self, rng, validate, max_seconds, progress)
+        return dp_train(
+            run.model, run.histories, run.gaps, run.cfg, self, run.rng, run.validate,
+            run.max_seconds, run.progress,
+        )
 
 
 @dataclass
