@@ -125,3 +125,21 @@ def client(built):
     from shoprec.serving.app import create_app
 
     return TestClient(create_app(built.engine))
+
+
+@pytest.fixture(scope="session")
+def live_server(built, serving_root: Path, tmp_path_factory: pytest.TempPathFactory):
+    """One real ``shoprec serve`` subprocess over the synthetic shop, on its own embedded store,
+    shared by the tests that must go through a real server (each uses its own shopper ids).
+    Yields the base URL; the server is stopped at the end of the session."""
+    import signal
+
+    from serving_fixtures import free_port, serve_synthetic
+
+    port = free_port()
+    proc = serve_synthetic(serving_root, ["--store", str(tmp_path_factory.mktemp("live"))], port)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=30)
