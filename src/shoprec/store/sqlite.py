@@ -61,13 +61,9 @@ _CHUNK = 500
 #: default, 2 MiB, holds those of about 100,000 events).
 _CACHE_KIB = 65536
 #: WAL pages (64 MiB) after which a commit checkpoints (SQLite's default: 1,000). A batch of
-#: 1,000 events with random event ids dirties about 1,000 index pages (2,000 while user_id was
-#: indexed too), so the default copied them into the database at nearly every commit;
-#: checkpointing less often copies a page that many commits changed once. Measured (session 7,
-#: ``bench/sqlite_ingest.py``, with both indexes): the event log alone stored 1,000-event
-#: batches with random UUID ids at 26-31k events/s, not 16-18k; single-event commits p99.9
-#: 11.5 -> 0.3 ms (a checkpoint now stalls one commit in about 3,500 for about 80 ms, not one
-#: in 250 for about 11 ms).
+#: 1,000 events with random event ids dirties about 1,000 index pages, so the default copied them
+#: into the database at nearly every commit; checkpointing less often copies a page that many
+#: commits changed once (the measurements: bench/results/sqlite_ingest.md).
 _AUTOCHECKPOINT = 16384
 #: Rows read per look-up while the shopper map catches up (the lock is released in between).
 _MAP_PAGE = 50_000
