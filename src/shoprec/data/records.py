@@ -15,6 +15,8 @@ class EventType(StrEnum):
     PURCHASE = "purchase"
     SEARCH = "search"
     REVIEW = "review"
+    #: a recommended item shown to the shopper: exposure, not interest (weight 0)
+    IMPRESSION = "impression"
 
 
 #: How strongly each event says "I want this item"; used to weight implicit feedback.
@@ -25,6 +27,7 @@ EVENT_WEIGHTS: dict[EventType, float] = {
     EventType.ADD_TO_CART: 3.0,
     EventType.PURCHASE: 5.0,
     EventType.REVIEW: 4.0,
+    EventType.IMPRESSION: 0.0,  # shown is not wanted: no trending, no interest
 }
 
 
@@ -59,13 +62,16 @@ class Event:
 
     user_id: str
     item_id: str
-    type: EventType
+    #: a built-in member, or the name of a shop-declared type (:mod:`shoprec.data.event_types`)
+    type: EventType | str
     timestamp: float
     event_id: str | None = None
     session_id: str | None = None
     query: str | None = None
     text: str | None = None
     rating: float | None = None
+    #: the served list (``recommendation_id`` of a list answer) this event followed, if any
+    recommendation_id: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

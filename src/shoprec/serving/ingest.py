@@ -127,8 +127,9 @@ class Ingest:
         hit: list[tuple[int, float, float]] = []  # (index, weight, time) of catalog items
         for event in events:
             idx = get(event.item_id) if event.item_id else 0
-            if idx:
-                hit.append((idx, EVENT_WEIGHTS[event.type], event.timestamp))
+            weight = EVENT_WEIGHTS[event.type]
+            if idx and weight:  # an impression (weight 0) is exposure, not demand
+                hit.append((idx, weight, event.timestamp))
         self.live.clock = max(self.live.clock, max(e.timestamp for e in events))
         if hit:
             idx_a, w_a, t_a = (np.array(col) for col in zip(*hit, strict=True))

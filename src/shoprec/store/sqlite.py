@@ -73,7 +73,7 @@ CREATE TABLE IF NOT EXISTS events (
     seq INTEGER PRIMARY KEY AUTOINCREMENT,  -- AUTOINCREMENT: a seq is never reused
     event_id TEXT UNIQUE,  -- NULLs are distinct: many events may have none
     user_id TEXT NOT NULL, item_id TEXT NOT NULL, type TEXT NOT NULL, timestamp REAL NOT NULL,
-    session_id TEXT, query TEXT, text TEXT, rating REAL
+    session_id TEXT, query TEXT, text TEXT, rating REAL, recommendation_id TEXT
 );
 -- no index on user_id: SQLiteEventLog keeps each shopper's seqs in memory instead (see there)
 DROP INDEX IF EXISTS events_user_id;
@@ -200,6 +200,7 @@ class SQLiteEventLog(_SQLiteBase):
     def __init__(self, path: Path, durability: Durability = "fsync") -> None:
         super().__init__(path, _EVENTS_SCHEMA, synchronous_for(durability))
         self.durability = durability
+        self._add_columns()
         # Each shopper's seqs, for export and erasure, in place of an index on user_id: with
         # random shoppers, such an index dirtied a page per event of a batch, and writing
         # those pages cost about 40% of an append (bench/sqlite_ingest.py). Appends do not
@@ -208,6 +209,14 @@ class SQLiteEventLog(_SQLiteBase):
         # another handle) are harmless: a seq is never reused.
         self._by_user: dict[str, array] = {}
         self._mapped = 0  # the highest seq read into _by_user
+
+    def _add_columns(self) -> None:
+        """Columns of later :class:`Event` fields added to a log created before them (NULL in
+        the old rows: the fields' default)."""
+        have = {r[1] for r in self._query("PRAGMA table_info(events)")}
+        for name in _EVENT_FIELDS:
+            if name not in have:
+                self._write(lambda c, n=name: c.execute(f"ALTER TABLE events ADD COLUMN {n} TEXT"))
 
     def append(self, events: Sequence[Event]) -> list[bool]:
         """Store ``events`` in one transaction; ``False`` marks a duplicate ``event_id``."""

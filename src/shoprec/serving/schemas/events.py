@@ -12,7 +12,7 @@ from pydantic.json_schema import JsonDict, JsonValue
 from shoprec.data.records import Event, EventType
 from shoprec.serving.schemas.common import MAX_BATCH, not_bool
 
-ITEM_EVENTS = {"view", "click", "add_to_cart", "purchase", "review"}
+ITEM_EVENTS = {"view", "click", "add_to_cart", "purchase", "review", "impression"}
 
 
 def _nonempty(field: str) -> JsonDict:
@@ -53,6 +53,12 @@ class EventIn(BaseModel):
     query: str | None = Field(default=None, max_length=1000)
     rating: float | None = Field(default=None, ge=1, le=5)
     text: str | None = Field(default=None, max_length=20_000)
+    recommendation_id: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=256,
+        description="The list answer this event followed (its `recommendation_id`).",
+    )
 
     _numbers = field_validator("timestamp", "rating", mode="before")(not_bool)
 
@@ -84,6 +90,7 @@ class EventIn(BaseModel):
             query=self.query,
             text=self.text,
             rating=self.rating,
+            recommendation_id=self.recommendation_id,
         )
 
 
