@@ -98,6 +98,10 @@ class Catalog:
         self.price = np.full(self._cap, np.nan)
         self.in_stock = np.zeros(self._cap, bool)
         self.added_at = np.zeros(self._cap)
+        # stamp[i]: the generation (count of upserts) that last wrote row i, so an index over
+        # the items (search's lexical one) re-reads only the rows changed since it last looked
+        self.generation = 0
+        self.stamp = np.zeros(self._cap, np.int64)
         self._lock = threading.Lock()
         self._by_name: dict[str, set[int]] = {}  # casefolded category name -> indices
         self._masks: dict[tuple[str, int], np.ndarray] = {}  # in_category's, until an upsert
@@ -131,6 +135,7 @@ class Catalog:
         """
         with self._lock:
             self._masks = {}
+            self.generation += 1
             out = np.zeros(len(items), np.int64)
             n_new = sum(1 for it in {i.item_id for i in items} if it not in self.index)
             self._grow(len(self.ids) + n_new)
@@ -155,6 +160,7 @@ class Catalog:
                 self.vectors[idx] = vectors[k]
                 self.price[idx] = np.nan if item.price is None else item.price
                 self.in_stock[idx] = item.in_stock
+                self.stamp[idx] = self.generation  # last: a reader that sees it sees the row
                 out[k] = idx
             return out
 
@@ -190,7 +196,7 @@ class Catalog:
         if need <= self._cap:
             return
         cap = max(need, 2 * self._cap)
-        for name, fill in (("vectors", 0.0), ("price", np.nan), ("in_stock", False)):
+        for name, fill in (("vectors", 0.0), ("price", np.nan), ("in_stock", False), ("stamp", 0)):
             old = getattr(self, name)
             new = np.full((cap, *old.shape[1:]), fill, dtype=old.dtype)
             new[: len(old)] = old

@@ -15,7 +15,7 @@ ItemPath = Annotated[str, Path(min_length=1, max_length=256)]
 
 
 @router.put("", response_model=ItemsOut, dependencies=[WRITE])
-async def put_items(body: ItemsIn, engine: EngineDep) -> dict:
+def put_items(body: ItemsIn, engine: EngineDep) -> dict:  # sync: encoding runs off the loop
     """Insert or update 1 to 1,000 items; a new item is recommendable at once (by its text)."""
     items = [i.to_item() for i in body.items]
     before = sum(1 for it in items if it.item_id in engine.catalog)

@@ -13,7 +13,7 @@ router = api_router(tags=["search"])
 
 
 @router.get("/search", response_model=SearchOut, dependencies=[READ])
-async def search(
+def search(  # sync: FastAPI runs it in a worker thread, off the event loop (CPU-bound)
     q: Annotated[str, Query(min_length=1, max_length=500)],
     engine: EngineDep,
     user_id: Annotated[str | None, Query(max_length=256)] = None,

@@ -1,0 +1,83 @@
+"""Product search: the FTS5 lexical index follows catalog upserts row by row (a renamed item is
+found by its new name on the next query and no longer by its old one), in process and through a
+real server; free text never reaches FTS5 as query syntax."""
+
+from __future__ import annotations
+
+import httpx
+import numpy as np
+import pytest
+from fastapi.testclient import TestClient
+
+from shoprec.data.records import Item
+from shoprec.nlp.lexical import LexicalIndex, match_expression
+from shoprec.ranking.catalog import Catalog, add_items
+
+
+def _vectorize(texts: list[str]) -> np.ndarray:
+    v = np.random.default_rng(len(texts)).normal(size=(len(texts), 384)).astype(np.float32)
+    return v / np.linalg.norm(v, axis=1, keepdims=True)
+
+
+def _catalog(*items: Item) -> Catalog:
+    cat = Catalog()
+    add_items(cat, list(items), [0.0] * len(items), _vectorize)
+    return cat
+
+
+def test_lexical_index_follows_upserts_row_by_row() -> None:
+    cat = _catalog(
+        Item("a", "Quorvex lavender bath salts", category=("Bath",)),
+        Item("b", "Lavender hand cream", brand="Softly"),
+        Item("c", "Argan oil shampoo", description="for dry hair"),
+    )
+    index = LexicalIndex(cat)
+    assert index.sync() == 3
+    ids, scores = index.search("lavender", 10, len(cat) + 1)
+    assert sorted(cat.ids[i] for i in ids) == ["a", "b"] and (scores > 0).all()
+    assert [cat.ids[i] for i in index.search("shampoos", 10, 99)[0]] == ["c"]  # stemmed
+    assert [cat.ids[i] for i in index.search("softly", 10, 99)[0]] == ["b"]  # brand
+    assert [cat.ids[i] for i in index.search("quorvex", 10, 99)[0]] == ["a"]
+
+    add_items(cat, [Item("a", "Blenthar carbon phone case")], [1.0], _vectorize)
+    assert [cat.ids[i] for i in index.search("blenthar", 10, 99)[0]] == ["a"]
+    assert len(index.search("quorvex", 10, 99)[0]) == 0
+    assert index.sync() == 0  # the rename re-read one row, once
+    add_items(cat, [Item("d", "Quorvex returns")], [2.0], _vectorize)
+    assert index.sync() == 1
+    # rows at or past ``below`` (not yet in the served model) are left out
+    assert len(index.search("quorvex", 10, cat.get("d"))[0]) == 0
+
+
+@pytest.mark.parametrize(
+    "query", ['"', "AND OR NOT", "title: NEAR(x y)", "* ^ - +", "col:lavender", "((", "  "]
+)
+def test_free_text_is_never_fts_syntax(query: str) -> None:
+    index = LexicalIndex(_catalog(Item("a", "Lavender and oat soap")))
+    ids, _ = index.search(query, 10, 99)  # raises nothing
+    assert all(w.startswith('"') for w in match_expression(query).split(" OR ") if w)
+
+
+def _rename_round(put, get, item_id: str) -> None:  # noqa: ANN001
+    old = {"item_id": item_id, "title": "Quorvex lavender bath salts", "category": "Bath > Salts"}
+    new = {"item_id": item_id, "title": "Blenthar carbon fiber phone case", "category": "Tech"}
+
+    def found(q: str) -> bool:
+        r = get("/v1/search", params={"q": q, "n": 10})
+        assert r.status_code == 200
+        return item_id in [h["item_id"] for h in r.json()["items"]]
+
+    assert put("/v1/items", json={"items": [old]}).status_code == 200
+    assert found("quorvex bath salts")
+    assert put("/v1/items", json={"items": [new]}).status_code == 200
+    assert found("blenthar phone case")
+    assert not found("quorvex bath salts")
+
+
+def test_renamed_item_found_by_new_name_in_process(client: TestClient) -> None:
+    _rename_round(client.put, client.get, "SEARCH-RENAME-INPROC")
+
+
+def test_renamed_item_found_by_new_name_live(live_server: str) -> None:
+    with httpx.Client(base_url=live_server, timeout=30) as c:
+        _rename_round(c.put, c.get, "SEARCH-RENAME-LIVE")
