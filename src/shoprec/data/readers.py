@@ -11,10 +11,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from shoprec.data.records import Event, EventType, Item, Review
+from shoprec.data import event_types
+from shoprec.data.records import Event, Item, Review
 
 ITEM_COLUMNS = {"item_id", "title", "description", "category", "brand", "price", "in_stock"}
-EVENT_TYPES = {t.value for t in EventType}
 #: Columns a reviews file must have (``review_id`` and ``rating`` are optional).
 REVIEW_COLUMNS = ["user_id", "item_id", "text", "timestamp"]
 #: A date, optionally a time and an offset: ``2024-03-02``, ``2024-03-02T10:15:00Z``.
@@ -153,7 +153,7 @@ def _ids(df: pd.DataFrame, path: Path, column: str) -> pd.Series:
 
 def read_interactions_table(path: Path) -> pd.DataFrame:
     """Validated interactions: ``user_id``, ``item_id`` (str), optional ``timestamp`` (float
-    seconds), ``position`` (int) and ``type`` (an :class:`EventType` value)."""
+    seconds), ``position`` (int) and ``type`` (a built-in or declared event type)."""
     path = Path(path)
     df = read_table(path)
     _require(df, path, ["user_id", "item_id"])
@@ -169,12 +169,13 @@ def read_interactions_table(path: Path) -> pd.DataFrame:
         out["position"] = pos.astype(np.int64).to_numpy()
     if "type" in df.columns:
         types = pd.Series(["" if _blank(v) else str(v) for v in df["type"].tolist()], dtype=object)
-        bad = np.flatnonzero(~types.isin(EVENT_TYPES).to_numpy())
+        known = event_types.known()  # the built-ins and the shop's declared types
+        bad = np.flatnonzero(~types.isin(known).to_numpy())
         if len(bad):
             value = types.iloc[bad[0]]
             what = f"unknown event type {value!r}" if value else "empty event type"
             raise DataFormatError(
-                path, int(bad[0]) + 1, "type", f"{what} (one of {sorted(EVENT_TYPES)})"
+                path, int(bad[0]) + 1, "type", f"{what} (one of {known})"
             )
         out["type"] = types.to_numpy()
     return out
@@ -266,7 +267,7 @@ def read_events(path: Path) -> list[Event]:
             Event(
                 user_id=user_id,
                 item_id=item_id,
-                type=EventType(typ),
+                type=event_types.parse(typ),
                 timestamp=float(ts),
                 event_id=opt("event_id"),
                 session_id=opt("session_id"),

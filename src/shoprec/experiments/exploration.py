@@ -14,8 +14,9 @@ import uuid
 from collections.abc import Iterable, Mapping
 from dataclasses import asdict
 
+from shoprec.data.event_types import is_purchase
 from shoprec.data.keys import known_shopper_key
-from shoprec.data.records import Event, EventType
+from shoprec.data.records import Event
 from shoprec.experiments.offpolicy import Logged
 from shoprec.store.protocols import StateStore
 
@@ -70,7 +71,7 @@ class ExplorationLog:
     def on_events(self, name: str, events: Iterable[Event]) -> None:
         """Purchases, credited to the shopper's latest logged list that showed the item."""
         for e in events:
-            if e.type is not EventType.PURCHASE:
+            if not is_purchase(e.type):  # the built-in and the shop's purchase types
                 continue
             user = known_shopper_key(e.user_id, e.session_id)
             touched = self.store.get(f"touch:{name}:{user}") if user else None

@@ -26,6 +26,7 @@ import uuid
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import asdict
 
+from shoprec.data.event_types import is_purchase
 from shoprec.data.keys import known_shopper_key
 from shoprec.data.records import Event, EventType
 from shoprec.experiments.assignment import bucket, pick
@@ -305,7 +306,7 @@ class ExperimentRegistry:
                 delta: dict[str, float] = {"click_events": 1}
             elif e.type is EventType.ADD_TO_CART:
                 delta = {"add_to_carts": 1}
-            elif e.type is EventType.PURCHASE:
+            elif is_purchase(e.type):  # the built-in and the shop's purchase types
                 delta = {"purchases": 1, "revenue": price(e.item_id)}
             else:
                 continue

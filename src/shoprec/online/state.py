@@ -3,7 +3,9 @@ bought items and time-decayed interest tags (category, brand, price band).
 
 State keys are external ids (SKUs), so that state survives artifact reloads that renumber
 items. Shoppers are keyed by :func:`shoprec.data.keys.state_key` (anonymous sessions as
-``session:<id>``).
+``session:<id>``). When an anonymous shopper signs in (an event naming both the user and the
+session), the session's state is folded into the user's (:meth:`UserState.absorb`) and removed:
+the login merge, done by whoever folds events (``serving/backend.py``, ``serving/shared.py``).
 """
 
 from __future__ import annotations
@@ -11,7 +13,9 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
-from shoprec.data.records import EVENT_WEIGHTS, Event, EventType
+from shoprec.data.event_types import ITEM_ROLES, role, weight
+from shoprec.data.keys import session_key
+from shoprec.data.records import Event, EventType
 
 #: Interest tags lose half their weight in this many seconds (by event time).
 TAG_HALF_LIFE_S = 14 * 86400.0
@@ -21,10 +25,8 @@ HISTORY = 50
 MAX_RECENT = 200
 #: A new session starts after this much inactivity when the caller sends no session_id.
 SESSION_GAP_S = 30 * 60.0
-#: Item events that say something about the item (search events may carry no item).
-ITEM_EVENTS = frozenset(
-    {EventType.VIEW, EventType.CLICK, EventType.ADD_TO_CART, EventType.PURCHASE, EventType.REVIEW}
-)
+#: Most recent search queries kept per shopper.
+MAX_QUERIES = 10
 
 
 @dataclass(slots=True)
@@ -64,21 +66,55 @@ class UserState:
             self.session_items = []
         self.last_ts = max(self.last_ts, ts)
         if event.type is EventType.SEARCH and event.query:
-            self.queries = [*self.queries[-9:], event.query]
-        if not event.item_id or event.type not in ITEM_EVENTS:
+            self.queries = [*self.queries[-(MAX_QUERIES - 1) :], event.query]
+        kind = role(event.type)  # the built-ins' and the shop's declared types alike
+        if not event.item_id:
+            return
+        if kind == "negative":  # "not this": less interest, never a recent item
+            self._add_tags(item_tags, -weight(event.type), ts)
+            return
+        if kind not in ITEM_ROLES:
             return
         self.recent.append((event.item_id, ts, str(event.type)))
         if len(self.recent) > MAX_RECENT:
             del self.recent[: len(self.recent) - MAX_RECENT]
         self.session_items.append(event.item_id)
-        if event.type is EventType.PURCHASE:
+        if kind == "purchase":
             self.bought.add(event.item_id)
-        weight = EVENT_WEIGHTS[event.type]
+        w = weight(event.type)
         if event.type is EventType.REVIEW and event.rating is not None and event.rating <= 2:
-            weight = -1.0  # a bad review is not an interest
+            w = -1.0  # a bad review is not an interest
+        self._add_tags(item_tags, w, ts)
+
+    def _add_tags(self, item_tags: list[str] | None, w: float, ts: float) -> None:
         for label in item_tags or ():
             old, as_of = self.tags.get(label, (0.0, ts))
-            self.tags[label] = (_decay(old, as_of, ts) + weight, max(as_of, ts))
+            self.tags[label] = (_decay(old, as_of, ts) + w, max(as_of, ts))
+
+    def absorb(self, other: UserState) -> None:
+        """Fold an anonymous session's state into this shopper's (the login merge).
+
+        Recent items interleave by time (the latest :data:`MAX_RECENT` kept), bought items
+        unite, interest tags add up (each decayed to the later of the two times), event counts
+        add up. The session's items become this shopper's current session when the session is
+        the later activity (or already is the current one), so the feed right after login
+        continues what the shopper browsed anonymously.
+        """
+        self.recent = sorted([*self.recent, *other.recent], key=lambda r: r[1])[-MAX_RECENT:]
+        self.bought |= other.bought
+        for label, (w, t) in other.tags.items():
+            old, as_of = self.tags.get(label, (0.0, t))
+            at = max(as_of, t)
+            self.tags[label] = (_decay(old, as_of, at) + _decay(w, t, at), at)
+        later = other.last_ts >= self.last_ts
+        if other.session_id is not None and other.session_id == self.session_id:
+            self.session_items = [*self.session_items, *other.session_items]
+        elif later:
+            self.session_id, self.session_items = other.session_id, list(other.session_items)
+        both = [*self.queries, *other.queries] if later else [*other.queries, *self.queries]
+        self.queries = both[-MAX_QUERIES:]
+        self.last_ts = max(self.last_ts, other.last_ts)
+        self.n_events += other.n_events
 
     def recent_items(self, n: int = HISTORY) -> list[str]:
         """The latest ``n`` item ids, oldest first (repeats kept: they are behaviour)."""
@@ -128,7 +164,21 @@ class UserState:
         )
 
 
-def _decay(weight: float, as_of: float, now: float) -> float:
+def absorbed(state: UserState | None, session: UserState) -> UserState:
+    """``state`` (or a new one) with the anonymous ``session`` folded in
+    (:meth:`UserState.absorb`)."""
+    state = state or UserState()
+    state.absorb(session)
+    return state
+
+
+def login_session(event: Event) -> str | None:
+    """The key of the anonymous session an event folds into its shopper: the event names both
+    a user and a session (the shopper signed in). ``None`` for every other event."""
+    return session_key(event.session_id) if event.user_id and event.session_id else None
+
+
+def _decay(w: float, as_of: float, now: float) -> float:
     if now <= as_of:
-        return weight
-    return weight * math.pow(0.5, (now - as_of) / TAG_HALF_LIFE_S)
+        return w
+    return w * math.pow(0.5, (now - as_of) / TAG_HALF_LIFE_S)

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Protocol
 
 from shoprec.data.keys import state_key
 from shoprec.data.records import Event
-from shoprec.online.state import UserState
+from shoprec.online.state import UserState, absorbed, login_session
 from shoprec.store.protocols import StateStore
 
 if TYPE_CHECKING:  # the Redis client loads only where a shared store is used
@@ -61,9 +61,28 @@ class EmbeddedBackend:
         """Nothing: the log and the states were the only copies."""
 
     def _fold(self, events: Sequence[Event], fold: Fold) -> None:
+        states = self.states
         for event in events:
             key = state_key(event.user_id, event.session_id)
-            self.states.put(key, fold(self.states.get(key), [event]))
+            state = states.get(key)
+            anonymous = login_session(event)
+            if anonymous is not None:  # signed in: the session's history moves to the shopper
+                state = merge_session(states, anonymous, state)
+            states.put(key, fold(state, [event]))
+
+
+def merge_session(
+    states: StateStore[UserState], anonymous: str, state: UserState | None
+) -> UserState | None:
+    """``state`` with the anonymous session's state folded in, that state removed (so it is
+    folded once: a second login event finds nothing left to fold, only what the session did
+    anonymously since). The log keeps every event, so a replay at start-up redoes the merge at
+    the same event."""
+    session = states.get(anonymous)
+    if session is None:
+        return state
+    states.delete(anonymous)
+    return absorbed(state, session)
 
 
 class SharedBackend:

@@ -12,7 +12,9 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
-from shoprec.data.records import EVENT_WEIGHTS, Event, EventType, Item
+from shoprec.data.event_types import trending_weight
+from shoprec.data.keys import session_key
+from shoprec.data.records import Event, EventType, Item
 from shoprec.experiments.registry import ExperimentRegistry
 from shoprec.online.state import UserState
 from shoprec.online.tags import ItemTagger
@@ -127,7 +129,7 @@ class Ingest:
         hit: list[tuple[int, float, float]] = []  # (index, weight, time) of catalog items
         for event in events:
             idx = get(event.item_id) if event.item_id else 0
-            weight = EVENT_WEIGHTS[event.type]
+            weight = trending_weight(event.type)  # by role: declared types too
             if idx and weight:  # an impression (weight 0) is exposure, not demand
                 hit.append((idx, weight, event.timestamp))
         self.live.clock = max(self.live.clock, max(e.timestamp for e in events))
@@ -161,12 +163,16 @@ class Ingest:
         """Erase the user's events, state, experiment records and reviews; returns the number
         of events erased."""
         with self.lock:
-            gone = {
-                review_id(e) for e in self.events.user_events(user_id) if e.type is EventType.REVIEW
-            }
+            theirs = self.events.user_events(user_id)
+            gone = {review_id(e) for e in theirs if e.type is EventType.REVIEW}
             n = self.events.delete_user(user_id)
-            self.live.states.delete(user_id)
+            self.live.states.delete(user_id)  # with the sessions merged into it at login
             experiments.forget(user_id)
+            # what the sessions they signed in from did anonymously since (state, experiments)
+            sessions = {session_key(e.session_id) for e in theirs if e.session_id}
+            for anonymous in sorted(sessions):
+                self.live.states.delete(anonymous)
+                experiments.forget(anonymous)
             if gone:
                 self.reviews.reviews.remove_reviews(gone)
         self.backend.erase(user_id)  # outside the write lock: files can be big

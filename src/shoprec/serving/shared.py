@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from shoprec.data.keys import state_key
 from shoprec.data.records import Event
-from shoprec.online.state import MAX_RECENT, UserState
+from shoprec.online.state import MAX_RECENT, UserState, absorbed, login_session
 from shoprec.store.errors import StoreUnavailable
 from shoprec.store.redis_groups import StreamGroup
 from shoprec.store.redis_health import Breaker, connect
@@ -97,10 +97,34 @@ class SharedState:
 
     # -- writes -----------------------------------------------------------------------------
     def fold(self, stored: Sequence[Event], fold: Fold) -> int:
-        """Fold the pending events of every shopper in ``stored`` (events just appended)."""
+        """Fold the pending events of every shopper in ``stored`` (events just appended),
+        after merging the anonymous sessions their login events name."""
+        self.merge_logins(stored, fold)
         n = 0
         for key in dict.fromkeys(_key(e) for e in stored):
             n += self.states.fold(key, self.log.pending_key(key), fold)
+        return n
+
+    def merge_logins(self, events: Sequence[Event], fold: Fold) -> int:
+        """Fold into its shopper each anonymous session an event naming both a user and a
+        session names (the session's own pending events first), deleting the session's state:
+        merged once, also when replicas race (:meth:`RedisStateStore.merge`). One round trip
+        when there is nothing to merge. Returns the sessions merged."""
+        logins = list(dict.fromkeys((_key(e), s) for e in events if (s := login_session(e))))
+        if not logins:
+            return 0
+        with self.breaker.guard():
+            pipe = self.client.pipeline(transaction=False)
+            for _, anonymous in logins:
+                pipe.exists(self.states.p + anonymous)
+                pipe.llen(self.log.pending_key(anonymous))
+            found = pipe.execute()
+        n = 0
+        for i, (key, anonymous) in enumerate(logins):
+            if not (found[2 * i] or found[2 * i + 1]):
+                continue
+            self.states.fold(anonymous, self.log.pending_key(anonymous), fold)
+            n += self.states.merge(key, anonymous, absorbed)
         return n
 
     def fold_keys(self, keys: Sequence[str], fold: Fold) -> int:
@@ -132,7 +156,10 @@ class SharedState:
         states: dict[str, UserState] = {}
         for _, e in self.log.replay():
             k = _key(e)
-            states[k] = fold(states.get(k), [e])
+            state, anonymous = states.get(k), login_session(e)
+            if anonymous is not None and anonymous in states:  # the login merge, redone
+                state = absorbed(state, states.pop(anonymous))
+            states[k] = fold(state, [e])
         items = list(states.items())
         for s in range(0, len(items), 2000):
             self.states.put_many(items[s : s + 2000])
@@ -224,8 +251,9 @@ class StreamFollower:
         if now - self._last_claim > 10.0:
             self._last_claim = now
             entries += self.group.claim_stale(min_idle_ms=30_000)
-        keys = [_key(e.event) for e in entries if e.event is not None]
-        self.shared.fold_keys(keys, self.replica.fold)
+        events = [e.event for e in entries if e.event is not None]
+        self.shared.merge_logins(events, self.replica.fold)  # a dead replica's logins too
+        self.shared.fold_keys([_key(e) for e in events], self.replica.fold)
         self.group.ack(entries)
 
     def _run(self) -> None:

@@ -26,7 +26,6 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from shoprec.data.keys import state_key
-from shoprec.data.records import EventType
 from shoprec.store.redis_groups import Entry, StreamGroup
 from shoprec.store.redis_log import RedisEventLog
 
@@ -120,7 +119,7 @@ def _write(out: csv.DictWriter, entries: list[Entry], seen: set[str]) -> int:
             {
                 "user_id": state_key(e.user_id, e.session_id),  # anonymous shoppers
                 "item_id": e.item_id,
-                "type": EventType(e.type).value,
+                "type": str(e.type),
                 "timestamp": repr(e.timestamp),
                 "event_id": eid,
                 "session_id": e.session_id or "",

@@ -30,7 +30,8 @@ from typing import Any
 
 import redis
 
-from shoprec.data.records import Event, EventType
+from shoprec.data import event_types
+from shoprec.data.records import Event
 from shoprec.store.redis_health import Breaker, guarded
 
 # KEYS: seq counter, stream, seen ids; ARGV: user key prefix, then per event (event_id or "",
@@ -58,14 +59,14 @@ return out
 
 def _event_json(e: Event) -> str:
     d = asdict(e)
-    d["type"] = EventType(e.type).value
+    d["type"] = str(event_types.parse(e.type))
     return json.dumps(d, separators=(",", ":"))
 
 
 def event_from_json(body: bytes | str) -> Event:
     """An event as the log stores it (the stream entry's ``e`` field, a pending list's item)."""
     d = json.loads(body)
-    d["type"] = EventType(d["type"])
+    d["type"] = event_types.stored(d["type"])
     return Event(**d)
 
 

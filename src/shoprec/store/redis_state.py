@@ -142,6 +142,32 @@ class RedisStateStore(Generic[S]):
                     continue
 
     @guarded
+    def merge(self, into: str, source: str, combine: Callable[[S | None, S], S]) -> bool:
+        """Fold the state of ``source`` into that of ``into`` (``combine(into's, source's)``)
+        and delete ``source``'s, in one optimistic transaction (WATCH both), retried when
+        another replica touched either meanwhile; ``False`` when ``source`` has no state (so
+        two replicas merging at once merge once)."""
+        a, b = self.p + into, self.p + source
+        with self.r.pipeline(transaction=True) as pipe:
+            while True:
+                try:
+                    pipe.watch(a, b)
+                    src = pipe.get(b)
+                    if not src:
+                        pipe.unwatch()
+                        return False
+                    body = pipe.get(a)
+                    old = self.dec(json.loads(body)) if body else None
+                    new = combine(old, self.dec(json.loads(src)))
+                    pipe.multi()
+                    pipe.set(a, self._body(new), ex=self._ttl(into))
+                    pipe.delete(b)
+                    pipe.execute()
+                    return True
+                except redis.WatchError:
+                    continue
+
+    @guarded
     def memory_usage(self, sample: int = 200) -> dict[str, float]:
         """Bytes per state key (Redis ``MEMORY USAGE``) over up to ``sample`` keys.
 

@@ -22,7 +22,8 @@ from operator import attrgetter
 from pathlib import Path
 from typing import Any, Literal, Self, TypeVar
 
-from shoprec.data.records import Event, EventType, Item
+from shoprec.data import event_types
+from shoprec.data.records import Event, Item
 
 log = logging.getLogger(__name__)
 
@@ -178,12 +179,12 @@ class _SQLiteBase:
 
 def _event_row(event: Event) -> list[Any]:
     row = list(_event_fields(event))
-    row[2] = EventType(row[2]).value  # validates a plain-str type too
+    row[2] = str(event_types.parse(row[2]))  # validates a plain-str type too
     return row
 
 
 def _event(row: Sequence[Any]) -> Event:
-    return Event(row[0], row[1], EventType(row[2]), *row[3:])
+    return Event(row[0], row[1], event_types.stored(row[2]), *row[3:])
 
 
 class SQLiteEventLog(_SQLiteBase):

@@ -16,19 +16,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from shoprec.data.event_types import is_item_signal
 from shoprec.data.idmap import IdMap
 from shoprec.data.interactions import SequenceData
-from shoprec.data.keys import state_key
-from shoprec.data.records import EventType
+from shoprec.data.keys import session_key, state_key
 from shoprec.store.protocols import EventLog, ItemStore
 
 log = logging.getLogger(__name__)
-
-#: Events that say "this shopper engaged with this item": the next-item training signal.
-ITEM_SIGNALS = frozenset(
-    {EventType.VIEW, EventType.CLICK, EventType.ADD_TO_CART, EventType.PURCHASE, EventType.REVIEW}
-)
-
 
 @dataclass(frozen=True)
 class ExportConfig:
@@ -36,7 +30,9 @@ class ExportConfig:
 
     Attributes
     ----------
-    types : event types that become interactions.
+    types : event types that become interactions; None: every type whose role is positive or
+        purchase (the built-in item events and the shop's declared types of those roles,
+        :mod:`shoprec.data.event_types`).
     min_length : shoppers with fewer interactions (after collapsing) are left out; 3 is what
         leave-one-out needs for one training, one validation and one test item.
     collapse_repeats : consecutive events on the same item count once (view, click, add to
@@ -44,7 +40,7 @@ class ExportConfig:
     sessions : include anonymous sessions (``session:<id>``) as sequences of their own.
     """
 
-    types: frozenset[EventType] = ITEM_SIGNALS
+    types: frozenset[str] | None = None
     min_length: int = 3
     collapse_repeats: bool = True
     sessions: bool = True
@@ -52,7 +48,7 @@ class ExportConfig:
     def __post_init__(self) -> None:
         if self.min_length < 1:
             raise ValueError("min_length must be >= 1")
-        if not self.types:
+        if self.types is not None and not self.types:
             raise ValueError("types must not be empty")
 
 
@@ -90,7 +86,11 @@ def export_sequences(
         if seq > last_seq:
             break
         read += 1
-        if e.type not in cfg.types or not e.item_id or (not e.user_id and not cfg.sessions):
+        # signed in (the login merge): the session's sequence so far is the shopper's
+        if e.user_id and e.session_id and (moved := per_user.pop(session_key(e.session_id), [])):
+            per_user[e.user_id] += moved
+        wanted = is_item_signal(e.type) if cfg.types is None else e.type in cfg.types
+        if not wanted or not e.item_id or (not e.user_id and not cfg.sessions):
             continue
         idx = item_map.get(e.item_id)
         if not idx:

@@ -9,6 +9,7 @@ from typing import Self
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from pydantic.json_schema import JsonDict, JsonValue
 
+from shoprec.data import event_types
 from shoprec.data.records import Event, EventType
 from shoprec.serving.schemas.common import MAX_BATCH, not_bool
 
@@ -44,7 +45,11 @@ class EventIn(BaseModel):
 
     user_id: str = Field(default="", max_length=256, description="Empty for anonymous sessions.")
     item_id: str = Field(default="", max_length=256)
-    type: EventType
+    type: str = Field(
+        description="view, click, add_to_cart, purchase, search, review, or a type the shop "
+        "declares in SHOPREC_EVENT_TYPES; any other is refused with the list of known types.",
+        examples=["view"],
+    )
     timestamp: float | None = Field(
         default=None, ge=0, le=1e11, description="Unix seconds; default: when received."
     )
@@ -62,6 +67,11 @@ class EventIn(BaseModel):
 
     _numbers = field_validator("timestamp", "rating", mode="before")(not_bool)
 
+    @field_validator("type")
+    @classmethod
+    def _known_type(cls, v: str) -> str:
+        return event_types.parse(v)  # the built-in member, or a declared name
+
     @field_validator("timestamp", "rating")
     @classmethod
     def _finite(cls, v: float | None) -> float | None:
@@ -73,8 +83,8 @@ class EventIn(BaseModel):
     def _consistent(self) -> Self:
         if not self.user_id and not self.session_id:
             raise ValueError("user_id or session_id is required")
-        if self.type.value in ITEM_EVENTS and not self.item_id:
-            raise ValueError(f"item_id is required for '{self.type.value}' events")
+        if event_types.needs_item(self.type, ITEM_EVENTS) and not self.item_id:
+            raise ValueError(f"item_id is required for '{self.type}' events")
         if self.type is EventType.SEARCH and not (self.query or self.item_id):
             raise ValueError("query is required for 'search' events")
         return self
