@@ -58,6 +58,19 @@ class Settings(BaseSettings):
     max_concurrency: int = Field(
         default=256, ge=1, description="Connections and requests open per process (more: 503)."
     )
+    page_ttl_s: float = Field(
+        default=1800.0,
+        gt=0,
+        le=7 * 86400,
+        description="How long a served list (its recommendation_id) remembers the items it "
+        "showed after its latest page: a next page (cursor or offset) never repeats them.",
+    )
+    page_max_lists: int = Field(
+        default=50_000,
+        ge=1,
+        description="Served lists remembered per process (embedded store; the least recently "
+        "used go first beyond it). Under Redis each is kept page_ttl_s.",
+    )
 
     redis_prefix: str = Field(
         default="shoprec:", min_length=1, description="Key prefix of the Redis stores (one shop)."

@@ -20,6 +20,7 @@ from shoprec.online.tags import ItemTagger
 from shoprec.ranking.bundle import ModelBundle
 from shoprec.ranking.fit import ServingPhase, build_phase, fit_phases, offline_catalog
 from shoprec.serving.engine import Engine
+from shoprec.serving.pages import pages_for
 from shoprec.serving.reload import ArtifactWatcher, artifact_stamp
 from shoprec.serving.sentiment import SentimentSource
 from shoprec.serving.shared import SharedState
@@ -132,6 +133,7 @@ def build_engine(
     clock.lap("sentiment")
     engine = Engine(events, items, states, vectorize, tagger, sentiment=source.load, shared=shared)
     attach_experiments(engine, store_dir)
+    engine.pages = pages_for(settings, shared)
     if items.count() == 0:
         items.upsert(data.catalog, 0.0)
     if import_history and events.count() == 0:

@@ -4,7 +4,7 @@ likely to buy in a category or among some items next."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 
 import numpy as np
 
@@ -34,8 +34,11 @@ class Discovery:
         self._search: ProductSearch | None = None  # the search index, built on first use
         self._assistant: Assistant | None = None
 
-    def search(self, query: str, user_id: str | None = None, n: int = 20) -> list[Hit]:
-        """Lexical + semantic matches for ``query``, re-ranked for the shopper when known."""
+    def search(
+        self, query: str, user_id: str | None = None, n: int = 20, exclude: Collection[str] = ()
+    ) -> list[Hit]:
+        """Lexical + semantic matches for ``query``, re-ranked for the shopper when known;
+        none in ``exclude`` (item ids: a next page leaves out the items shown before)."""
         live = self.live
         if self._search is None:
             # queries are embedded apart from the item cache when the vectorizer can
@@ -48,7 +51,12 @@ class Discovery:
             state = live.states.get(user_id) if user_id else None
             return shopper_request(live.catalog, state, live.clock)
 
-        return self._search.ranked(query, n, bundle.n_rows, bundle.encoder, shopper)
+        if not exclude:
+            return self._search.ranked(query, n, bundle.n_rows, bundle.encoder, shopper)
+        # asked for the excluded ones too, then dropped: search ranks, it does not filter
+        skip = set(live.catalog.indices(list(exclude)).tolist())
+        hits = self._search.ranked(query, n + len(skip), bundle.n_rows, bundle.encoder, shopper)
+        return [h for h in hits if h[0] not in skip][:n]
 
     def assistant(self) -> Assistant:
         """The shopping assistant over the catalog, search and purchases."""

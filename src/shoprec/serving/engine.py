@@ -15,7 +15,7 @@ Where the shoppers' states live, in this process or in Redis shared by replicas,
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -34,6 +34,7 @@ from shoprec.serving.backend import EmbeddedBackend, SharedBackend, StateBackend
 from shoprec.serving.discovery import Discovery
 from shoprec.serving.ingest import Ingest
 from shoprec.serving.live import Live
+from shoprec.serving.pages import Pages
 from shoprec.serving.recommend import Recommender
 from shoprec.serving.reviews import ReviewScoring
 from shoprec.serving.stats import Counters, LiveStats
@@ -106,6 +107,8 @@ class Engine:
         #: the home feed, as the routes call it (the recommender's own method)
         self.recommend = self.recommender.recommend
         self.discovery = Discovery(self.live, self.review_scoring, vectorize)
+        #: recommendation ids and the pages of served lists (build_engine sizes it)
+        self.pages = Pages()
 
     @property
     def bundle(self) -> ModelBundle:
@@ -183,14 +186,21 @@ class Engine:
         return self.recommender.request_for(state)
 
     def similar(
-        self, item_id: str, n: int = 10, user_id: str | None = None
+        self,
+        item_id: str,
+        n: int = 10,
+        user_id: str | None = None,
+        exclude: Collection[str] = (),
     ) -> list[tuple[int, float, str]]:
-        """Items like ``item_id``, in stock, none that ``user_id`` bought."""
-        return self.recommender.similar(item_id, n, user_id)
+        """Items like ``item_id``, in stock, none that ``user_id`` bought nor in ``exclude``."""
+        return self.recommender.similar(item_id, n, user_id, exclude)
 
-    def search(self, query: str, user_id: str | None = None, n: int = 20) -> list[Hit]:
-        """Lexical + semantic matches for ``query``, re-ranked for the shopper when known."""
-        return self.discovery.search(query, user_id, n)
+    def search(
+        self, query: str, user_id: str | None = None, n: int = 20, exclude: Collection[str] = ()
+    ) -> list[Hit]:
+        """Lexical + semantic matches for ``query``, re-ranked for the shopper when known;
+        none in ``exclude`` (item ids)."""
+        return self.discovery.search(query, user_id, n, exclude)
 
     def assistant(self) -> Assistant:
         """The shopping assistant over this engine's catalog, search and purchases."""

@@ -5,7 +5,7 @@ flagged in ``fallback``)."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 
 import numpy as np
 
@@ -125,10 +125,15 @@ class Recommender:
         return result
 
     def similar(
-        self, item_id: str, n: int = 10, user_id: str | None = None
+        self,
+        item_id: str,
+        n: int = 10,
+        user_id: str | None = None,
+        exclude: Collection[str] = (),
     ) -> list[tuple[int, float, str]]:
         """Items like ``item_id``: co-visitation neighbours first, then text neighbours; in
-        stock, and with ``user_id`` none that shopper bought (the next nearest instead)."""
+        stock, and with ``user_id`` none that shopper bought, none in ``exclude`` (item ids:
+        a next page leaves out the items shown before; the next nearest instead)."""
         catalog = self.live.catalog
         idx = catalog.get(item_id)
         if not idx:
@@ -137,7 +142,7 @@ class Recommender:
             state = self.live.states.get(user_id) if user_id else None
         except StoreUnavailable:  # still answer: not personalised
             state = None
-        taken = bought(catalog, state)
+        taken = bought(catalog, state) | set(catalog.indices(list(exclude)).tolist())
         b = self.live.bundle
         if idx >= b.n_rows:
             b = extend(b, catalog)

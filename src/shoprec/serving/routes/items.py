@@ -6,7 +6,9 @@ from typing import Annotated
 
 from fastapi import HTTPException, Path, Query
 
+from shoprec.serving.pages import owner_of
 from shoprec.serving.routes.deps import READ, WRITE, EngineDep, api_router
+from shoprec.serving.routes.paging import Cursor, Offset, page
 from shoprec.serving.schemas.common import NOT_FOUND
 from shoprec.serving.schemas.items import ItemOut, ItemsIn, ItemsOut, SimilarOut
 
@@ -50,15 +52,23 @@ async def similar(
     engine: EngineDep,
     n: Annotated[int, Query(ge=1, le=100)] = 10,
     user_id: Annotated[str | None, Query(min_length=1, max_length=256)] = None,
+    offset: Offset = None,
+    cursor: Cursor = None,
 ) -> dict:
     """Items bought with this one (co-visitation), then items with similar text, in stock;
     with ``user_id``, none that shopper already bought. An unknown item or user gets a list
-    (empty, or not personalised), not an error."""
+    (empty, or not personalised), not an error. Pages: ``cursor`` (the ``recommendation_id``
+    answered) or ``offset``; a next page never repeats an item of an earlier one."""
     ids = engine.catalog.ids
+
+    def compute(k: int, shown: frozenset[str]) -> list[tuple[int, float, str]]:
+        return engine.similar(item_id, k, user_id, shown)
+
+    owner = owner_of(item_id, user_id)
+    pg = page(engine, "similar", owner, n, offset, cursor, compute, lambda h: ids[h[0]])
     return {
         "item_id": item_id,
-        "items": [
-            {"item_id": ids[j], "score": s, "reasons": [why]}
-            for j, s, why in engine.similar(item_id, n, user_id)
-        ],
+        "items": [{"item_id": ids[j], "score": s, "reasons": [why]} for j, s, why in pg.items],
+        "recommendation_id": pg.recommendation_id,
+        "offset": pg.offset,
     }

@@ -6,7 +6,10 @@ from typing import Annotated
 
 from fastapi import Query
 
+from shoprec.nlp.search import Hit
+from shoprec.serving.pages import owner_of
 from shoprec.serving.routes.deps import READ, EngineDep, api_router
+from shoprec.serving.routes.paging import Cursor, Offset, page
 from shoprec.serving.schemas.search import SearchOut
 
 router = api_router(tags=["search"])
@@ -18,15 +21,24 @@ def search(  # sync: FastAPI runs it in a worker thread, off the event loop (CPU
     engine: EngineDep,
     user_id: Annotated[str | None, Query(max_length=256)] = None,
     n: Annotated[int, Query(ge=1, le=100)] = 20,
+    offset: Offset = None,
+    cursor: Cursor = None,
 ) -> dict:
     """Products matching ``q`` (words or meaning); the shopper's interests and recent
-    activity lift what fits them."""
+    activity lift what fits them. Pages: ``cursor`` (the ``recommendation_id`` answered) or
+    ``offset``; a next page never repeats an item of an earlier one."""
     ids = engine.catalog.ids
+
+    def compute(k: int, shown: frozenset[str]) -> list[Hit]:
+        return engine.search(q, user_id, k, shown)
+
+    pg = page(
+        engine, "search", owner_of(q, user_id), n, offset, cursor, compute, lambda h: ids[h[0]]
+    )
     return {
         "query": q,
         "user_id": user_id,
-        "items": [
-            {"item_id": ids[i], "score": s, "reasons": r}
-            for i, s, r in engine.search(q, user_id, n)
-        ],
+        "items": [{"item_id": ids[i], "score": s, "reasons": r} for i, s, r in pg.items],
+        "recommendation_id": pg.recommendation_id,
+        "offset": pg.offset,
     }

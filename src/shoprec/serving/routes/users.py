@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
+import time
 from typing import Annotated
 
 import orjson
 from fastapi import Path, Query, Response
 
 from shoprec.data.keys import session_key
+from shoprec.ranking.pipeline import Result
+from shoprec.ranking.strategy import Strategy
+from shoprec.serving.degrade import unavailable
+from shoprec.serving.pages import owner_of
 from shoprec.serving.routes.deps import ADMIN, READ, WRITE, EngineDep, api_router
+from shoprec.serving.routes.paging import Cursor, Offset, page
+from shoprec.serving.schemas.common import UNAVAILABLE
 from shoprec.serving.schemas.users import (
     DeletedOut,
     FeedbackIn,
@@ -17,6 +24,7 @@ from shoprec.serving.schemas.users import (
     RecommendationsOut,
     UserExportOut,
 )
+from shoprec.store.errors import StoreUnavailable
 
 router = api_router(tags=["users"])
 UserPath = Annotated[str, Path(min_length=1, max_length=256)]
@@ -35,46 +43,57 @@ async def recommendations(
     max_price: Price = None,
     exclude: Annotated[str | None, Query(max_length=20_000, description="Comma-separated")] = None,
     session_id: Annotated[str | None, Query(max_length=256)] = None,
+    offset: Offset = None,
+    cursor: Cursor = None,
 ) -> Response:
     """The home feed: ``n`` items with reasons. Unknown shoppers get trending items (the
-    response names the fallback); ``session_id`` serves an anonymous session's state."""
+    response names the fallback); ``session_id`` serves an anonymous session's state. Pages:
+    ``cursor`` (the ``recommendation_id`` answered) or ``offset`` ask for the next ones, computed
+    with the latest events but never an item an earlier page of the list showed."""
     excl = [x for x in (exclude or "").split(",") if x]
     # the running experiment's sticky variant (None, at the cost of one check, when none runs)
     key = session_key(session_id) if session_id else user_id
     arm = engine.experiments.serve(key) if engine.experiments.running is not None else None
-    res = engine.recommend(
-        user_id if not session_id else "",
-        n,
-        category,
-        min_price,
-        max_price,
-        excl,
-        strategy=arm.strategy if arm else None,
-        session_id=session_id,
+    uid = user_id if not session_id else ""
+    args: dict = {"k": n, "shown": frozenset()}
+    results: list[Result] = []
+
+    def feed(k: int, shown: frozenset[str], st: Strategy | None) -> Result:
+        return engine.recommend(
+            uid, k, category, min_price, max_price, [*excl, *shown], st, session_id
+        )
+
+    def compute(k: int, shown: frozenset[str]) -> list:
+        args.update(k=k, shown=shown)
+        results.append(feed(k, shown, arm.strategy if arm else None))
+        return results[-1].items
+
+    owner = owner_of(uid, session_id, category, min_price, max_price, sorted(excl))
+    pg = page(
+        engine, "feed", owner, n, offset, cursor, compute, lambda r: engine.catalog.ids[r.index]
     )
+    res = results[-1]
     request_id = None
     if arm is not None and arm.explore:  # exploration traffic: log every variant's list
-        from shoprec.ranking.pipeline import Result
-        from shoprec.ranking.strategy import Strategy
         from shoprec.serving.explore import log_variants
 
-        def other(st: Strategy) -> Result:
-            uid = user_id if not session_id else ""
-            args = (uid, n, category, min_price, max_price, excl)
-            return engine.recommend(*args, strategy=st, session_id=session_id)
-
-        request_id = log_variants(engine, arm, key, res, other)
+        res.items = pg.items  # the page served, beside the other variants' same page
+        request_id = log_variants(
+            engine, arm, key, res, lambda st: feed(args["k"], args["shown"], st)
+        )
     ids = engine.catalog.ids
     body = {
         "user_id": user_id,
         "items": [
-            {"item_id": ids[r.index], "score": r.score, "reasons": r.reasons} for r in res.items
+            {"item_id": ids[r.index], "score": r.score, "reasons": r.reasons} for r in pg.items
         ],
         "fallback": res.fallback,
         "strategy": arm.strategy.name if arm else engine.pipeline.strategy.name,
         "experiment": arm.experiment if arm else None,
         "variant": arm.variant if arm else None,
         "request_id": request_id,
+        "recommendation_id": pg.recommendation_id,
+        "offset": pg.offset,
     }
     # Built here in the documented shape (response_model is for the OpenAPI schema only):
     # re-validating and re-encoding twenty items cost more than the trivial endpoint does.
@@ -114,15 +133,22 @@ def delete_user(user_id: UserPath, engine: EngineDep) -> dict:
     return {"user_id": user_id, "events_deleted": engine.delete_user(user_id)}
 
 
-@router.post("/feedback", response_model=FeedbackOut, dependencies=[WRITE])
+@router.post("/feedback", response_model=FeedbackOut, dependencies=[WRITE], responses=UNAVAILABLE)
 async def feedback(body: FeedbackIn, engine: EngineDep) -> dict:
-    """Impressions and clicks on served recommendations (click-through rate)."""
+    """Impressions and clicks on served recommendations: stored in the event log as
+    ``impression`` and ``click`` events (with the ``recommendation_id`` named; so they reach
+    training export and experiments; an impression is exposure, never interest), and counted
+    for the click-through rate. While the store is unreachable: 503 with Retry-After."""
+    try:
+        stored, _ = engine.ingest(body.to_events(time.time()))
+    except StoreUnavailable as exc:  # not acknowledged: a resend with the id is stored once
+        raise unavailable(exc, "feedback not stored") from exc
     engine.observe_feedback(len(body.impressions), len(body.clicks))
     if engine.experiments.running is not None:
         engine.experiments.on_feedback(
             body.user_id, len(body.impressions), len(body.clicks), body.request_id
         )
-    return {"impressions": len(body.impressions), "clicks": len(body.clicks)}
+    return {"impressions": len(body.impressions), "clicks": len(body.clicks), "stored": stored}
 
 
 @router.get("/users/{user_id}/export", response_model=UserExportOut, dependencies=[ADMIN])

@@ -58,6 +58,16 @@ class RecommendedItem(BaseModel):
     reasons: list[str]
 
 
+class ListAnswer(BaseModel):
+    """What every list answer carries besides its items: the id later events cite, and pages."""
+
+    recommendation_id: str = Field(
+        description="Names this list: send it as `recommendation_id` with the events and "
+        "feedback it leads to, and as `cursor` to get the next page."
+    )
+    offset: int = Field(default=0, description="Position of the first item in the list.")
+
+
 class CitationOut(BaseModel):
     item_id: str
     field: str

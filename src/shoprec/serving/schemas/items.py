@@ -8,7 +8,7 @@ from typing import Annotated
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, field_validator
 
 from shoprec.data.records import Item
-from shoprec.serving.schemas.common import MAX_BATCH, Id, RecommendedItem, not_bool
+from shoprec.serving.schemas.common import MAX_BATCH, Id, ListAnswer, RecommendedItem, not_bool
 
 
 class ItemIn(BaseModel):
@@ -75,6 +75,6 @@ class ItemOut(BaseModel):
     derived_category: str | None = Field(description="Zero-shot category when none was given")
 
 
-class SimilarOut(BaseModel):
+class SimilarOut(ListAnswer):
     item_id: str
     items: list[RecommendedItem]

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from shoprec.serving.schemas.common import CitationOut, RecommendedItem
+from shoprec.serving.schemas.common import CitationOut, ListAnswer, RecommendedItem
 
 
-class SearchOut(BaseModel):
+class SearchOut(ListAnswer):
     query: str
     user_id: str | None
     items: list[RecommendedItem]

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import math
 from typing import Self
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from shoprec.serving.schemas.common import MAX_BATCH, Id, RecommendedItem
+from shoprec.data.records import Event, EventType
+from shoprec.serving.schemas.common import MAX_BATCH, Id, ListAnswer, RecommendedItem, not_bool
 
 
-class RecommendationsOut(BaseModel):
+class RecommendationsOut(ListAnswer):
     user_id: str
     items: list[RecommendedItem]
     fallback: str | None = Field(description="Why a fallback answered, or null.")
@@ -31,6 +33,7 @@ class StoredEvent(BaseModel):
     query: str | None
     text: str | None
     rating: float | None
+    recommendation_id: str | None = None
 
 
 class UserExportOut(BaseModel):
@@ -73,6 +76,25 @@ class FeedbackIn(BaseModel):
     impressions: list[Id] = Field(default_factory=list, max_length=MAX_BATCH)
     clicks: list[Id] = Field(default_factory=list, max_length=MAX_BATCH)
     request_id: str | None = Field(default=None, max_length=256)
+    recommendation_id: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=256,
+        description="The list shown (its `recommendation_id`); stored with the events.",
+    )
+    session_id: str | None = Field(default=None, min_length=1, max_length=256)
+    timestamp: float | None = Field(
+        default=None, ge=0, le=1e11, description="Unix seconds; default: when received."
+    )
+
+    _numbers = field_validator("timestamp", mode="before")(not_bool)
+
+    @field_validator("timestamp")
+    @classmethod
+    def _finite(cls, v: float | None) -> float | None:
+        if v is not None and not math.isfinite(v):
+            raise ValueError("must be a finite number")
+        return v
 
     @model_validator(mode="after")
     def _something(self) -> Self:
@@ -80,10 +102,35 @@ class FeedbackIn(BaseModel):
             raise ValueError("impressions or clicks must be non-empty")
         return self
 
+    def to_events(self, now: float) -> list[Event]:
+        """The impressions and clicks as events of the log. With a ``recommendation_id`` each
+        (list, type, item) has an event id, so a resent report is stored once."""
+        ts = self.timestamp if self.timestamp is not None else now
+        rid = self.recommendation_id
+        return [
+            Event(
+                self.user_id,
+                item,
+                kind,
+                ts,
+                f"feedback:{rid}:{kind.value}:{item}" if rid else None,
+                self.session_id,
+                recommendation_id=rid,
+            )
+            for kind, items in (
+                (EventType.IMPRESSION, self.impressions),
+                (EventType.CLICK, self.clicks),
+            )
+            for item in items
+        ]
+
 
 class FeedbackOut(BaseModel):
     impressions: int
     clicks: int
+    stored: int = Field(
+        default=0, description="Impression and click events newly stored in the event log."
+    )
 
 
 class DeletedOut(BaseModel):
