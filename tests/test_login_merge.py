@@ -69,9 +69,8 @@ def shop(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Shop]:
         for k in range(12)
     ]
     assert s.client.put("/v1/items", json={"items": items}).status_code == 200
-    yield s
-    close(s)
-    if s.shared is not None:
+    yield s  # the test closes the stores it ends with (it reopens them)
+    if request.param == "redis":
         client = redis.Redis.from_url(REDIS_URL)
         keys = list(client.scan_iter(match=f"{where}*"))
         if keys:
@@ -126,27 +125,32 @@ def test_login_merges_once_and_replay_rebuilds_it(shop: Shop) -> None:
     before = st.to_dict()
 
     # restart: the states are rebuilt from the log, the merge redone at the same event
-    if shop.kind == "sqlite":
-        close(shop)
-        again = open_shop("sqlite", shop.where)
-        again.engine.load()
-    else:
-        engine.states.clear()  # type: ignore[attr-defined]
-        again = open_shop("redis", shop.where)
-        again.engine.load()
-        again.shared.rebuild(again.engine.fold)  # type: ignore[attr-defined]
-    assert again.engine.state(user).to_dict() == before  # type: ignore[union-attr]
-    assert again.engine.state(session_key(sid)) is None
-    if shop.kind == "sqlite":
-        shop.engine, shop.client = again.engine, again.client
-    else:
-        close(again)
-
-    # erasing the user erases what the session did, merged or after
-    post(shop, ev("SKU-1", 140.0, session=sid))
-    assert shop.client.delete(f"/v1/users/{user}").status_code == 200
-    assert shop.engine.state(user) is None
+    shop = restart(shop)
+    assert shop.engine.state(user).to_dict() == before  # type: ignore[union-attr]
     assert shop.engine.state(session_key(sid)) is None
+
+    # erasing the user erases what the session did, merged or after, also from the log
+    post(shop, ev("SKU-1", 140.0, session=sid), ev("SKU-1", 141.0, session="someone-else"))
+    r = shop.client.delete(f"/v1/users/{user}")
+    assert r.status_code == 200 and r.json()["events_deleted"] == 6  # 3 signed in, 3 anonymous
+    shop = restart(shop)
+    assert shop.engine.state(user) is None and shop.engine.state(session_key(sid)) is None
+    assert shop.engine.state(session_key("someone-else")) is not None
+    left = [e for _, e in shop.engine.events.replay() if e.session_id == sid or e.user_id == user]
+    assert left == []
+    close(shop)
+
+
+def restart(shop: Shop) -> Shop:
+    """The same stores opened again, the states rebuilt from the log (Redis: from scratch)."""
+    if shop.kind == "redis":
+        shop.engine.states.clear()  # type: ignore[attr-defined]
+    close(shop)
+    again = open_shop(shop.kind, shop.where)
+    again.engine.load()
+    if again.shared is not None:
+        again.shared.rebuild(again.engine.fold)  # type: ignore[attr-defined]
+    return again
 
 
 def test_absorb_without_login_history() -> None:

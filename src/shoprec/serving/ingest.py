@@ -168,12 +168,15 @@ class Ingest:
             n = self.events.delete_user(user_id)
             self.live.states.delete(user_id)  # with the sessions merged into it at login
             experiments.forget(user_id)
-            # what the sessions they signed in from did anonymously since (state, experiments)
-            sessions = {session_key(e.session_id) for e in theirs if e.session_id}
-            for anonymous in sorted(sessions):
-                self.live.states.delete(anonymous)
-                experiments.forget(anonymous)
+            # the sessions they signed in from: the anonymous events (merged at login, or
+            # since), the session's state and experiment records
+            sessions = sorted({e.session_id for e in theirs if e.session_id})
+            for session_id in sessions:
+                n += self.events.delete_session(session_id)
+                self.live.states.delete(session_key(session_id))
+                experiments.forget(session_key(session_id))
             if gone:
                 self.reviews.reviews.remove_reviews(gone)
-        self.backend.erase(user_id)  # outside the write lock: files can be big
+        for key in [user_id, *map(session_key, sessions)]:  # outside the lock: files can be big
+            self.backend.erase(key)
         return n

@@ -64,6 +64,17 @@ class EventLog(Protocol):
         """
         ...
 
+    def delete_session(self, session_id: str) -> int:
+        """Erase the anonymous events (no user id) of session ``session_id`` and return how
+        many were erased: the erasure of a user who signed in from that session.
+
+        Raises
+        ------
+        ValueError
+            If ``session_id`` is empty.
+        """
+        ...
+
     def last_seq(self) -> int:
         """The highest ``seq`` ever assigned (0 if nothing was ever stored); never decreases."""
         ...

@@ -31,6 +31,7 @@ from typing import Any
 import redis
 
 from shoprec.data import event_types
+from shoprec.data.keys import session_key
 from shoprec.data.records import Event
 from shoprec.store.redis_health import Breaker, guarded
 
@@ -163,6 +164,35 @@ class RedisEventLog:
         if eids:  # forget the ids too: nothing of the user remains
             pipe.srem(self.p + "event_ids", *eids)
         pipe.delete(key)
+        return int(pipe.execute()[0])
+
+    @guarded
+    def delete_session(self, session_id: str) -> int:
+        """Erase the anonymous events of session ``session_id``: read through the anonymous
+        events' index (erasures are rare; an index per session would cost every append)."""
+        if not session_id:
+            raise ValueError("session_id must be non-empty")
+        key, stream = self.p + "user:", self.p + "events"
+        self.r.delete(self.pending_key(session_key(session_id)))
+        ids, found, eids = self.r.lrange(key, 0, -1), [], []
+        for s in range(0, len(ids), 1000):
+            pipe = self.r.pipeline(transaction=False)
+            for entry_id in ids[s : s + 1000]:
+                pipe.xrange(stream, min=entry_id, max=entry_id)
+            for entry_id, rows in zip(ids[s : s + 1000], pipe.execute(), strict=True):
+                for _, fields in rows:
+                    e = event_from_json(fields[b"e"])
+                    if e.session_id == session_id:
+                        found.append(entry_id)
+                        eids += [e.event_id] if e.event_id else []
+        if not found:
+            return 0
+        pipe = self.r.pipeline(transaction=True)
+        pipe.xdel(stream, *found)
+        if eids:
+            pipe.srem(self.p + "event_ids", *eids)
+        for entry_id in found:
+            pipe.lrem(key, 1, entry_id)
         return int(pipe.execute()[0])
 
     @guarded

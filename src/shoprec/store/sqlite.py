@@ -329,6 +329,32 @@ class SQLiteEventLog(_SQLiteBase):
         log.info("erased %d events of one user", erased)
         return erased
 
+    def delete_session(self, session_id: str) -> int:
+        """Erase the anonymous events of session ``session_id`` (zeroed on disk); return the
+        count. A scan of the table: erasures are rare, an index would cost every append."""
+        if not session_id:
+            raise ValueError("session_id must be non-empty")
+        self._catch_up_all()
+
+        def erase(conn: sqlite3.Connection) -> tuple[list[int], int]:
+            while self._catch_up(conn):  # under the write lock: no event of theirs can hide
+                pass
+            sql = "SELECT seq FROM events WHERE user_id = '' AND session_id = ?"
+            seqs, n = [r[0] for r in conn.execute(sql, (session_id,))], 0
+            for chunk, marks in _chunks(seqs):
+                n += conn.execute(f"DELETE FROM events WHERE seq IN ({marks})", chunk).rowcount
+            return seqs, n
+
+        seqs, erased = self._write(erase)
+        with self._lock:  # anonymous events are mapped under the empty user id
+            gone = set(seqs)
+            left = array("q", (q for q in self._by_user.pop("", ()) if q not in gone))
+            if left:
+                self._by_user[""] = left
+        if erased and self._checkpoint(wait_ms=1000):
+            log.warning("WAL checkpoint busy after erasing a session; old pages remain in the WAL")
+        return erased
+
     def _checkpoint(self, wait_ms: int) -> bool:
         """Checkpoint and truncate the WAL, waiting at most ``wait_ms`` for readers; busy?"""
         with self._lock:
