@@ -306,12 +306,23 @@ class SQLiteEventLog(_SQLiteBase):
         """Erase every event of ``user_id`` (zeroed on disk, WAL checkpointed); return the count."""
         if not user_id:
             raise ValueError("user_id must be non-empty (an empty id would erase anonymous events)")
+        return self._erase(user_id, lambda conn: list(self._by_user.get(user_id, ())), "user")
+
+    def delete_session(self, session_id: str) -> int:
+        """Erase session ``session_id``'s anonymous events (a table scan: erasures are rare)."""
+        if not session_id:
+            raise ValueError("session_id must be non-empty")
+        sql = "SELECT seq FROM events WHERE user_id = '' AND session_id = ?"
+        return self._erase("", lambda c: [r[0] for r in c.execute(sql, (session_id,))], "session")
+
+    def _erase(self, user_id: str, find: Callable[..., list[int]], what: str) -> int:
+        """Delete the rows ``find`` names, forget their seqs among ``user_id``'s (anonymous: "")."""
         self._catch_up_all()  # the bulk of it, before taking the write lock
 
         def erase(conn: sqlite3.Connection) -> tuple[list[int], int]:
             while self._catch_up(conn):  # under the write lock: no event of theirs can hide
                 pass
-            seqs, n = list(self._by_user.get(user_id, ())), 0
+            seqs, n = find(conn), 0
             for chunk, marks in _chunks(seqs):
                 n += conn.execute(f"DELETE FROM events WHERE seq IN ({marks})", chunk).rowcount
             return seqs, n
@@ -319,40 +330,12 @@ class SQLiteEventLog(_SQLiteBase):
         seqs, erased = self._write(erase)
         with self._lock:  # committed: forget those seqs (not ones appended since)
             gone = set(seqs)
-            left = array("q", (q for q in self._by_user.pop(user_id, ()) if q not in gone))
-            if left:
+            if left := array("q", (q for q in self._by_user.pop(user_id, ()) if q not in gone)):
                 self._by_user[user_id] = left
-        # secure_delete zeroed the rows in the pages; the checkpoint moves those pages out of the
-        # WAL and truncates it, so the old page images do not linger there either
+        # secure_delete zeroed the rows; the checkpoint moves those pages out of the WAL too
         if erased and self._checkpoint(wait_ms=1000):
-            log.warning("WAL checkpoint busy after erasing a user; old pages remain in the WAL")
-        log.info("erased %d events of one user", erased)
-        return erased
-
-    def delete_session(self, session_id: str) -> int:
-        """Erase the anonymous events of session ``session_id`` (zeroed on disk); return the
-        count. A scan of the table: erasures are rare, an index would cost every append."""
-        if not session_id:
-            raise ValueError("session_id must be non-empty")
-        self._catch_up_all()
-
-        def erase(conn: sqlite3.Connection) -> tuple[list[int], int]:
-            while self._catch_up(conn):  # under the write lock: no event of theirs can hide
-                pass
-            sql = "SELECT seq FROM events WHERE user_id = '' AND session_id = ?"
-            seqs, n = [r[0] for r in conn.execute(sql, (session_id,))], 0
-            for chunk, marks in _chunks(seqs):
-                n += conn.execute(f"DELETE FROM events WHERE seq IN ({marks})", chunk).rowcount
-            return seqs, n
-
-        seqs, erased = self._write(erase)
-        with self._lock:  # anonymous events are mapped under the empty user id
-            gone = set(seqs)
-            left = array("q", (q for q in self._by_user.pop("", ()) if q not in gone))
-            if left:
-                self._by_user[""] = left
-        if erased and self._checkpoint(wait_ms=1000):
-            log.warning("WAL checkpoint busy after erasing a session; old pages remain in the WAL")
+            log.warning("WAL checkpoint busy after erasing a %s; old pages remain in the WAL", what)
+        log.info("erased %d events of one %s", erased, what)
         return erased
 
     def _checkpoint(self, wait_ms: int) -> bool:
