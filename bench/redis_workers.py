@@ -31,10 +31,11 @@ from collections.abc import Callable
 from pathlib import Path
 
 import httptools
-import httpx
 import redis
 from serving import free_port, pct
 
+from shoprec.client import Client
+from shoprec.client.types import Event
 from shoprec.serving.process import client_on_worker, serve
 from shoprec.serving.process import stop as stop_shop
 
@@ -194,13 +195,13 @@ def history_cap(base: str, url: str, item_ids: list[str]) -> list[dict]:
     user = "bench-heavy-shopper"
     out = []
     sent = 0
-    with httpx.Client(base_url=base, timeout=30) as c:
+    with Client(base, timeout=30) as shop:  # the project's own client (raises on non-2xx)
         for target in (10, 100, 200, 500, 1000, 2000):
-            batch = [
+            batch: list[Event] = [
                 {"user_id": user, "item_id": item_ids[k % len(item_ids)], "type": "view"}
                 for k in range(sent, target)
             ]
-            assert c.post("/v1/events", json={"events": batch}).status_code == 200
+            assert shop.post_events(batch)["accepted"] == target - sent
             sent = target
             size = int(r.memory_usage(f"shoprec:state:{user}", samples=0) or 0)
             out.append({"events": target, "state_bytes": size})

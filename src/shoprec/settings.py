@@ -58,6 +58,10 @@ class Settings(BaseSettings):
     max_concurrency: int = Field(
         default=256, ge=1, description="Connections and requests open per process (more: 503)."
     )
+    access_log: bool = Field(
+        default=True,
+        description="One JSON line per request on stdout (request id, route, status, time).",
+    )
     page_ttl_s: float = Field(
         default=1800.0,
         gt=0,

@@ -42,6 +42,12 @@ def serve(
     verbose: bool = True,
 ) -> None:
     """Train or reuse the models on a dataset and serve the API (OpenAPI at /docs)."""
+    from shoprec.store import locate
+
+    if store and locate(store).redis_url:  # forked workers: /metrics sums them all
+        from shoprec.serving.workers import share_metrics
+
+        share_metrics()  # before anything imports prometheus_client
     import uvicorn
 
     from shoprec.serving import heap
@@ -49,6 +55,9 @@ def serve(
     from shoprec.serving.build import build_engine, watch_artifacts
 
     settings = setup(verbose)
+    from shoprec.serving.observe import configure_access_log
+
+    configure_access_log(settings.access_log)  # JSON lines on stdout
     # per-request numpy work is tiny: BLAS thread pools only add spin-waiting and contention
     from threadpoolctl import threadpool_limits
 
@@ -59,7 +68,6 @@ def serve(
         )
         dataset = "synthetic"
     from shoprec.serving import degrade
-    from shoprec.store import locate
 
     redis_url = locate(store).redis_url if store else None
     if workers > 1 and redis_url is None:

@@ -4,56 +4,24 @@ No import-time globals: tests build as many apps as they like."""
 from __future__ import annotations
 
 import logging
-import time
 from pathlib import Path
-from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from fastapi.routing import APIRoute
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from shoprec.serving.engine import Engine
 from shoprec.serving.metrics import Metrics
+from shoprec.serving.observe import ObserveRequests
+from shoprec.serving.openapi import TAGS, document, operation_id
+from shoprec.serving.routes.deps import ADMIN, READ, WRITE
 from shoprec.serving.schemas.common import ERRORS
 from shoprec.serving.security import BodyLimitMiddleware, SecurityConfig, guard
 from shoprec.serving.shedding import ShedAbandoned
 
 log = logging.getLogger(__name__)
-
-
-def _route_template(scope: dict[str, Any]) -> str:
-    route = scope.get("route")
-    return getattr(route, "path", "unmatched")
-
-
-class MetricsMiddleware:
-    """Pure ASGI middleware (cheaper than BaseHTTPMiddleware): latency per route template."""
-
-    def __init__(self, app: Any, metrics: Metrics) -> None:
-        self.app, self.metrics = app, metrics
-
-    async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        t0 = time.perf_counter()
-        status = [500]
-
-        async def send_wrapper(message: dict) -> None:
-            if message["type"] == "http.response.start":
-                status[0] = message["status"]
-            await send(message)
-
-        try:
-            await self.app(scope, receive, send_wrapper)
-        finally:
-            self.metrics.observe(
-                scope.get("method", ""),
-                _route_template(scope),
-                status[0],
-                time.perf_counter() - t0,
-            )
 
 
 def create_app(
@@ -84,15 +52,23 @@ def create_app(
         version="0.1.0",
         description="Real-time personalisation: events in, recommendations with reasons out.",
         responses=ERRORS,  # the error bodies the handlers below actually send
+        openapi_tags=TAGS,
+        # readable operation ids for every route, those of routers added later included
+        generate_unique_id_function=operation_id,
     )
     app.state.engine = engine
     sec = security or SecurityConfig()
     app.state.guards = {level: guard(sec, level) for level in ("read", "write", "admin")}
     app.state.metrics = Metrics(engine)
-    for group in (events, items, users, experiments, search, assistant, marketing, sentiment):
+    groups = (events, items, users, experiments, search, assistant, marketing, sentiment)
+    for group in groups:
         app.include_router(group.router)  # under routes.deps.API_PREFIX
     app.include_router(ops.router)
     app.include_router(ops.api)
+    levels = {d.dependency: lvl for d, lvl in ((READ, "read"), (WRITE, "write"), (ADMIN, "admin"))}
+    routers = [*(g.router for g in groups), ops.router, ops.api]
+    app.state.api_routes = [r for rt in routers for r in rt.routes if isinstance(r, APIRoute)]
+    document(app, app.state.api_routes, levels)
     app.include_router(web.router)
     app.mount("/static", StaticFiles(directory=web.STATIC), name="static")
     app.state.reports_dir = reports_dir if reports_dir and reports_dir.is_dir() else None
@@ -120,6 +96,6 @@ def create_app(
         )
 
     app.add_middleware(BodyLimitMiddleware, max_bytes=sec.max_body_bytes)
-    app.add_middleware(MetricsMiddleware, metrics=app.state.metrics)
+    app.add_middleware(ObserveRequests, metrics=app.state.metrics)  # request id, log, metrics
     app.add_middleware(ShedAbandoned)  # outermost: a request whose client left costs nothing
     return app

@@ -1,13 +1,21 @@
-"""Prometheus metrics of one app: latency histograms per route, events, fallbacks, state size.
+"""Prometheus metrics of one app: request counts and latency per route, events, fallbacks, state
+size.
 
-Each app owns its registry (no process-global collectors), so tests can build many apps.
+Each app owns its registry (no process-global collectors), so tests can build many apps. Under
+``shoprec serve --workers`` prometheus-client's multiprocess mode is on
+(``PROMETHEUS_MULTIPROC_DIR``, prepared by :func:`shoprec.serving.workers.metrics_dir`): every
+worker writes its values to its own files there and ``/metrics``, whichever worker answers,
+sums the counters and histograms of all of them (those of exited workers included, so totals
+never go back), see docs/operations.md.
 """
 
 from __future__ import annotations
 
+import os
 from typing import TYPE_CHECKING
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client.multiprocess import MultiProcessCollector
 
 from shoprec.store.errors import StoreUnavailable
 
@@ -15,69 +23,96 @@ if TYPE_CHECKING:
     from shoprec.serving.engine import Engine
 
 BUCKETS = (0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
+#: The environment variable that turns prometheus-client's multiprocess mode on.
+MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
+
+
+def multiprocess_dir() -> str | None:
+    """The folder the workers' metric files are in, or None (one process)."""
+    return os.environ.get(MULTIPROC_ENV) or None
 
 
 class Metrics:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
-        self.registry = CollectorRegistry()
+        self.registry = r = CollectorRegistry()
         self.latency = Histogram(
             "shoprec_request_seconds",
             "Request latency by route",
             ["method", "route", "status"],
             buckets=BUCKETS,
-            registry=self.registry,
+            registry=r,
         )
-        self.events = Gauge("shoprec_events_total", "Events accepted", registry=self.registry)
-        self.duplicates = Gauge(
-            "shoprec_duplicate_events_total", "Events ignored as duplicates", registry=self.registry
+        self.requests = Counter(
+            "shoprec_http_requests", "Requests answered", ["method", "route", "status"], registry=r
         )
-        self.fallbacks = Gauge(
-            "shoprec_fallbacks_total", "Answers from a fallback", ["reason"], registry=self.registry
+        # the engine counts in plain integers (no metrics library in the hot path); they are
+        # published here as counters, brought up to date at the end of every request
+        self.events = Counter("shoprec_events", "Events accepted", registry=r)
+        self.duplicates = Counter(
+            "shoprec_duplicate_events", "Events ignored as duplicates", registry=r
         )
-        self.users = Gauge("shoprec_shoppers", "Shoppers with state", registry=self.registry)
-        self.items = Gauge("shoprec_items", "Catalog items", registry=self.registry)
-        self.refused = Gauge(
-            "shoprec_events_refused_total",
-            "Events answered 503: the store was unreachable",
-            registry=self.registry,
+        self.fallbacks = Counter(
+            "shoprec_fallbacks", "Answers from a fallback", ["reason"], registry=r
+        )
+        self.refused = Counter(
+            "shoprec_events_refused", "Events answered 503: the store was unreachable", registry=r
+        )
+        self.store_failures = Counter(
+            "shoprec_store_failures", "Calls that found the store unreachable", registry=r
+        )
+        # what the answering process sees now: with several workers, the latest value set
+        self.users = Gauge(
+            "shoprec_shoppers", "Shoppers with state", registry=r, multiprocess_mode="mostrecent"
+        )
+        self.items = Gauge(
+            "shoprec_items", "Catalog items", registry=r, multiprocess_mode="mostrecent"
         )
         self.store_up = Gauge(
             "shoprec_store_up",
             "1 while the shared store answers, 0 while failing fast",
-            registry=self.registry,
-        )
-        self.store_failures = Gauge(
-            "shoprec_store_failures_total",
-            "Calls that found the store unreachable",
-            registry=self.registry,
+            registry=r,
+            multiprocess_mode="mostrecent",
         )
         self.state_bytes = Gauge(
             "shoprec_redis_state_bytes",
             "Redis bytes per shopper state (MEMORY USAGE over a sample, refreshed each minute)",
             ["stat"],
-            registry=self.registry,
+            registry=r,
+            multiprocess_mode="mostrecent",
         )
-        self.requests = Counter(
-            "shoprec_http_requests", "Requests by route", ["route"], registry=self.registry
-        )
+        self._seen: dict[str, int] = {}  # engine counts already published by this app
 
     def observe(self, method: str, route: str, status: int, seconds: float) -> None:
         self.latency.labels(method, route, str(status // 100) + "xx").observe(seconds)
+        self.requests.labels(method, route, str(status)).inc()
         if route.startswith("/v1/"):
             self.engine.stats.add_latency(f"{method} {route}", seconds)
+        self.sync()
+
+    def _publish(self, key: str, total: int, counter: Counter) -> None:
+        delta = total - self._seen.get(key, 0)
+        if delta > 0:
+            counter.inc(delta)
+            self._seen[key] = total
+
+    def sync(self) -> None:
+        """Bring the counters up to the engine's counts (cheap: a few integer reads)."""
+        c = self.engine.counters
+        self._publish("events", c.events, self.events)
+        self._publish("duplicates", c.duplicates, self.duplicates)
+        self._publish("refused", c.refused, self.refused)
+        for reason, n in list(c.fallbacks.items()):
+            self._publish("fallback:" + reason, n, self.fallbacks.labels(reason))
+        shared = self.engine.shared
+        if shared is not None:
+            self._publish("store_failures", shared.breaker.failures, self.store_failures)
 
     def render(self) -> bytes:
-        c = self.engine.counters
-        self.events.set(c.events)
-        self.duplicates.set(c.duplicates)
-        for reason, n in list(c.fallbacks.items()):
-            self.fallbacks.labels(reason).set(n)
-        self.refused.set(c.refused)
+        self.sync()
         shared = self.engine.shared
         if shared is not None:
             self.store_up.set(float(shared.breaker.up))
-            self.store_failures.set(shared.breaker.failures)
         try:  # with Redis a count is a scan: skipped while it is down, never a 500
             self.users.set(len(self.engine.states))
             if shared is not None:
@@ -86,4 +121,9 @@ class Metrics:
         except StoreUnavailable:
             pass
         self.items.set(len(self.engine.catalog))
-        return generate_latest(self.registry)
+        folder = multiprocess_dir()
+        if folder is None:
+            return generate_latest(self.registry)
+        every_worker = CollectorRegistry()
+        MultiProcessCollector(every_worker, path=folder)
+        return generate_latest(every_worker)

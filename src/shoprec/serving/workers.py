@@ -4,18 +4,24 @@ The parent builds the engine once (models trained or reused, Redis bootstrapped)
 the workers: each inherits the loaded artifacts copy-on-write instead of rebuilding them, opens
 its own listening socket on the same port with ``SO_REUSEPORT`` (the kernel spreads connections
 over the workers) and starts its own background threads (stream follower, artifact watcher).
-A worker that dies is forked again; SIGTERM/SIGINT stop them all.
+A worker that dies is forked again; SIGTERM/SIGINT stop them all. The workers' Prometheus
+metrics are summed across them through prometheus-client's multiprocess mode
+(:func:`share_metrics`).
 """
 
 from __future__ import annotations
 
+import atexit
 import logging
 import os
+import shutil
 import signal
 import socket
 import sys
+import tempfile
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -46,6 +52,26 @@ class WorkerHeader:
             await send(message)
 
         await self.app(scope, receive, send_wrapper)
+
+
+def share_metrics() -> Path:
+    """Turn prometheus-client's multiprocess mode on for this process and the workers it will
+    fork, so that ``/metrics`` sums all workers: ``PROMETHEUS_MULTIPROC_DIR`` (the operator's,
+    else a temporary folder removed at exit), emptied of an earlier run's files. Must run
+    before ``prometheus_client`` is imported: it picks its value store once, on import."""
+    if "prometheus_client" in sys.modules:
+        raise RuntimeError("share_metrics() must run before prometheus_client is imported")
+    given = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if given:
+        folder = Path(given)
+        folder.mkdir(parents=True, exist_ok=True)
+        for old in folder.glob("*.db"):  # an earlier run's counts would be added to ours
+            old.unlink()
+    else:
+        folder = Path(tempfile.mkdtemp(prefix="shoprec-metrics-"))
+        atexit.register(shutil.rmtree, folder, True)
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(folder)
+    return folder
 
 
 def listen(host: str, port: int) -> socket.socket:

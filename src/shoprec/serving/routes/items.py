@@ -47,7 +47,7 @@ async def get_item(item_id: ItemPath, engine: EngineDep) -> dict:
 
 
 @router.get("/{item_id}/similar", response_model=SimilarOut, dependencies=[READ])
-async def similar(
+async def similar_items(
     item_id: ItemPath,
     engine: EngineDep,
     n: Annotated[int, Query(ge=1, le=100)] = 10,

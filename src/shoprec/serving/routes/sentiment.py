@@ -14,7 +14,7 @@ router = api_router(tags=["sentiment"])
 
 
 @router.post("/sentiment", response_model=SentimentOut, dependencies=[READ], responses=UNAVAILABLE)
-def score(body: SentimentIn, engine: EngineDep) -> dict:
+def score_sentiment(body: SentimentIn, engine: EngineDep) -> dict:
     """Negative / neutral / positive with an intensity in [0, 1] per text, and the model
     (quick or fine-tuned) and version that scored them."""
     served = engine.sentiment_served()

@@ -152,7 +152,7 @@ async def feedback(body: FeedbackIn, engine: EngineDep) -> dict:
 
 
 @router.get("/users/{user_id}/export", response_model=UserExportOut, dependencies=[ADMIN])
-async def export(user_id: UserPath, engine: EngineDep) -> dict:
+async def export_user(user_id: UserPath, engine: EngineDep) -> dict:
     """Everything held on a user: every stored event and the online state (profile)."""
     from dataclasses import asdict
 

@@ -1,0 +1,304 @@
+"""The asyncio client: :class:`AsyncClient`, the same methods as :class:`~shoprec.client.Client`,
+awaited (made from sync.py by replacing ``def`` with ``async def``; keep them in step)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import httpx
+
+from shoprec.client.base import API, Call, body, csv, headers, params, parse, seg
+from shoprec.client.types import (
+    AssistantAnswer,
+    Audience,
+    CatalogItem,
+    Deleted,
+    Event,
+    EventsAccepted,
+    ExperimentSummary,
+    FeedbackStored,
+    Health,
+    Item,
+    ItemsUpserted,
+    JsonObject,
+    Message,
+    Profile,
+    RankedList,
+    Ready,
+    Recommendations,
+    SearchResults,
+    SentimentScored,
+    SimilarItems,
+    UserExport,
+)
+
+
+class AsyncClient:
+    """A shoprec server at ``base_url``; ``api_key`` is sent as ``X-API-Key``. Every method
+    raises :class:`~shoprec.client.ShoprecError` on a non-2xx answer. ``transport`` is
+    httpx's (tests pass an ASGI or mock transport)."""
+
+    def __init__(
+        self,
+        base_url: str = "http://127.0.0.1:8000",
+        api_key: str | None = None,
+        *,
+        timeout: float = 30.0,
+        extra_headers: dict[str, str] | None = None,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
+        self.http = httpx.AsyncClient(
+            base_url=base_url,
+            headers=headers(api_key, extra_headers),
+            timeout=timeout,
+            transport=transport,
+        )
+
+    async def aclose(self) -> None:
+        await self.http.aclose()
+
+    async def __aenter__(self) -> AsyncClient:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+    async def _send(self, call: Call) -> Any:
+        r = await self.http.request(call.method, call.path, params=call.params, json=call.json)
+        return parse(r)
+
+    # -- ops ----------------------------------------------------------------------------------
+    async def get_healthz(self) -> Health:
+        """Liveness: the process answers."""
+        return await self._send(Call("GET", "/healthz"))
+
+    async def get_readyz(self) -> Ready:
+        """Readiness: the store answers and the models are loaded (else ShoprecError 503)."""
+        return await self._send(Call("GET", "/readyz"))
+
+    async def get_metrics(self) -> str:
+        """Prometheus text, summed over the server's workers."""
+        return await self._send(Call("GET", "/metrics"))
+
+    async def get_stats(self) -> JsonObject:
+        """The dashboard's live figures."""
+        return await self._send(Call("GET", f"{API}/stats"))
+
+    # -- events and items ---------------------------------------------------------------------
+    async def post_events(self, events: Sequence[Event]) -> EventsAccepted:
+        """Store 1 to 1,000 events (acknowledged once durable)."""
+        return await self._send(Call("POST", f"{API}/events", json={"events": list(events)}))
+
+    async def put_items(self, items: Sequence[Item]) -> ItemsUpserted:
+        """Insert or update 1 to 1,000 catalog items."""
+        return await self._send(Call("PUT", f"{API}/items", json={"items": list(items)}))
+
+    async def get_item(self, item_id: str) -> CatalogItem:
+        return await self._send(Call("GET", f"{API}/items/{seg(item_id)}"))
+
+    async def get_similar_items(
+        self,
+        item_id: str,
+        n: int | None = None,
+        user_id: str | None = None,
+        offset: int | None = None,
+        cursor: str | None = None,
+    ) -> SimilarItems:
+        q = params(n=n, user_id=user_id, offset=offset, cursor=cursor)
+        return await self._send(Call("GET", f"{API}/items/{seg(item_id)}/similar", q))
+
+    # -- recommendations ----------------------------------------------------------------------
+    async def get_recommendations(
+        self,
+        user_id: str,
+        n: int | None = None,
+        category: str | None = None,
+        min_price: float | None = None,
+        max_price: float | None = None,
+        exclude: Sequence[str] | str | None = None,
+        session_id: str | None = None,
+        offset: int | None = None,
+        cursor: str | None = None,
+    ) -> Recommendations:
+        """The shopper's home feed; ``cursor`` (an earlier answer's recommendation_id) or
+        ``offset`` ask for a next page."""
+        q = params(
+            n=n,
+            category=category,
+            min_price=min_price,
+            max_price=max_price,
+            exclude=csv(exclude),
+            session_id=session_id,
+            offset=offset,
+            cursor=cursor,
+        )
+        return await self._send(Call("GET", f"{API}/users/{seg(user_id)}/recommendations", q))
+
+    async def get_session_recommendations(
+        self,
+        session_id: str,
+        n: int | None = None,
+        category: str | None = None,
+        min_price: float | None = None,
+        max_price: float | None = None,
+        exclude: Sequence[str] | str | None = None,
+    ) -> Recommendations:
+        """An anonymous session's feed."""
+        q = params(
+            n=n, category=category, min_price=min_price, max_price=max_price, exclude=csv(exclude)
+        )
+        return await self._send(Call("GET", f"{API}/sessions/{seg(session_id)}/recommendations", q))
+
+    async def batch_recommendations(
+        self, user_ids: Sequence[str], n: int | None = None
+    ) -> list[Recommendations]:
+        """Feeds of up to 10,000 shoppers in one call, in the order given."""
+        payload = body(user_ids=list(user_ids), n=n)
+        return await self._send(Call("POST", f"{API}/recommendations/batch", json=payload))
+
+    async def rank_items(
+        self,
+        items: Sequence[str],
+        user_id: str | None = None,
+        session_id: str | None = None,
+        context: JsonObject | None = None,
+        n: int | None = None,
+    ) -> RankedList:
+        """The caller's list re-ranked for the shopper (``user_id`` or ``session_id``); ids not
+        in the catalog are kept at the end and named in ``unknown``."""
+        payload = body(
+            items=list(items), user_id=user_id, session_id=session_id, context=context, n=n
+        )
+        return await self._send(Call("POST", f"{API}/rank", json=payload))
+
+    # -- shoppers -----------------------------------------------------------------------------
+    async def get_profile(self, user_id: str, top: int | None = None) -> Profile:
+        return await self._send(Call("GET", f"{API}/users/{seg(user_id)}/profile", params(top=top)))
+
+    async def delete_user(self, user_id: str) -> Deleted:
+        """Erase the shopper's events and state."""
+        return await self._send(Call("DELETE", f"{API}/users/{seg(user_id)}"))
+
+    async def export_user(self, user_id: str) -> UserExport:
+        """Everything held about the shopper (admin key)."""
+        return await self._send(Call("GET", f"{API}/users/{seg(user_id)}/export"))
+
+    async def post_feedback(
+        self,
+        user_id: str,
+        impressions: Sequence[str] | None = None,
+        clicks: Sequence[str] | None = None,
+        request_id: str | None = None,
+        recommendation_id: str | None = None,
+        session_id: str | None = None,
+        timestamp: float | None = None,
+    ) -> FeedbackStored:
+        """What a list showed and what was clicked (stored as events)."""
+        payload = body(
+            user_id=user_id,
+            impressions=list(impressions) if impressions else None,
+            clicks=list(clicks) if clicks else None,
+            request_id=request_id,
+            recommendation_id=recommendation_id,
+            session_id=session_id,
+            timestamp=timestamp,
+        )
+        return await self._send(Call("POST", f"{API}/feedback", json=payload))
+
+    # -- search, assistant, sentiment ---------------------------------------------------------
+    async def search(
+        self,
+        q: str,
+        user_id: str | None = None,
+        n: int | None = None,
+        offset: int | None = None,
+        cursor: str | None = None,
+    ) -> SearchResults:
+        query = params(q=q, user_id=user_id, n=n, offset=offset, cursor=cursor)
+        return await self._send(Call("GET", f"{API}/search", query))
+
+    async def ask_assistant(self, question: str, user_id: str | None = None) -> AssistantAnswer:
+        payload = body(question=question, user_id=user_id)
+        return await self._send(Call("POST", f"{API}/assistant", json=payload))
+
+    async def score_sentiment(self, texts: Sequence[str]) -> SentimentScored:
+        return await self._send(Call("POST", f"{API}/sentiment", json={"texts": list(texts)}))
+
+    async def get_item_sentiment(self, item_id: str) -> JsonObject:
+        return await self._send(Call("GET", f"{API}/items/{seg(item_id)}/sentiment"))
+
+    # -- marketing (admin) --------------------------------------------------------------------
+    async def post_audiences(
+        self,
+        category: str | None = None,
+        item_ids: Sequence[str] | None = None,
+        n: int | None = None,
+    ) -> Audience:
+        payload = body(category=category, item_ids=list(item_ids) if item_ids else None, n=n)
+        return await self._send(Call("POST", f"{API}/audiences", json=payload))
+
+    async def post_messages(self, user_id: str, item_id: str, name: str | None = None) -> Message:
+        payload = body(user_id=user_id, item_id=item_id, name=name)
+        return await self._send(Call("POST", f"{API}/messages", json=payload))
+
+    # -- experiments --------------------------------------------------------------------------
+    async def list_experiments(self) -> list[ExperimentSummary]:
+        return await self._send(Call("GET", f"{API}/experiments"))
+
+    async def create_experiment(
+        self,
+        name: str,
+        variants: Sequence[JsonObject],
+        traffic: Sequence[float] | None = None,
+        mode: str | None = None,
+        floor: float | None = None,
+        control: str | None = None,
+    ) -> JsonObject:
+        payload = body(
+            name=name,
+            variants=list(variants),
+            traffic=list(traffic) if traffic is not None else None,
+            mode=mode,
+            floor=floor,
+            control=control,
+        )
+        return await self._send(Call("POST", f"{API}/experiments", json=payload))
+
+    async def get_experiment_report(self, name: str) -> JsonObject:
+        return await self._send(Call("GET", f"{API}/experiments/{seg(name)}"))
+
+    async def stop_experiment(
+        self, name: str, action: str | None = None, variant: str | None = None
+    ) -> JsonObject:
+        payload = body(action=action, variant=variant)
+        return await self._send(Call("POST", f"{API}/experiments/{seg(name)}/stop", json=payload))
+
+    # -- business rules (admin) ---------------------------------------------------------------
+    async def list_rules(self) -> JsonObject:
+        return await self._send(Call("GET", f"{API}/rules"))
+
+    async def create_rule(
+        self,
+        action: str,
+        target: JsonObject,
+        position: int | None = None,
+        strength: float | None = None,
+        start: str | float | None = None,
+        end: str | float | None = None,
+        note: str | None = None,
+    ) -> JsonObject:
+        """Pin, boost, bury or block items by item, category, brand or attribute."""
+        payload = body(
+            action=action,
+            target=target,
+            position=position,
+            strength=strength,
+            start=start,
+            end=end,
+            note=note,
+        )
+        return await self._send(Call("POST", f"{API}/rules", json=payload))
+
+    async def delete_rule(self, rule_id: str) -> JsonObject:
+        return await self._send(Call("DELETE", f"{API}/rules/{seg(rule_id)}"))
