@@ -3,10 +3,22 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import Field
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+#: A shop-declared event type's name (stored in the event log, sent by the shop).
+EventTypeName = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{0,63}$")]
+
+
+class DeclaredEventType(BaseModel):
+    """One of ``SHOPREC_EVENT_TYPES``: how much the event says and what it means."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    weight: float = Field(ge=0, allow_inf_nan=False, description="Interest weight (view = 1).")
+    role: Literal["positive", "purchase", "negative", "neutral"] = "positive"
 
 
 class Settings(BaseSettings):
@@ -74,6 +86,15 @@ class Settings(BaseSettings):
         ge=1,
         description="Served lists remembered per process (embedded store; the least recently "
         "used go first beyond it). Under Redis each is kept page_ttl_s.",
+    )
+
+    event_types: dict[EventTypeName, DeclaredEventType] = Field(
+        default={},
+        description="The shop's own event types besides the built-in ones, as JSON: "
+        '`{"wishlist": {"weight": 2, "role": "positive"}, "dislike": {"weight": 1, "role": '
+        '"negative"}}`. Roles: positive (an interest, like view), purchase (also bought: '
+        "never recommended again, an experiment's purchase), negative (interest tags lose the "
+        "weight), neutral (stored only). Unknown types are refused (422).",
     )
 
     redis_prefix: str = Field(

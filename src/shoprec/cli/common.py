@@ -23,6 +23,11 @@ def setup(verbose: bool) -> Settings:
     from shoprec.compute import configure_threads
 
     settings = Settings()
+    from shoprec.data.event_types import configure
+
+    # SHOPREC_EVENT_TYPES: the types the API, the stores and the readers accept (forked workers
+    # inherit them)
+    configure({name: (t.weight, t.role) for name, t in settings.event_types.items()})
     # SHOPREC_THREADS, else the cores other processes leave free (a server beside a training run)
     n = configure_threads(settings.threads)
     logging.getLogger(__name__).info("torch threads: %d", n)

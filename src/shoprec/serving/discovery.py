@@ -8,6 +8,7 @@ from collections.abc import Callable, Collection
 
 import numpy as np
 
+from shoprec.data.event_types import is_purchase
 from shoprec.data.keys import is_session_key
 from shoprec.marketing.audience import audience
 from shoprec.nlp.assistant import Assistant
@@ -65,7 +66,7 @@ class Discovery:
 
             def purchases(user_id: str) -> list[tuple[str, float]]:
                 st = states.get(user_id)
-                return [(i, t) for i, t, k in st.recent if k == "purchase"] if st else []
+                return [(i, t) for i, t, k in st.recent if is_purchase(k)] if st else []
 
             self._assistant = Assistant(
                 self.live.catalog,
