@@ -43,6 +43,7 @@ def create_app(
         ops,
         search,
         sentiment,
+        sessions,
         users,
     )
     from shoprec.serving.web import routes as web
@@ -60,7 +61,7 @@ def create_app(
     sec = security or SecurityConfig()
     app.state.guards = {level: guard(sec, level) for level in ("read", "write", "admin")}
     app.state.metrics = Metrics(engine)
-    groups = (events, items, users, experiments, search, assistant, marketing, sentiment)
+    groups = (events, items, users, sessions, experiments, search, assistant, marketing, sentiment)
     for group in groups:
         app.include_router(group.router)  # under routes.deps.API_PREFIX
     app.include_router(ops.router)
