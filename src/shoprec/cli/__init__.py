@@ -1,8 +1,9 @@
 """The ``shoprec`` command line (entry point ``shoprec.cli:main``).
 
-Commands: demo, serve and export-events (``serving.py``); train, train-sentiment, evaluate and
-bench (``offline.py``); experiments tune (``tune.py``); what they share (console, set-up,
-loading a dataset, opening a store) is ``common.py``. The top-level help is :data:`HELP`.
+Commands: demo, serve and export-events (``serving.py``); recommend (``recommend.py``);
+train, train-sentiment, evaluate and bench (``offline.py``); experiments tune (``tune.py``);
+what they share (console, set-up, loading a dataset, opening a store) is ``common.py``. The
+top-level help is :data:`HELP`.
 
 The command line is the top layer: it may import every other package of shoprec, and none
 imports it. Heavy imports stay inside the commands, so ``shoprec --help`` starts fast.
@@ -14,12 +15,13 @@ from typing import Annotated
 
 import typer
 
-from shoprec.cli import offline, serving, tune
+from shoprec.cli import offline, recommend, serving, tune
 
 #: The top-level ``shoprec --help`` text.
 HELP = """shoprec: self-hosted recommendations for a shop.
 
-Serving: demo (quick training, then the API), serve.
+Serving: demo (quick training, then the API), serve, recommend (feeds of a list of shoppers
+to a JSON-lines file).
 Offline: train, train-sentiment, evaluate, bench.
 Operations: export-events (Redis stream to a training file), experiments tune (off-policy).
 """
@@ -54,6 +56,7 @@ app.command()(offline.train)
 app.command()(serving.demo)
 app.command("train-sentiment")(offline.train_sentiment)
 app.command()(serving.serve)
+app.command()(recommend.recommend)
 app.command("export-events")(serving.export_events)
 app.command()(offline.bench)
 

@@ -36,6 +36,7 @@ def create_app(
 
     from shoprec.serving.routes import (
         assistant,
+        batch,
         events,
         experiments,
         items,
@@ -61,7 +62,10 @@ def create_app(
     sec = security or SecurityConfig()
     app.state.guards = {level: guard(sec, level) for level in ("read", "write", "admin")}
     app.state.metrics = Metrics(engine)
-    groups = (events, items, users, sessions, experiments, search, assistant, marketing, sentiment)
+    groups = (
+        *(events, items, users, sessions, batch, experiments),
+        *(search, assistant, marketing, sentiment),
+    )
     for group in groups:
         app.include_router(group.router)  # under routes.deps.API_PREFIX
     app.include_router(ops.router)

@@ -1,0 +1,81 @@
+"""Feeds for many shoppers at once (an e-mail campaign's 10,000): the same answer per shopper
+as ``GET /v1/users/{id}/recommendations?n=``, one JSON line each, produced in chunks so that
+``POST /v1/recommendations/batch`` streams them from a worker thread and ``shoprec recommend``
+writes them to a file with a progress bar."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Sequence
+
+import orjson
+
+from shoprec.ranking.pipeline import Recommended, Result
+from shoprec.serving.engine import Engine
+from shoprec.serving.pages import owner_of
+
+#: The most shoppers one batch call names (the route answers 422 beyond it).
+MAX_USERS = 10_000
+#: Shoppers per chunk: one worker-thread hop per chunk instead of per line.
+CHUNK = 50
+
+
+def feed_body(engine: Engine, user_id: str, n: int) -> dict:
+    """The single feed call's body for ``user_id`` (no filters, the first page): the running
+    experiment's sticky variant serves it as it would the single call, and the list gets its
+    own ``recommendation_id`` (a cursor for the next page, as the single call's). Exploration
+    traffic is not logged from a batch (no ``request_id``): a campaign's lists are not shown
+    at once."""
+    arm = engine.experiments.serve(user_id) if engine.experiments.running is not None else None
+    st = arm.strategy if arm else None
+    results: list[Result] = []
+
+    def compute(k: int, shown: frozenset[str]) -> list[Recommended]:
+        results.append(engine.recommend(user_id, k, None, None, None, [*shown], st, None))
+        return results[-1].items
+
+    ids = engine.catalog.ids
+    owner = owner_of(user_id, None, None, None, None, [])
+    pg = engine.pages.serve("feed", owner, n, None, None, compute, lambda r: ids[r.index])
+    return {
+        "user_id": user_id,
+        "items": [
+            {
+                "item_id": ids[r.index],
+                "score": r.score,
+                "model_score": r.model_score,
+                "reasons": r.reasons,
+            }
+            for r in pg.items
+        ],
+        "fallback": results[-1].fallback,
+        "strategy": arm.strategy.name if arm else engine.pipeline.strategy.name,
+        "experiment": arm.experiment if arm else None,
+        "variant": arm.variant if arm else None,
+        "request_id": None,
+        "recommendation_id": pg.recommendation_id,
+        "offset": pg.offset,
+    }
+
+
+def feed_chunks(
+    engine: Engine, user_ids: Sequence[str], n: int, chunk: int = CHUNK
+) -> Iterator[bytes]:
+    """JSON lines (``\\n``-terminated) of :func:`feed_body`, ``chunk`` shoppers per item, in
+    the order of ``user_ids`` (a repeated id is answered each time)."""
+    for s in range(0, len(user_ids), chunk):
+        yield b"".join(
+            orjson.dumps(feed_body(engine, u, n)) + b"\n" for u in user_ids[s : s + chunk]
+        )
+
+
+def read_user_ids(lines: Iterable[str]) -> list[str]:
+    """Shopper ids from CSV text: the ``user_id`` column when the header names one, else the
+    first column of every row; blank rows skipped."""
+    import csv
+
+    rows = [r for r in csv.reader(lines) if r and any(c.strip() for c in r)]
+    if not rows:
+        return []
+    header = [c.strip().casefold() for c in rows[0]]
+    col, body = (header.index("user_id"), rows[1:]) if "user_id" in header else (0, rows)
+    return [r[col].strip() for r in body if len(r) > col and r[col].strip()]
