@@ -178,3 +178,23 @@ def test_a_written_review_shows_its_sentiment_line(browser, base_url: str, built
     assert "reads positive" in page.inner_text("#review-status")
     page.screenshot(path=str(ARTIFACTS / "storefront_review.png"), full_page=True)
     page.close()
+
+
+def test_pages_ask_for_a_key_once_keys_are_configured(browser, built) -> None:  # noqa: ANN001
+    """With keys configured the storefront's calls get 401 (issue 24): the page asks for a key
+    once (one prompt for its concurrent calls), then sends it as X-API-Key: the feed loads,
+    and a click is stored as a view (a write: the product opens only after it is stored)."""
+    from shoprec.serving.security import SecurityConfig
+
+    keys = SecurityConfig(write_keys=("w-key",), admin_keys=("a-key",), read_keys=("r-key",))
+    with serve_in_thread(create_app(built.engine, security=keys)) as url:
+        page = browser.new_page(base_url=url)
+        asked: list[str] = []
+        page.on("dialog", lambda d: (asked.append(d.message), d.accept("w-key")))
+        page.goto("/")
+        page.wait_for_selector("body[data-ready='1']", timeout=30_000)
+        assert page.locator("#feed li").count() > 0 and len(asked) == 1
+        page.locator("#feed li button.open").first.click()
+        page.wait_for_selector("#product:not([hidden])", timeout=10_000)
+        assert len(asked) == 1
+        page.close()

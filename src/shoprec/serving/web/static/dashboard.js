@@ -3,7 +3,7 @@ const $ = (id) => document.getElementById(id);
 const pct = (x) => (x == null ? "–" : `${(100 * x).toFixed(1)}%`);
 
 async function refresh() {
-  const s = await (await fetch("/v1/stats")).json();
+  const s = await (await apiFetch("/v1/stats")).json();
   $("events-per-s").textContent = s.events_per_s.toFixed(1);
   $("events-minute").textContent = String(s.events_last_minute);
   const feed = s.latency_ms["GET /v1/users/{user_id}/recommendations"];

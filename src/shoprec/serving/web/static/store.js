@@ -4,7 +4,7 @@ const $ = (id) => document.getElementById(id);
 const state = { user: null, cart: [], titles: {} };
 
 async function api(path, options) {
-  const r = await fetch(path, options);
+  const r = await apiFetch(path, options);
   if (!r.ok) throw new Error(`${r.status} ${await r.text()}`);
   return r.json();
 }
@@ -99,7 +99,7 @@ async function openProduct(itemId) {
 
 // The product's review line: the share of positive reviews and the model that scored them.
 async function showSentiment(itemId) {
-  const s = await fetch(`/v1/items/${encodeURIComponent(itemId)}/sentiment`)
+  const s = await apiFetch(`/v1/items/${encodeURIComponent(itemId)}/sentiment`)
     .then((r) => (r.ok ? r.json() : null)).catch(() => null);
   if ($("product").dataset.itemId !== itemId) return;  // another product was opened meanwhile
   const line = s && s.count ? `${Math.round(100 * s.positive)}% of ${s.count} reviewers are positive` : "";
@@ -123,7 +123,7 @@ async function postReview(e) {
     return;
   }
   $("review-text").value = "";
-  const r = await fetch("/v1/sentiment", {
+  const r = await apiFetch("/v1/sentiment", {
     method: "POST", headers: { "content-type": "application/json" },
     body: JSON.stringify({ texts: [text] }),
   });
