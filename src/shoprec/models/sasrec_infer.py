@@ -14,7 +14,7 @@ from typing import cast
 import numpy as np
 from scipy.special import erf
 
-from shoprec.models.sasrec import Block, SASRec, gap_buckets
+from shoprec.models.sasrec import GAP_EDGES_DAYS, Block, SASRec, gap_buckets
 from shoprec.models.scoring import add_text_lift
 
 
@@ -28,6 +28,16 @@ def _ln(x: np.ndarray, w: np.ndarray, b: np.ndarray, eps: float = 1e-5) -> np.nd
 
 def _gelu(x: np.ndarray) -> np.ndarray:
     return 0.5 * x * (1.0 + erf(x / math.sqrt(2.0)))
+
+
+def _gap_rows(timestamps: np.ndarray) -> np.ndarray:
+    """:func:`gap_buckets` of each row of ``timestamps`` ``(B, T)``, in one pass."""
+    ts = np.asarray(timestamps, dtype=np.float64)
+    out = np.ones(ts.shape, dtype=np.int64)
+    if ts.shape[1] > 1:
+        days = np.maximum(np.diff(ts, axis=1), 0.0) / 86400.0
+        out[:, 1:] = 2 + np.searchsorted(GAP_EDGES_DAYS, days, side="left")
+    return out
 
 
 class SASRecEncoder:
@@ -142,6 +152,90 @@ class SASRecEncoder:
         for i, blk in enumerate(self.blocks):
             x = self._attend(x, blk, last_only=i == n - 1)
         return _ln(x[-1], self.lnf_w, self.lnf_b).astype(np.float32)
+
+    def _attend_suffix(
+        self, pre: np.ndarray, suf: np.ndarray, blk: dict, last_only: bool
+    ) -> np.ndarray:
+        """:meth:`_attend` for ``R`` histories that share their first ``s`` positions:
+        ``pre`` ``(s, C)`` the shared block input, ``suf`` ``(R, S, C)`` each row's own. Under
+        causal attention the shared positions' outputs are the same in every row, so only the
+        suffix is computed here (``(R, S, C)``, or ``(R, 1, C)`` with ``last_only``)."""
+        R, S, C = suf.shape
+        s = len(pre)
+        H, D = self.n_heads, C // self.n_heads
+        qkv = _ln(suf, blk["ln1_w"], blk["ln1_b"]) @ blk["qkv_w"] + blk["qkv_b"]  # (R, S, 3C)
+        kv = qkv[..., C:]
+        if s:
+            kv_pre = _ln(pre, blk["ln1_w"], blk["ln1_b"]) @ blk["qkv_w"][:, C:] + blk["qkv_b"][C:]
+            kv = np.concatenate([np.broadcast_to(kv_pre, (R, s, 2 * C)), kv], axis=1)
+        T = s + S
+        q = qkv[:, -1:, :C] if last_only else qkv[..., :C]
+        q = q.reshape(R, -1, H, D).transpose(0, 2, 1, 3)  # (R, H, Sq, D)
+        k = kv[..., :C].reshape(R, T, H, D).transpose(0, 2, 1, 3)  # (R, H, T, D)
+        v = kv[..., C:].reshape(R, T, H, D).transpose(0, 2, 1, 3)
+        att = q @ k.transpose(0, 1, 3, 2) / np.float32(math.sqrt(D))  # (R, H, Sq, T)
+        if not last_only:
+            att = att + self._causal[s:T, :T]
+        att = np.exp(att - att.max(-1, keepdims=True))
+        att /= att.sum(-1, keepdims=True)
+        y = (att @ v).transpose(0, 2, 1, 3).reshape(R, -1, C)  # (R, Sq, C)
+        x = (suf[:, -1:] if last_only else suf) + y @ blk["proj_w"] + blk["proj_b"]
+        f = _gelu(_ln(x, blk["ln2_w"], blk["ln2_b"]) @ blk["fc1_w"] + blk["fc1_b"])
+        return x + f @ blk["fc2_w"] + blk["fc2_b"]
+
+    def _encode_rows(self, x: np.ndarray) -> np.ndarray:
+        """``(R, C)`` user vectors from block inputs ``x`` ``(R, T, C)``; the leading columns
+        equal in every row are computed once."""
+        same = (x == x[:1]).all(axis=(0, 2))
+        s = int(np.argmin(same)) if not same.all() else len(same)
+        s = min(s, x.shape[1] - 1)  # the last column is always a row's own
+        pre, suf = x[0, :s], x[:, s:]
+        n = len(self.blocks)
+        for i, blk in enumerate(self.blocks):
+            last = i == n - 1
+            suf = self._attend_suffix(pre, suf, blk, last_only=last)
+            if s and not last:
+                pre = self._attend(pre, blk, last_only=False)
+        return _ln(suf[:, -1], self.lnf_w, self.lnf_b).astype(np.float32)
+
+    def user_vectors(
+        self, histories: np.ndarray, timestamps: np.ndarray | None = None
+    ) -> np.ndarray:
+        """``(B, C)`` float32 vectors for ``B`` histories of one length, ``(B, T)`` internal
+        ids oldest first, in one pass: row ``b`` equals ``user_vector(histories[b])``.
+        ``timestamps`` ``(B, T)`` or None, as in :meth:`user_vector`. Histories that share
+        their oldest items (the leave-one-out variants of one history) share that work."""
+        seq = np.asarray(histories, dtype=np.int64)
+        if seq.ndim != 2:
+            raise ValueError("histories must be (B, T)")
+        if not seq.shape[1]:
+            return np.zeros((len(seq), self.dim), dtype=np.float32)
+        T = min(seq.shape[1], self.max_len)
+        x = self.items_scaled[seq[:, -T:]] + self.pos[self.max_len - T :]  # (B, T, C)
+        if self.gap is not None:
+            if timestamps is None:
+                g = np.ones((len(seq), T), np.int64)
+            else:  # gaps from the whole rows, then cut, as user_vector does
+                g = _gap_rows(timestamps)[:, -T:]
+            x = x + self.gap[g]
+        return self._encode_rows(x)
+
+    def scores_at(self, users: np.ndarray, latest: np.ndarray, cols: np.ndarray) -> np.ndarray:
+        """``(B, J)``: what :meth:`scores` gives the items ``cols`` ``(J,)`` for user vectors
+        ``users`` ``(B, C)`` whose histories end in ``latest`` ``(B,)`` (0 = empty history),
+        without the catalog-long product."""
+        cols = np.asarray(cols, np.int64)
+        s = (np.asarray(users, np.float32) / np.float32(self.temperature)) @ self.items[cols].T
+        if self.bias is not None:
+            s += self.bias[cols]
+        if self.text_lift is not None:
+            beta, ids, sims = self.text_lift
+            last = np.asarray(latest, np.int64)
+            # the lift of column j for row b: beta * sims[last_b] where ids[last_b] == j
+            hit = ids[last][:, :, None] == cols[None, None, :]  # (B, K, J)
+            lift = (sims[last][:, :, None] * hit).sum(1) * (last > 0)[:, None]  # none if empty
+            s += (np.float32(beta) * lift).astype(np.float32)
+        return s
 
     def scores(self, history: np.ndarray, timestamps: np.ndarray | None = None) -> np.ndarray:
         """Scores over the catalog ``(n_items + 1,)``; column 0 is ``-inf``."""

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from functools import lru_cache
 
 from shoprec.models.ranker import FEATURES
@@ -33,15 +33,18 @@ def reasons_for(
     idx: int,
     x: Sequence[float],
     contrib: Sequence[float],
-    covis_anchor: int,
+    covis_anchor: Callable[[], int],
     text_anchor: int,
     affinity_label: str,
-    latest: int,
+    seq_anchor: Callable[[], int],
     ranked: Sequence[int],
 ) -> list[str]:
     """Reasons for one candidate from its features ``x`` ``(F,)`` and their contributions
     ``(F,)`` to its score (plain sequences), strongest first; at least one. ``ranked``: the
-    feature indices by decreasing contribution (the caller sorts the shown items at once)."""
+    feature indices by decreasing contribution (the caller sorts the shown items at once).
+    ``seq_anchor`` and ``covis_anchor`` give the history item that explains the sequence
+    model's and co-visitation's score (:class:`~shoprec.ranking.attribution.Anchors`; 0 =
+    none, -1 = no sequence score), asked only when a reason cites that source."""
     out: list[str] = []
     category = catalog.category_of(idx)
     for j in ranked:
@@ -49,10 +52,10 @@ def reasons_for(
             break
         name = FEATURES[j]
         reason = None
-        if name in ("seq", "seq_logrank") and latest:
-            reason = f"Based on your recent activity ({short(catalog.title(latest), 40)})"
-        elif name == "covis" and covis_anchor and x[j] > 0:
-            reason = f"Often bought with {short(catalog.title(covis_anchor))}"
+        if name in ("seq", "seq_logrank") and (seq := seq_anchor()) >= 0:
+            reason = seq_reason(catalog, seq)
+        elif name == "covis" and x[j] > 0 and (anchor := covis_anchor()):
+            reason = f"Often bought with {short(catalog.title(anchor))}"
         elif name == "text" and text_anchor and x[j] > 0.5:
             reason = f"Similar to {short(catalog.title(text_anchor))}"
         elif name == "trending" and x[j] > 0:
@@ -68,6 +71,28 @@ def reasons_for(
     if not out:
         out.append(fallback_reason(catalog, idx, "popular"))
     return out
+
+
+def seq_reason(catalog: Catalog, anchor: int) -> str:
+    """The sequence model's reason: the history item whose removal lowers the score most."""
+    if not anchor:
+        return "Based on your recent activity"
+    return f"Based on your interest in {short(catalog.title(anchor), 40)}"
+
+
+def goes_with(
+    catalog: Catalog, reasons: list[str], anchor: int, latest: int, source: str
+) -> list[str]:
+    """The reasons of one of the latest item's neighbours (the session boost lifted it):
+    led by the history item its co-visitation owes most to (``anchor``, 0: none), "your
+    latest pick" only when that is the latest item; a text neighbour is "Similar to" it."""
+    named = anchor or latest
+    title = short(catalog.title(named), 50)
+    lead = "Similar to" if source == "text" and not anchor else "Goes with"
+    just = f"{lead} {title}, your latest pick" if named == latest else f"{lead} {title}"
+    said = " ".join(catalog.title(named).split())[:30]  # another reason naming it is dropped
+    others = [r for r in reasons if said not in r]
+    return [just, *others][:MAX_REASONS]
 
 
 def fallback_reason(catalog: Catalog, idx: int, kind: str) -> str:

@@ -9,13 +9,15 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 
 import numpy as np
 
+from shoprec.ranking.attribution import Anchors
 from shoprec.ranking.bundle import ModelBundle
 from shoprec.ranking.candidates import Candidates, F, Request, generate
 from shoprec.ranking.catalog import Catalog
-from shoprec.ranking.explain import fallback_reason, reasons_for, short
+from shoprec.ranking.explain import fallback_reason, goes_with, reasons_for
 from shoprec.ranking.rerank import Filters, allowed, explore_slots, mmr
 from shoprec.ranking.strategy import Strategy
 
@@ -42,6 +44,10 @@ class Pipeline:
         self.catalog = catalog
         self.strategy = strategy or Strategy()
         self.rng = np.random.default_rng(seed)
+
+    #: Name the history item that explains each reason by leave-one-out (False: the latest
+    #: item for the sequence model and the latest pick for its neighbours, as before).
+    attribute = True
 
     def recommend(
         self,
@@ -190,9 +196,17 @@ class Pipeline:
         # plain Python rows for the explanations: cheaper than numpy scalars item by item
         xs, cs = cands.x[order].tolist(), contrib[order].tolist()
         ranked = np.argsort(-contrib[order], axis=1, kind="stable").tolist()
-        ids, covis_at, text_at = (
-            a[order].tolist() for a in (cands.ids, cands.covis_anchor, cands.text_anchor)
+        ids, text_at = (a[order].tolist() for a in (cands.ids, cands.text_anchor))
+        # the history items the reasons name, by leave-one-out over the shown items only
+        why = Anchors(
+            bundle,
+            req,
+            cands.ids[order],
+            cands.covis_anchor[order],
+            cands.seq_scores,
+            faithful=self.attribute,
         )
+        source = {j: src for j, _, src in cands.session}
         for k, p in enumerate(order.tolist()):
             idx = ids[k]
             if p in explored:
@@ -203,16 +217,16 @@ class Pipeline:
                     idx,
                     xs[k],
                     cs[k],
-                    covis_at[k],
+                    partial(why.covis, k),
                     text_at[k],
                     self.catalog.label_index.name(int(cands.affinity_label[p])),
-                    latest,
+                    partial(why.seq, k),
                     ranked[k],
                 )
             if p in boosted:
-                just = f"Goes with {short(self.catalog.title(latest), 50)}, your latest pick"
-                others = [r for r in reasons if not r.startswith("Based on your recent")]
-                reasons = [just, *others][:2]
+                src = source.get(idx, "covis")
+                named = why.covis(k) if self.attribute and src == "covis" else latest
+                reasons = goes_with(self.catalog, reasons, named, latest, src)
             out.append(Recommended(idx, float(rel[p]), reasons))
         return out
 
