@@ -81,6 +81,20 @@ def _deleted(body: dict) -> None:
     assert body == {"user_id": "tour", "events_deleted": 2}
 
 
+def _session_view(body: dict) -> None:
+    assert body == {"accepted": 1, "duplicates": 0}
+
+
+def _session_feed(body: dict) -> None:
+    assert len(body["items"]) == 3 and body["user_id"] == "session:tour-s"
+    assert body["fallback"] is None  # the view is history enough
+
+
+def _signed_in(body: dict) -> None:
+    assert [r["item_id"] for r in body["recent"]] == [BOUGHT, VIEWED]  # newest first
+    assert body["session_id"] == "tour-s" and body["n_events"] == 2
+
+
 def _metrics(text: str) -> None:
     assert "# TYPE" in text and "shoprec_" in text
 
@@ -98,6 +112,10 @@ EXPECT: list[tuple[str, Callable]] = [
     ("/v1/assistant", _assistant),
     ("/export", _export),
     ("DELETE", _deleted),
+    ('"session_id": "tour-s", "item_id"', _session_view),
+    ("/v1/sessions/tour-s/recommendations", _session_feed),
+    ('"user_id": "tour-in", "session_id": "tour-s"', _session_view),
+    ("/v1/users/tour-in/profile", _signed_in),
     ("/metrics", _metrics),
 ]
 

@@ -10,6 +10,7 @@ from fastapi import Path, Query, Response
 from shoprec.data.keys import session_key
 from shoprec.serving.routes import users
 from shoprec.serving.routes.deps import READ, EngineDep, api_router
+from shoprec.serving.routes.paging import Cursor, Offset
 from shoprec.serving.schemas.users import RecommendationsOut
 
 router = api_router(tags=["sessions"])
@@ -29,13 +30,16 @@ async def session_recommendations(
     min_price: users.Price = None,
     max_price: users.Price = None,
     exclude: Annotated[str | None, Query(max_length=20_000, description="Comma-separated")] = None,
+    offset: Offset = None,
+    cursor: Cursor = None,
 ) -> Response:
     """The home feed of the anonymous session ``session_id``: the same list, filters and
     experiment variant as ``GET /v1/users/{user_id}/recommendations?session_id=`` (which keeps
     working); ``user_id`` in the answer is the session's shopper key, ``session:<id>``. An
     unknown session gets trending items (the response names the fallback). After the shopper
     signs in (an event naming both ``user_id`` and this ``session_id``), the session's history
-    belongs to the user and this feed starts afresh."""
+    belongs to the user and this feed starts afresh. Pages: ``cursor`` or ``offset``, as the
+    shopper's feed."""
     return await users.recommendations(
         session_key(session_id),
         engine,
@@ -45,4 +49,6 @@ async def session_recommendations(
         max_price=max_price,
         exclude=exclude,
         session_id=session_id,
+        offset=offset,
+        cursor=cursor,
     )
