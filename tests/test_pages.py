@@ -50,6 +50,13 @@ def test_feed_pages_never_repeat_also_after_an_event(client, built) -> None:
     assert client.get(url, params={"n": 8}).json()["recommendation_id"] != rid
 
 
+def test_anonymous_session_feed_pages(client) -> None:
+    url = "/v1/sessions/pages-anon-1/recommendations"
+    first = client.get(url, params={"n": 5}).json()
+    nxt = client.get(url, params={"n": 5, "cursor": first["recommendation_id"]}).json()
+    assert nxt["offset"] == 5 and not set(_ids(first)) & set(_ids(nxt))
+
+
 def test_similar_and_search_pages(client, built) -> None:
     item = built.engine.catalog.ids[5]
     first = client.get(f"/v1/items/{item}/similar", params={"n": 5}).json()
@@ -167,6 +174,7 @@ def test_lists_in_redis_are_shared_and_a_down_store_still_answers() -> None:
     from redis_fixtures import SHARED_REDIS_URL, missing_redis, shared_redis_down
     from shoprec.serving.pages import RedisPageStore
     from shoprec.store.errors import StoreUnavailable
+    from shoprec.store.redis_health import connect
 
     items = [f"i{k}" for k in range(30)]
 
@@ -183,7 +191,7 @@ def test_lists_in_redis_are_shared_and_a_down_store_still_answers() -> None:
     p1 = one.serve("feed", "u", 4, None, None, compute, str)
     p2 = other.serve("feed", "u", 4, None, p1.recommendation_id, compute, str)
     assert p2.items == items[4:8] and client.ttl(f"{prefix}pages:{p1.recommendation_id}") > 0
-    down = Pages(RedisPageStore(redis.Redis(port=1, socket_timeout=0.1), prefix, 60))
+    down = Pages(RedisPageStore(connect("redis://127.0.0.1:1", 0.1), prefix, 60))
     # unremembered: offset 4 is the 5th to 8th of a list computed afresh
     assert down.serve("feed", "u", 4, 4, None, compute, str).items == items[4:8]
     with pytest.raises(StoreUnavailable):  # a cursor that cannot be looked up: the app's 503
