@@ -132,6 +132,9 @@ def test_client_calls_every_route_of_a_real_server(live_server: str, operations:
         with pytest.raises(ShoprecError) as err:  # the server's 422 names the field
             shop.get_recommendations(me, n=0)
         assert err.value.status == 422 and err.value.error.startswith("query.n")
+        assert re.fullmatch(r"[0-9a-f]{32}", err.value.request_id or "")  # made by the server
+        echoed = shop.http.get("/readyz", headers={"X-Request-ID": f"e2e-{tag}"})
+        assert echoed.headers["x-request-id"] == f"e2e-{tag}"
         assert shop.get_readyz()["checks"] == {"store": "ok", "model": "ok"}
         trending = [x["item_id"] for x in shop.get_recommendations(f"nobody-{tag}", n=5)["items"]]
         first = trending[0]

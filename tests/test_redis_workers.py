@@ -83,6 +83,12 @@ def test_write_through_one_worker_is_read_through_the_other(built, two) -> None:
         assert again == {"accepted": 0, "duplicates": 1}
     # memory per shopper in Redis is reported (sampled MEMORY USAGE)
     assert 0 < _metric(a.get("/metrics").text, 'shoprec_redis_state_bytes{stat="max"}') < 1e6
+    # /metrics sums the workers (multiprocess mode): 15 purchases went through each, and
+    # whichever worker answers counts all 30, and 30 duplicates
+    for c in (a, b):
+        text = c.get("/metrics").text
+        assert _metric(text, "shoprec_events_total") >= 30
+        assert _metric(text, "shoprec_duplicate_events_total") >= 30
 
 
 @pytest.mark.timeout(300)
