@@ -49,9 +49,9 @@ class SyntheticStore:
         timestamp, type``, sorted by user then time (repeats of an item kept)."""
         kinds = {t.value for t in INTERACTION_TYPES}
         rows = [
-            (e.user_id, e.item_id, e.timestamp, e.type.value)
+            (e.user_id, e.item_id, e.timestamp, str(e.type))
             for e in self.events
-            if e.type.value in kinds
+            if e.type in kinds
         ]
         return pd.DataFrame(rows, columns=["user_id", "item_id", "timestamp", "type"])
 
@@ -92,7 +92,7 @@ class SyntheticStore:
                     "user_id": e.user_id,
                     "item_id": e.item_id,
                     "timestamp": int(e.timestamp),
-                    "type": e.type.value,
+                    "type": str(e.type),
                     "query": e.query or "",
                     "text": e.text or "",
                     "rating": "" if e.rating is None else int(e.rating),
