@@ -150,38 +150,22 @@ def generate(
     mask of those the request's filters admit, so that the latest item's neighbours (the
     session source) are the nearest the list may show.
     """
-    n = bundle.n_rows
-    hist = req.history[req.history < n]
+    sig = signals(bundle, req, strategy)
+    hist, seq, head = sig.hist, sig.seq, sig.head
     pools: list[np.ndarray] = []
-    seq = head = None
-    if bundle.encoder is not None and len(hist):
-        seq = bundle.encoder.scores(
-            hist, req.times[-len(hist) :] if req.times is not None else None
-        )[:n]
-        # the SEQ_RANK_CAP best values give both the candidate pool and the rank feature
-        head = _head_values(seq, int(max(SEQ_RANK_CAP, strategy.n_seq)))
-        if strategy.n_seq:
-            top = np.flatnonzero(seq >= head[max(0, len(head) - strategy.n_seq)])
-            pools.append(top if len(top) <= strategy.n_seq else top[_top(seq[top], strategy.n_seq)])
-    recent = hist[::-1][:COVIS_RECENT]
-    touched = np.zeros(0, np.int64)
-    if len(recent):
-        touched, covis_score, covis_best = _covis(bundle, recent)
-        pools.append(_top_sparse(touched, covis_score, strategy.n_covis))
+    if seq is not None and head is not None and strategy.n_seq:
+        top = np.flatnonzero(seq >= head[max(0, len(head) - strategy.n_seq)])
+        pools.append(top if len(top) <= strategy.n_seq else top[_top(seq[top], strategy.n_seq)])
+    if len(sig.recent):
+        pools.append(_top_sparse(sig.touched, sig.covis_score, strategy.n_covis))
         tn = bundle.text_ids[hist[::-1][:TEXT_RECENT], : strategy.n_text].ravel()
         pools.append(tn[tn > 0])
-    session: list[tuple[int, float, str]] = []
-    if len(hist) and strategy.n_session:
-        near = neighbours(bundle, int(hist[-1]), strategy.n_session * (1 if usable is None else 3))
-        if usable is not None and near:
-            # the nearest ones the list may show: a bought or filtered neighbour gives way to
-            # the next (else a shopper who bought them all would see no neighbour rise)
-            ok = usable(np.fromiter((j for j, _, _ in near), np.int64, len(near)))
-            near = [nb for nb, good in zip(near, ok.tolist(), strict=True) if good]
-        near = near[: strategy.n_session]
-        pools.append(np.array([j for j, _, _ in near], np.int64))
-        if hist[-1] == req.history[-1]:  # the re-rank boosts the very last item's neighbours
-            session = near
+    session = session_neighbours(bundle, sig, strategy.n_session, usable)
+    if session:
+        pools.append(np.array([j for j, _, _ in session], np.int64))
+    if hist[-1:].tolist() != req.history[-1:].tolist():
+        session = []  # the re-rank boosts only the very last item's neighbours
+    n = bundle.n_rows
     if trending_top is None:
         trending_top = _top(trending[:n], strategy.n_trending)
     pools.append(trending_top[trending_top < n][: strategy.n_trending])
@@ -190,7 +174,79 @@ def generate(
         fresh = fresh[fresh > 0]
         pools.append(fresh[np.argsort(-added_at[fresh], kind="stable")][: strategy.n_new])
     ids = np.unique(np.concatenate(pools)) if pools else np.zeros(0, np.int64)
+    return describe(bundle, labels, vectors, added_at, trending, req, strategy, sig, ids, session)
+
+
+@dataclass
+class Signals:
+    """What one request's sources read, computed once: ``hist`` the history the bundle
+    knows, ``seq`` ``(N + 1,)`` the sequence model's row and ``head`` its
+    :data:`SEQ_RANK_CAP` best values ascending (None without a model or history),
+    ``recent`` the items co-visitation reads (latest first), and its ``touched`` items (sorted),
+    their ``covis_score`` and ``covis_best`` anchors (see :func:`_covis`)."""
+
+    hist: np.ndarray
+    seq: np.ndarray | None
+    head: np.ndarray | None
+    recent: np.ndarray
+    touched: np.ndarray
+    covis_score: np.ndarray
+    covis_best: np.ndarray
+
+
+def signals(bundle: ModelBundle, req: Request, strategy: Strategy) -> Signals:
+    """The sequence model's row and co-visitation over the recent items, for ``req``."""
+    n = bundle.n_rows
+    hist = req.history[req.history < n]
+    seq = head = None
+    if bundle.encoder is not None and len(hist):
+        seq = bundle.encoder.scores(
+            hist, req.times[-len(hist) :] if req.times is not None else None
+        )[:n]
+        # the SEQ_RANK_CAP best values give both the candidate pool and the rank feature
+        head = _head_values(seq, int(max(SEQ_RANK_CAP, strategy.n_seq)))
+    recent = hist[::-1][:COVIS_RECENT]
+    empty = np.zeros(0, np.int64)
+    touched, covis_score, covis_best = _covis(bundle, recent) if len(recent) else (empty,) * 3
+    return Signals(hist, seq, head, recent, touched, covis_score, covis_best)
+
+
+def session_neighbours(
+    bundle: ModelBundle,
+    sig: Signals,
+    k: int,
+    usable: Callable[[np.ndarray], np.ndarray] | None = None,
+) -> list[tuple[int, float, str]]:
+    """The ``k`` nearest neighbours of the latest known item (:func:`neighbours`) that
+    ``usable`` admits: a bought or filtered neighbour gives way to the next (else a shopper
+    who bought them all would see no neighbour rise)."""
+    if not len(sig.hist) or not k:
+        return []
+    near = neighbours(bundle, int(sig.hist[-1]), k * (1 if usable is None else 3))
+    if usable is not None and near:
+        ok = usable(np.fromiter((j for j, _, _ in near), np.int64, len(near)))
+        near = [nb for nb, good in zip(near, ok.tolist(), strict=True) if good]
+    return near[:k]
+
+
+def describe(
+    bundle: ModelBundle,
+    labels: LabelIndex,
+    vectors: np.ndarray,
+    added_at: np.ndarray,
+    trending: np.ndarray,
+    req: Request,
+    strategy: Strategy,
+    sig: Signals,
+    ids: np.ndarray,
+    session: list[tuple[int, float, str]],
+) -> Candidates:
+    """The candidates ``ids`` (unique catalog indices below ``bundle.n_rows``; 0 is dropped)
+    with their features, as :func:`generate` describes its own; a caller's list gets the
+    same features its items would have in the feed."""
     ids = ids[ids > 0]
+    hist, seq, head, recent = sig.hist, sig.seq, sig.head, sig.recent
+    touched, covis_score, covis_best = sig.touched, sig.covis_score, sig.covis_best
     x = np.zeros((len(ids), len(FEATURES)))
     if seq is not None and head is not None:
         s = seq[ids]

@@ -18,7 +18,7 @@ from shoprec.ranking.bundle import ModelBundle
 from shoprec.ranking.candidates import Candidates, F, Request, generate
 from shoprec.ranking.catalog import Catalog
 from shoprec.ranking.explain import fallback_reason, goes_with, reasons_for
-from shoprec.ranking.rerank import Filters, allowed, explore_slots, mmr
+from shoprec.ranking.rerank import Filters, allowed, explore_slots, follow_order, mmr_scored
 from shoprec.ranking.strategy import Strategy
 
 log = logging.getLogger(__name__)
@@ -26,9 +26,13 @@ log = logging.getLogger(__name__)
 
 @dataclass
 class Recommended:
+    """``score`` the value the list is ordered by (never increasing down the list);
+    ``model_score`` the ranker's own relevance (None for an item the ranker did not score)."""
+
     index: int
     score: float
     reasons: list[str]
+    model_score: float | None = None
 
 
 @dataclass
@@ -86,14 +90,16 @@ class Pipeline:
             log.exception("candidate generation failed; serving trending")
             cands, fallback = None, "model error: trending items"
         picked: list[Recommended] = []
+        own: list[float | None] = []  # the score that ordered each, None: placed by a rule
         if cands is not None and len(cands.ids):
             keep = allowed(cands.ids, filters, price, in_stock, category_ok)
-            picked = self._rank(bundle, cands, keep, n, st, vectors, req, drift or {})
+            picked, own = self._rank(bundle, cands, keep, n, st, vectors, req, drift or {})
         if not len(req.history) and fallback is None:
             fallback = "new shopper: trending and new items"
         if len(picked) < n:
             # fill from trending, then popularity (also the whole answer for cold starts)
             taken = {r.index for r in picked}
+            alone = not picked  # the whole list is fill
             order = fill_order() if fill_order is not None else make_fill_order(bundle, trending)
             # the head of the order is nearly always enough: filter the whole only if not
             for limit in (max(256, 8 * n), len(order)):
@@ -108,8 +114,14 @@ class Pipeline:
                     continue
                 kind = "trending" if trending[idx] > 0 else "popular"
                 picked.append(Recommended(int(idx), 0.0, [fallback_reason(cat, int(idx), kind)]))
+                # a list of fill alone is ordered by trending; a fill after ranked items is
+                # placed below them
+                own.append(float(trending[idx]) if alone else None)
                 taken.add(int(idx))
-        return Result(picked[:n], fallback)
+        picked, own = picked[:n], own[:n]
+        for r, s in zip(picked, follow_order(own), strict=True):
+            r.score = s
+        return Result(picked, fallback)
 
     def _category_mask(self, category: str | None, n_rows: int) -> np.ndarray | None:
         if not category:
@@ -142,11 +154,14 @@ class Pipeline:
         vectors: np.ndarray,
         req: Request,
         drift: dict[int, float],
-    ) -> list[Recommended]:
+    ) -> tuple[list[Recommended], list[float | None]]:
+        """The top ``n`` of the ``keep`` candidates, re-ranked and explained, and the score
+        that ordered each (None: placed by a rule, a reserved slot; see
+        :func:`~shoprec.ranking.rerank.follow_order`)."""
         rel, contrib = self.score(bundle, cands, st)
         pos = np.flatnonzero(keep)
         if not len(pos):
-            return []
+            return [], []
         rel_k = rel[pos]
         explored: dict[int, int] = {}
         latest = int(req.history[-1]) if len(req.history) else 0
@@ -173,9 +188,16 @@ class Pipeline:
                 top = pop.max() if len(pop) and pop.max() > 0 else 1.0
                 span = float(rel_k.max() - rel_k.min()) or 1.0
                 rel_k = rel_k + st.novelty * span * (1.0 - pop / top)
-            order = pos[mmr(rel_k, vectors, n, st.mmr_lambda, rows=cands.ids[pos])]
+            picks, gains = mmr_scored(rel_k, vectors, n, st.mmr_lambda, rows=cands.ids[pos])
+            order = pos[picks]
+            # the MMR objective each was picked at orders the list; a slot's item has none
+            ordered_by = dict(zip(order.tolist(), gains.tolist(), strict=True))
             if closest and st.session_slots > 0:
+                before = {p: k for k, p in enumerate(order.tolist())}
                 order = _with_session_slots(order, closest, st.session_slots, n)
+                for k, p in enumerate(order.tolist()):
+                    if before.get(p, n) > k and p in boosted:  # moved up into its slot
+                        ordered_by.pop(p, None)
             slots = explore_slots(min(n, len(order)), st.exploration)
             new_pool: list[int] = []
             if slots:
@@ -191,7 +213,10 @@ class Pipeline:
                 explored[order_l[slot]] = slot
             order = np.asarray(order_l[:n], np.int64)
         else:
-            order = pos[np.argsort(-rel_k, kind="stable")][:n]
+            top = np.argsort(-rel_k, kind="stable")[:n]
+            order = pos[top]
+            ordered_by = dict(zip(order.tolist(), rel_k[top].tolist(), strict=True))
+        own = [None if p in explored else ordered_by.get(p) for p in order.tolist()]
         out = []
         # plain Python rows for the explanations: cheaper than numpy scalars item by item
         xs, cs = cands.x[order].tolist(), contrib[order].tolist()
@@ -227,8 +252,8 @@ class Pipeline:
                 src = source.get(idx, "covis")
                 named = why.covis(k) if self.attribute and src == "covis" else latest
                 reasons = goes_with(self.catalog, reasons, named, latest, src)
-            out.append(Recommended(idx, float(rel[p]), reasons))
-        return out
+            out.append(Recommended(idx, float(rel[p]), reasons, float(rel[p])))
+        return out, own
 
 
 def make_fill_order(bundle: ModelBundle, trending: np.ndarray) -> np.ndarray:

@@ -42,6 +42,7 @@ def create_app(
         items,
         marketing,
         ops,
+        rank,
         search,
         sentiment,
         sessions,
@@ -63,7 +64,7 @@ def create_app(
     app.state.guards = {level: guard(sec, level) for level in ("read", "write", "admin")}
     app.state.metrics = Metrics(engine)
     groups = (
-        *(events, items, users, sessions, batch, experiments),
+        *(events, items, users, sessions, batch, rank, experiments),
         *(search, assistant, marketing, sentiment),
     )
     for group in groups:

@@ -15,8 +15,9 @@ from shoprec.ranking.bundle import ModelBundle, extend, neighbours
 from shoprec.ranking.candidates import Request
 from shoprec.ranking.catalog import Catalog
 from shoprec.ranking.explain import short
-from shoprec.ranking.pipeline import Pipeline, Result, make_fill_order
-from shoprec.ranking.rerank import Filters, allowed
+from shoprec.ranking.pipeline import Pipeline, Recommended, Result, make_fill_order
+from shoprec.ranking.rank_list import RankedList, rank_list
+from shoprec.ranking.rerank import Filters, allowed, follow_order
 from shoprec.ranking.strategy import Strategy
 from shoprec.serving.live import Live
 from shoprec.serving.reviews import ReviewScoring
@@ -111,10 +112,7 @@ class Recommender:
             trending_top=hot,
             fill_order=fill_order,
         )
-        for r in result.items if self.reviews.reviews else ():  # a true fact from reviews
-            share = self.reviews.sentiment_of(r.index)
-            if share and share[1] >= 5 and share[0] >= 0.8 and len(r.reasons) < 3:
-                r.reasons.append(f"{round(100 * share[0])}% of {share[1]} reviewers are positive")
+        self._review_reasons(result.items)
         if down:
             result.fallback = STORE_DOWN
         self.stats.add_served([r.index for r in result.items], result.fallback is not None)
@@ -123,6 +121,48 @@ class Recommender:
                 self.counters.fallbacks.get(result.fallback, 0) + 1
             )
         return result
+
+    def _review_reasons(self, items: list[Recommended]) -> None:
+        for r in items if self.reviews.reviews else ():  # a true fact from reviews
+            share = self.reviews.sentiment_of(r.index)
+            if share and share[1] >= 5 and share[0] >= 0.8 and len(r.reasons) < 3:
+                r.reasons.append(f"{round(100 * share[0])}% of {share[1]} reviewers are positive")
+
+    def rank(
+        self,
+        item_ids: Sequence[str],
+        user_id: str | None = None,
+        session_id: str | None = None,
+        keep_bought: bool = False,
+        keep_out_of_stock: bool = False,
+    ) -> RankedList:
+        """The caller's ``item_ids`` (unique) re-ranked for the shopper by the feed's pipeline
+        (:func:`~shoprec.ranking.rank_list.rank_list`): items the shopper bought and items out
+        of stock move after the others unless kept, unknown ids come last."""
+        live = self.live
+        try:
+            state, down = live.states.get(state_key(user_id or "", session_id)), False
+        except StoreUnavailable:  # answer anyway, not personalised (flagged below)
+            state, down = None, True
+        catalog = live.catalog
+        get = catalog.index.get
+        idx = np.fromiter((get(i, 0) for i in item_ids), np.int64, len(item_ids))
+        bundle = live.bundle
+        if len(idx) and int(idx.max()) >= bundle.n_rows:  # an item newer than the bundle
+            bundle = extend(bundle, catalog)
+        demote: dict[str, np.ndarray] = {}
+        if not keep_bought:
+            taken = np.fromiter(bought(catalog, state), np.int64)
+            demote["bought"] = np.isin(idx, taken)
+        if not keep_out_of_stock:
+            demote["out_of_stock"] = ~catalog.view().in_stock[idx]
+        trending = live.trending.scores(bundle.n_rows)
+        req = self.request_for(state)
+        res = rank_list(self.pipeline, bundle, trending, req, idx, demote, None, self.reviews.drift)
+        self._review_reasons(res.items)
+        if down:
+            res.fallback = "store unavailable: ranked by trending and popularity"
+        return res
 
     def similar(
         self,
@@ -152,4 +192,10 @@ class Recommender:
         near = neighbours(b, idx, 3 * n + len(taken))
         ids = np.fromiter((j for j, _, _ in near), np.int64, len(near))
         ok = allowed(ids, Filters(frozenset(taken)), view.price, view.in_stock).tolist()
-        return [(j, s, why[src]) for (j, s, src), good in zip(near, ok, strict=True) if good][:n]
+        shown = [(j, s, src) for (j, s, src), good in zip(near, ok, strict=True) if good][:n]
+        # the score orders the list: a text neighbour's similarity is scaled below the least
+        # co-visitation one (of every page: the excluded ones count), which come first
+        floor = min((s for _, s, src in near if src == "covis"), default=1.0)
+        own: list[float | None] = [s if src == "covis" else floor * s for _, s, src in shown]
+        final = follow_order(own)
+        return [(j, score, why[src]) for (j, _, src), score in zip(shown, final, strict=True)]

@@ -85,7 +85,13 @@ async def recommendations(
     body = {
         "user_id": user_id,
         "items": [
-            {"item_id": ids[r.index], "score": r.score, "reasons": r.reasons} for r in pg.items
+            {
+                "item_id": ids[r.index],
+                "score": r.score,
+                "model_score": r.model_score,
+                "reasons": r.reasons,
+            }
+            for r in pg.items
         ],
         "fallback": res.fallback,
         "strategy": arm.strategy.name if arm else engine.pipeline.strategy.name,

@@ -54,7 +54,15 @@ UNAVAILABLE: dict[int | str, dict] = {
 
 class RecommendedItem(BaseModel):
     item_id: str
-    score: float
+    score: float = Field(
+        description="The final score that ordered the list: it never increases down the list "
+        "(sorting by it keeps the order)."
+    )
+    model_score: float | None = Field(
+        default=None,
+        description="The ranker's own relevance before the re-rank (diversity, boosts, slots), "
+        "where one scored the item; null otherwise.",
+    )
     reasons: list[str]
 
 
