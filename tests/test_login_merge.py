@@ -191,3 +191,8 @@ def test_session_feed_and_merge_through_a_real_server(live_server: str) -> None:
         assert profile["n_events"] == 4 and profile["session_id"] == sid
         after = http.get(f"/v1/sessions/{sid}/recommendations", params={"n": 5}).json()
         assert after["fallback"]  # the history moved to the user
+
+        # a type the shop did not declare (this server declares none): 422 naming the known ones
+        wish = {"user_id": user, "item_id": items[0], "type": "wishlist"}
+        refused = http.post("/v1/events", json={"events": [wish]})
+        assert refused.status_code == 422 and "known types: add_to_cart" in refused.text
