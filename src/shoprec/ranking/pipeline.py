@@ -19,6 +19,7 @@ from shoprec.ranking.candidates import Candidates, F, Request, generate
 from shoprec.ranking.catalog import Catalog
 from shoprec.ranking.explain import fallback_reason, goes_with, reasons_for
 from shoprec.ranking.rerank import Filters, allowed, explore_slots, follow_order, mmr_scored
+from shoprec.ranking.rules import FEATURED, Applied, RuleBook, place_pins
 from shoprec.ranking.strategy import Strategy
 
 log = logging.getLogger(__name__)
@@ -42,12 +43,20 @@ class Result:
 
 
 class Pipeline:
-    """Stateless per request; reads the catalog, the current model bundle and trending."""
+    """Stateless per request; reads the catalog, the current model bundle and trending, and
+    the shop's business rules (``rules``, :mod:`~shoprec.ranking.rules`; None: none)."""
 
-    def __init__(self, catalog: Catalog, strategy: Strategy | None = None, seed: int = 0) -> None:
+    def __init__(
+        self,
+        catalog: Catalog,
+        strategy: Strategy | None = None,
+        seed: int = 0,
+        rules: RuleBook | None = None,
+    ) -> None:
         self.catalog = catalog
         self.strategy = strategy or Strategy()
         self.rng = np.random.default_rng(seed)
+        self.rules = rules
 
     #: Name the history item that explains each reason by leave-one-out (False: the latest
     #: item for the sequence model and the latest pick for its neighbours, as before).
@@ -73,6 +82,9 @@ class Pipeline:
         view = cat.view().head(bundle.n_rows)
         vectors, price, in_stock = view.vectors, view.price, view.in_stock
         category_ok = self._category_mask(filters.category, bundle.n_rows)
+        applied = self.rules.applied(cat, bundle.n_rows) if self.rules is not None else None
+        if applied is not None:  # blocked items pass no filter: neither ranked nor fill
+            category_ok = applied.allow(category_ok, bundle.n_rows)
         fallback = None
         try:
             cands = generate(
@@ -93,7 +105,7 @@ class Pipeline:
         own: list[float | None] = []  # the score that ordered each, None: placed by a rule
         if cands is not None and len(cands.ids):
             keep = allowed(cands.ids, filters, price, in_stock, category_ok)
-            picked, own = self._rank(bundle, cands, keep, n, st, vectors, req, drift or {})
+            picked, own = self._rank(bundle, cands, keep, n, st, vectors, req, drift or {}, applied)
         if not len(req.history) and fallback is None:
             fallback = "new shopper: trending and new items"
         if len(picked) < n:
@@ -119,6 +131,14 @@ class Pipeline:
                 own.append(float(trending[idx]) if alone else None)
                 taken.add(int(idx))
         picked, own = picked[:n], own[:n]
+        if applied is not None and applied.pins:
+            picked, own = _with_pins(
+                picked,
+                own,
+                applied,
+                n,
+                lambda ids: allowed(ids, filters, price, in_stock, category_ok),
+            )
         for r, s in zip(picked, follow_order(own), strict=True):
             r.score = s
         return Result(picked, fallback)
@@ -154,6 +174,7 @@ class Pipeline:
         vectors: np.ndarray,
         req: Request,
         drift: dict[int, float],
+        rules: Applied | None = None,
     ) -> tuple[list[Recommended], list[float | None]]:
         """The top ``n`` of the ``keep`` candidates, re-ranked and explained, and the score
         that ordered each (None: placed by a rule, a reserved slot; see
@@ -163,6 +184,9 @@ class Pipeline:
         if not len(pos):
             return [], []
         rel_k = rel[pos]
+        if rules is not None and rules.shift is not None:  # boosts and buries, as a span share
+            span = float(rel_k.max() - rel_k.min()) or 1.0
+            rel_k = rel_k + span * rules.shift[cands.ids[pos]]
         explored: dict[int, int] = {}
         latest = int(req.history[-1]) if len(req.history) else 0
         boosted: set[int] = set()
@@ -252,8 +276,36 @@ class Pipeline:
                 src = source.get(idx, "covis")
                 named = why.covis(k) if self.attribute and src == "covis" else latest
                 reasons = goes_with(self.catalog, reasons, named, latest, src)
+            if rules is not None and rules.is_featured(idx):  # boosted: the shop chose it
+                reasons = [FEATURED, *reasons][:2]
             out.append(Recommended(idx, float(rel[p]), reasons, float(rel[p])))
         return out, own
+
+
+def _with_pins(
+    picked: list[Recommended],
+    own: list[float | None],
+    rules: Applied,
+    n: int,
+    usable: Callable[[np.ndarray], np.ndarray],
+) -> tuple[list[Recommended], list[float | None]]:
+    """``picked`` (and the scores that ordered them) with each pinned item the request's
+    filters admit at its position, "Featured" first in its reasons; placed by a rule, so its
+    score follows the list's (``own`` None)."""
+    rows = place_pins([r.index for r in picked], rules.pins, usable, n)
+    was = {r.index: (r, s) for r, s in zip(picked, own, strict=True)}
+    pinned = {i for i, _ in rules.pins}
+    out, scores = [], []
+    for i in rows:
+        if i in pinned:
+            r = was.get(i, (None, None))[0]
+            reasons = [FEATURED, *(x for x in r.reasons if x != FEATURED)][:2] if r else [FEATURED]
+            out.append(Recommended(i, 0.0, reasons, r.model_score if r else None))
+            scores.append(None)
+        else:
+            out.append(was[i][0])
+            scores.append(was[i][1])
+    return out, scores
 
 
 def make_fill_order(bundle: ModelBundle, trending: np.ndarray) -> np.ndarray:

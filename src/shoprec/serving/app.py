@@ -43,6 +43,7 @@ def create_app(
         marketing,
         ops,
         rank,
+        rules,
         search,
         sentiment,
         sessions,
@@ -64,7 +65,7 @@ def create_app(
     app.state.guards = {level: guard(sec, level) for level in ("read", "write", "admin")}
     app.state.metrics = Metrics(engine)
     groups = (
-        *(events, items, users, sessions, batch, rank, experiments),
+        *(events, items, users, sessions, batch, rank, rules, experiments),
         *(search, assistant, marketing, sentiment),
     )
     for group in groups:

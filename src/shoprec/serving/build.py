@@ -134,6 +134,7 @@ def build_engine(
     engine = Engine(events, items, states, vectorize, tagger, sentiment=source.load, shared=shared)
     attach_experiments(engine, store_dir)
     engine.pages = pages_for(settings, shared)
+    attach_rules(engine, store_dir)
     if items.count() == 0:
         items.upsert(data.catalog, 0.0)
     if import_history and events.count() == 0:
@@ -196,6 +197,24 @@ def attach_experiments(engine: Engine, store_dir: Path) -> None:
     registry.on_change = follow
     registry.load()
     follow()
+
+
+def attach_rules(engine: Engine, store_dir: Path) -> None:
+    """The business rules in Redis beside the shared state (every worker and replica applies
+    the same ones), else in the embedded store's file (own table); kept across restarts."""
+    from shoprec.store import DB_FILENAME
+    from shoprec.store.redis_state import RedisStateStore
+    from shoprec.store.sqlite_state import SQLiteStateStore
+
+    if engine.shared is not None:
+        sh = engine.shared
+        prefix = f"{sh.prefix}rules:"
+        engine.rules.store = RedisStateStore[dict](sh.client, dict, dict, prefix, None, sh.breaker)
+    else:
+        engine.rules.store = SQLiteStateStore[dict](
+            Path(store_dir) / DB_FILENAME, dict, dict, "rules"
+        )
+    engine.rules.refresh(force=True)
 
 
 def sentiment_model(settings: Settings, vectorize: Vectorizer):  # -> sentiment model | None

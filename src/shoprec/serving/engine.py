@@ -30,6 +30,7 @@ from shoprec.ranking.candidates import Request
 from shoprec.ranking.catalog import Catalog
 from shoprec.ranking.pipeline import Pipeline
 from shoprec.ranking.rank_list import RankedList
+from shoprec.ranking.rules import RuleBook
 from shoprec.ranking.strategy import Strategy
 from shoprec.serving.backend import EmbeddedBackend, SharedBackend, StateBackend
 from shoprec.serving.discovery import Discovery
@@ -81,7 +82,9 @@ class Engine:
         self.trending = Trending()
         empty = build_bundle(self.catalog, None, None, None, [])
         self.live = Live(self.catalog, self.trending, states, empty)
-        self.pipeline = Pipeline(self.catalog, strategy)
+        #: the shop's business rules (build_engine swaps in the durable store)
+        self.rules = RuleBook(MemoryStateStore[dict]())
+        self.pipeline = Pipeline(self.catalog, strategy, rules=self.rules)
         # A/B tests over strategies; build_engine swaps in a durable store
         self.experiments = ExperimentRegistry(MemoryStateStore[dict]())
         self.counters = Counters()

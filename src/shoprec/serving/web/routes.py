@@ -39,8 +39,40 @@ async def storefront(request: Request, engine: EngineDep) -> HTMLResponse:
     )
 
 
+def shop_rules(request: Request, engine) -> list[dict] | None:  # noqa: ANN001
+    """The business rules for the dashboard's list, or None when the admin API is closed to
+    this request (admin keys configured, none presented): the page itself is public."""
+    from fastapi import HTTPException
+
+    try:
+        request.app.state.guards["admin"](request)
+    except HTTPException:
+        return None
+    now = engine.rules.clock()
+    return [
+        {
+            "rule": r,
+            "what": f"{r.attribute}={r.value}" if r.target == "attribute" else r.value,
+            "active": r.active(now),
+            "start": _day(r.start),
+            "end": _day(r.end),
+        }
+        for r in engine.rules.list()
+    ]
+
+
+def _day(seconds: float | None) -> str:
+    from datetime import UTC, datetime
+
+    return (
+        "" if seconds is None else datetime.fromtimestamp(seconds, UTC).strftime("%Y-%m-%d %H:%M")
+    )
+
+
 @router.get("/dashboard", response_class=HTMLResponse)
-async def dashboard(request: Request, engine: EngineDep) -> HTMLResponse:
+def dashboard(request: Request, engine: EngineDep) -> HTMLResponse:
+    # a plain def: the rules are read from the store (SQLite or Redis) off the event loop
     reports = request.app.state.reports_dir
     charts = sorted(p.name for p in reports.glob("*.png")) if reports else []
-    return templates.TemplateResponse(request, "dashboard.html", {"charts": charts})
+    context = {"charts": charts, "rules": shop_rules(request, engine)}
+    return templates.TemplateResponse(request, "dashboard.html", context)
