@@ -72,17 +72,19 @@ def test_similar_and_search_pages(client, built) -> None:
 
 
 @pytest.mark.parametrize(
-    ("params", "field"),
+    ("params", "field", "status"),
     [
-        ({"offset": -1}, "offset"),
-        ({"offset": 5000}, "offset"),
-        ({"cursor": "not a cursor!"}, "cursor"),
-        ({"cursor": "neverServedXYZ"}, "cursor"),
+        ({"offset": -1}, "offset", 422),
+        ({"offset": 5000}, "offset", 422),
+        ({"cursor": "not a cursor!"}, "cursor", 422),
+        ({"cursor": "neverServedXYZ"}, "cursor", 404),  # well-formed, unknown or expired
     ],
 )
-def test_bad_pages_are_422_naming_the_field(client, params: dict, field: str) -> None:
+def test_bad_pages_are_refused_naming_the_field(
+    client, params: dict, field: str, status: int
+) -> None:
     r = client.get("/v1/users/pages-bad/recommendations", params=params)
-    assert r.status_code == 422 and field in r.json()["error"]
+    assert r.status_code == status and field in r.json()["error"]
 
 
 def test_a_cursor_continues_only_its_own_list(client, built) -> None:
@@ -165,7 +167,7 @@ def test_pages_ids_and_feedback_through_a_real_server(live_server: str) -> None:
         assert [e["type"] for e in events] == ["view"] + ["impression"] * 6
         assert {e["recommendation_id"] for e in events} == {rid}
         bad = c.get(url, params={"cursor": "expiredOrNever"})
-        assert bad.status_code == 422 and bad.json()["error"].startswith("cursor:")
+        assert bad.status_code == 404 and bad.json()["error"].startswith("cursor:")
 
 
 def test_lists_in_redis_are_shared_and_a_down_store_still_answers() -> None:

@@ -54,11 +54,13 @@ def owner_of(*parts: Any) -> str:
 
 
 class PageError(ValueError):
-    """A cursor that names no list this request may continue; ``field`` is the parameter."""
+    """A cursor that names no list this request may continue: ``status`` 404 when the list is
+    unknown or expired (a well-formed id the server does not hold: a miss, like an unknown
+    item), 422 when it is another shopper's, query's or filters' list."""
 
-    def __init__(self, field: str, message: str) -> None:
+    def __init__(self, field: str, message: str, status: int = 422) -> None:
         super().__init__(f"{field}: {message}")
-        self.field = field
+        self.field, self.status = field, status
 
 
 class PageStore(Protocol):
@@ -145,13 +147,14 @@ class Pages:
         """The page at ``offset`` (default: the next one of ``cursor``'s list, else 0) of the
         list ``cursor`` names, else of this ``owner``'s latest list when ``offset`` > 0, else
         of a new list. ``compute(k, shown)`` returns up to ``k`` items, none in ``shown``.
-        Asking an offset again recomputes from there (still without the items before it).
-        Raises :class:`PageError` for an unknown, expired or foreign cursor, or an offset past
-        :data:`MAX_OFFSET`; ``StoreUnavailable`` when a cursor cannot be looked up now."""
+        Asking an offset again recomputes from there (still without the items before it); a
+        list ends after :data:`MAX_OFFSET` items (then pages are empty). Raises
+        :class:`PageError` for an unknown, expired or foreign cursor; ``StoreUnavailable``
+        when a cursor cannot be looked up now."""
         rid, shown = self._find(kind, owner, offset, cursor)
         start = len(shown) if offset is None else offset
-        if start > MAX_OFFSET:
-            raise PageError("offset", f"must be at most {MAX_OFFSET}")
+        if start > MAX_OFFSET:  # the end of the list (memory is bounded)
+            return Page(rid, start, [])
         shown = shown[:start]  # the items before the page stay excluded
         taken = frozenset(shown)
         gap = start - len(shown)  # an offset past the list so far: compute the gap as well
@@ -165,7 +168,8 @@ class Pages:
         if cursor is not None:
             rec = self.store.get(cursor)
             if rec is None:
-                raise PageError("cursor", "unknown or expired; ask for the first page without it")
+                msg = "unknown or expired; ask for the first page without it"
+                raise PageError("cursor", msg, 404)
             if rec["kind"] != kind or rec["owner"] != owner:
                 raise PageError("cursor", f"names another list (not this {kind}'s parameters)")
             return cursor, list(rec["shown"])

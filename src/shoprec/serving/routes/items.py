@@ -8,7 +8,7 @@ from fastapi import HTTPException, Path, Query
 
 from shoprec.serving.pages import owner_of
 from shoprec.serving.routes.deps import READ, WRITE, EngineDep, api_router
-from shoprec.serving.routes.paging import Cursor, Offset, page
+from shoprec.serving.routes.paging import PAGED, Cursor, Offset, page
 from shoprec.serving.schemas.common import NOT_FOUND
 from shoprec.serving.schemas.items import ItemOut, ItemsIn, ItemsOut, SimilarOut
 
@@ -46,7 +46,7 @@ async def get_item(item_id: ItemPath, engine: EngineDep) -> dict:
     }
 
 
-@router.get("/{item_id}/similar", response_model=SimilarOut, dependencies=[READ])
+@router.get("/{item_id}/similar", response_model=SimilarOut, dependencies=[READ], responses=PAGED)
 async def similar_items(
     item_id: ItemPath,
     engine: EngineDep,

@@ -11,6 +11,10 @@ from fastapi import HTTPException, Query
 
 from shoprec.serving.engine import Engine
 from shoprec.serving.pages import ID_PATTERN, MAX_OFFSET, Page, PageError
+from shoprec.serving.schemas.common import NOT_FOUND
+
+#: The answers a paged list documents besides the common ones: an unknown or expired cursor.
+PAGED = NOT_FOUND
 
 T = TypeVar("T")
 
@@ -44,9 +48,10 @@ def page(
     compute: Callable[[int, frozenset[str]], list[T]],
     item_of: Callable[[T], str],
 ) -> Page[T]:
-    """:meth:`Pages.serve <shoprec.serving.pages.Pages.serve>`; a cursor that names no list
-    this request may continue is a 422 naming ``cursor``."""
+    """:meth:`Pages.serve <shoprec.serving.pages.Pages.serve>`; a cursor naming no list this
+    request may continue is a 404 (unknown or expired) or a 422 (another list), naming
+    ``cursor``."""
     try:
         return engine.pages.serve(kind, owner, n, offset, cursor, compute, item_of)
     except PageError as exc:
-        raise HTTPException(422, str(exc)) from exc
+        raise HTTPException(exc.status, str(exc)) from exc

@@ -10,7 +10,7 @@ from fastapi import Path, Query, Response
 from shoprec.data.keys import session_key
 from shoprec.serving.routes import users
 from shoprec.serving.routes.deps import READ, EngineDep, api_router
-from shoprec.serving.routes.paging import Cursor, Offset
+from shoprec.serving.routes.paging import PAGED, Cursor, Offset
 from shoprec.serving.schemas.users import RecommendationsOut
 
 router = api_router(tags=["sessions"])
@@ -21,6 +21,7 @@ SessionPath = Annotated[str, Path(min_length=1, max_length=256)]
     "/sessions/{session_id}/recommendations",
     response_model=RecommendationsOut,
     dependencies=[READ],
+    responses=PAGED,
 )
 async def session_recommendations(
     session_id: SessionPath,

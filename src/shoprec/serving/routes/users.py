@@ -14,7 +14,7 @@ from shoprec.ranking.strategy import Strategy
 from shoprec.serving.degrade import unavailable
 from shoprec.serving.pages import owner_of
 from shoprec.serving.routes.deps import ADMIN, READ, WRITE, EngineDep, api_router
-from shoprec.serving.routes.paging import Cursor, Offset, page
+from shoprec.serving.routes.paging import PAGED, Cursor, Offset, page
 from shoprec.serving.schemas.common import UNAVAILABLE
 from shoprec.serving.schemas.users import (
     DeletedOut,
@@ -32,7 +32,10 @@ Price = Annotated[float | None, Query(ge=0, le=1e9)]
 
 
 @router.get(
-    "/users/{user_id}/recommendations", response_model=RecommendationsOut, dependencies=[READ]
+    "/users/{user_id}/recommendations",
+    response_model=RecommendationsOut,
+    dependencies=[READ],
+    responses=PAGED,
 )
 async def recommendations(
     user_id: UserPath,
