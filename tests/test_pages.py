@@ -10,7 +10,7 @@ import httpx
 import pytest
 
 from shoprec.data.records import EventType
-from shoprec.serving.pages import MemoryPageStore, PageError, Pages
+from shoprec.serving.pages import MAX_OFFSET, MemoryPageStore, PageError, Pages
 
 
 def _ids(body: dict) -> list[str]:
@@ -118,6 +118,8 @@ def test_memory_is_bounded_and_expires() -> None:
     p1 = pages.serve("feed", "u2", 5, 0, None, compute, str)
     p3 = pages.serve("feed", "u2", 5, 10, p1.recommendation_id, compute, str)
     assert p3.items == items[10:15]
+    # a list ends after MAX_OFFSET items: no computing, no memory past it
+    assert pages.serve("feed", "u3", 5, MAX_OFFSET + 1, None, compute, str).items == []
 
 
 def test_feedback_impressions_and_clicks_are_stored_events(client, built) -> None:
