@@ -85,10 +85,11 @@ def goes_with(
 ) -> list[str]:
     """The reasons of one of the latest item's neighbours (the session boost lifted it):
     led by the history item its co-visitation owes most to (``anchor``, 0: none), "your
-    latest pick" only when that is the latest item; a text neighbour is "Similar to" it."""
+    latest pick" only when that is the latest item; a text neighbour (``source`` "text") is
+    "Similar to" the recent item its text is closest to."""
     named = anchor or latest
     title = short(catalog.title(named), 50)
-    lead = "Similar to" if source == "text" and not anchor else "Goes with"
+    lead = "Similar to" if source == "text" else "Goes with"
     just = f"{lead} {title}, your latest pick" if named == latest else f"{lead} {title}"
     said = " ".join(catalog.title(named).split())[:30]  # another reason naming it is dropped
     others = [r for r in reasons if said not in r]

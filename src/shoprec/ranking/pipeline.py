@@ -274,7 +274,9 @@ class Pipeline:
                 )
             if p in boosted:
                 src = source.get(idx, "covis")
-                named = why.covis(k) if self.attribute and src == "covis" else latest
+                named = latest
+                if self.attribute:  # co-visitation's leave-one-out item, or the closest text
+                    named = why.covis(k) if src == "covis" else text_at[k]
                 reasons = goes_with(self.catalog, reasons, named, latest, src)
             if rules is not None and rules.is_featured(idx):  # boosted: the shop chose it
                 reasons = [FEATURED, *reasons][:2]
