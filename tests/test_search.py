@@ -4,6 +4,8 @@ real server; free text never reaches FTS5 as query syntax."""
 
 from __future__ import annotations
 
+import zlib
+
 import httpx
 import numpy as np
 import pytest
@@ -11,11 +13,14 @@ from fastapi.testclient import TestClient
 
 from shoprec.data.records import Item
 from shoprec.nlp.lexical import LexicalIndex, match_expression
+from shoprec.nlp.semantic import SemanticTop
 from shoprec.ranking.catalog import Catalog, add_items
 
 
 def _vectorize(texts: list[str]) -> np.ndarray:
-    v = np.random.default_rng(len(texts)).normal(size=(len(texts), 384)).astype(np.float32)
+    """A fixed random unit vector per text (its CRC seeds it)."""
+    rows = [np.random.default_rng(zlib.crc32(t.encode())).normal(size=384) for t in texts]
+    v = np.asarray(rows, np.float32).reshape(len(texts), 384)
     return v / np.linalg.norm(v, axis=1, keepdims=True)
 
 
@@ -47,6 +52,30 @@ def test_lexical_index_follows_upserts_row_by_row() -> None:
     assert index.sync() == 1
     # rows at or past ``below`` (not yet in the served model) are left out
     assert len(index.search("quorvex", 10, cat.get("d"))[0]) == 0
+
+
+def test_semantic_top_stays_exact_under_upserts() -> None:
+    cat = _catalog(*(Item(f"i{k}", f"title {k}") for k in range(300)))
+    sem, rng = SemanticTop(cat, _vectorize), np.random.default_rng(0)
+    queries = [f"query {k}" for k in range(4)]
+    for step in range(30):
+        n_rows = len(cat) + 1 - (step % 3 == 0)  # the served rows may trail the catalog
+        for q in queries:
+            truth = cat.view().vectors[1:n_rows] @ _vectorize([q])[0]
+            want = 1 + np.argsort(-truth, kind="stable")[:10]
+            assert sem.top(q, 10, n_rows).tolist() == want.tolist()
+        # rename a few rows (the current best among them), now and then add one
+        best = sem.top(queries[step % 4], 10, n_rows)[: 1 + step % 3]
+        renamed = [Item(cat.ids[i], f"renamed {step} {i}") for i in best.tolist()]
+        new = [Item(f"new{step}", f"new {step}")] if step % 4 == 0 else []
+        add_items(cat, renamed + new, [float(step)] * len(renamed + new), _vectorize)
+        if step == 20:  # many rows at once
+            add_items(
+                cat,
+                [Item(f"i{k}", f"again {k}") for k in rng.integers(0, 300, 80)],
+                [0.0] * 80,
+                _vectorize,
+            )
 
 
 @pytest.mark.parametrize(

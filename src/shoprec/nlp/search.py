@@ -1,8 +1,8 @@
 """Product search: lexical (BM25 on SQLite FTS5 over titles and text, :mod:`.lexical`) plus
 semantic (the text encoder), fused by reciprocal rank, then re-ranked for the shopper.
 
-Both sides follow the catalog as it changes: the text vectors are the catalog's own, and the
-lexical index re-reads the rows upserted since the last query before answering it.
+Both sides follow the catalog as it changes, re-reading only the rows upserted since they last
+looked: the lexical index before each query, the semantic side's remembered list per query.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ import numpy as np
 
 from shoprec.models.sasrec_infer import SASRecEncoder
 from shoprec.nlp.lexical import LexicalIndex
+from shoprec.nlp.semantic import SemanticTop
 from shoprec.ranking.candidates import Request
 from shoprec.ranking.catalog import Catalog
 from shoprec.ranking.explain import tag_phrase
@@ -37,16 +38,12 @@ class ProductSearch:
     def __init__(self, catalog: Catalog, embed: Callable[[list[str]], np.ndarray]) -> None:
         self.catalog, self.embed = catalog, embed
         self.lexical = LexicalIndex(catalog)
+        self.semantic = SemanticTop(catalog, embed)
 
     def search(self, query: str, n_rows: int, pool: int = POOL) -> tuple[np.ndarray, np.ndarray]:
         """Fused candidates for ``query``: ``(ids, rrf scores)``, best first, ids < n_rows."""
         lex_ids, _ = self.lexical.search(query, pool, n_rows)
-        vectors = self.catalog.view().vectors[:n_rows]
-        sem = vectors @ self.embed([query])[0]
-        sem[0] = -np.inf
-        k = min(pool, n_rows - 1)
-        sem_ids = np.argpartition(-sem, k - 1)[:k] if k > 0 else np.zeros(0, np.int64)
-        sem_ids = sem_ids[np.argsort(-sem[sem_ids], kind="stable")]
+        sem_ids = self.semantic.top(query, pool, n_rows)
         fused = np.zeros(n_rows)
         for top in (lex_ids, sem_ids):
             fused[top] += 1.0 / (RRF_K + np.arange(1, len(top) + 1))
