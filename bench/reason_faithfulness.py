@@ -135,7 +135,10 @@ def main() -> None:
         built = build_engine(data, settings, store=Path(store), quick=args.quick, progress=False)
         report = run(built.engine, data, args)
     report["cpu"] = cpu_model()
-    report["command"] = " ".join(["bench/reason_faithfulness.py", *sys.argv[1:]])
+    env = f"SHOPREC_ARTIFACTS_DIR={settings.artifacts_dir} SHOPREC_TEXT_CACHE={settings.text_cache}"
+    report["command"] = " ".join(
+        [env, ".venv/bin/python bench/reason_faithfulness.py", *sys.argv[1:]]
+    )
     write(report, args.out)
 
 
@@ -294,8 +297,9 @@ def write(report: dict, name: str) -> None:
         f"the old answer in {report['changed_from_old']:.1%}. Skipped: {report['skipped']}. "
         f"History length p50 / p90 / max: {report['history_len_p50_p90_max']}.",
         "",
-        f"Feed cost (`engine.recommend` in process, CPU time per request) over {report['feeds']} shoppers x 3 "
-        f"rounds ({lat['requests_each']} requests each way, on and off alternating):",
+        "Feed cost (`engine.recommend` in process, CPU time per request) over "
+        f"{report['feeds']} shoppers x 3 rounds ({lat['requests_each']} requests each way, "
+        "on and off alternating):",
         "",
         "| | p50 ms | p90 ms | p99 ms |",
         "|---|---|---|---|",
