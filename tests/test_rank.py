@@ -3,6 +3,8 @@ every list: the feed, similar items and /v1/rank (issue 24)."""
 
 from __future__ import annotations
 
+from itertools import pairwise
+
 import httpx
 import numpy as np
 import pytest
@@ -14,7 +16,7 @@ from shoprec.serving.build import Built
 
 def descending(items: list[dict]) -> bool:
     scores = [it["score"] for it in items]
-    return bool(np.isfinite(scores).all()) and all(a >= b for a, b in zip(scores, scores[1:]))
+    return bool(np.isfinite(scores).all()) and all(a >= b for a, b in pairwise(scores))
 
 
 def rank(client: TestClient, body: dict, status: int = 200) -> dict:
@@ -36,7 +38,9 @@ def rank(client: TestClient, body: dict, status: int = 200) -> dict:
         ({"items": ["a"]}, "body"),
     ],
 )
-def test_rank_refuses_bad_input_naming_the_field(client: TestClient, body: dict, field: str) -> None:
+def test_rank_refuses_bad_input_naming_the_field(
+    client: TestClient, body: dict, field: str
+) -> None:
     err = rank(client, body, 422)
     assert err["errors"][0]["field"] == field, err
     if field == "body":
@@ -78,6 +82,27 @@ def test_rank_for_a_new_shopper_and_a_session(client: TestClient, built: Built) 
     assert descending(new["items"])
     anon = rank(client, {"session_id": "rank-test-session", "items": items[:3]})
     assert anon["session_id"] == "rank-test-session" and len(anon["items"]) == 3
+
+
+def test_rank_applies_the_shops_rules(client: TestClient, built: Built) -> None:
+    stock, get = built.engine.catalog.in_stock, built.engine.catalog.get
+    items = [i for i in built.data.items.to_list()[40:80] if stock[get(i)]][:20]
+    made = [
+        client.post("/v1/rules", json=rule).json()["rule_id"]
+        for rule in (
+            {"action": "block", "target": {"type": "item", "value": items[0]}},
+            {"action": "boost", "target": {"type": "item", "value": items[1]}, "strength": 10},
+        )
+    ]
+    try:
+        body = rank(client, {"user_id": "rank-test-rules", "items": items})
+    finally:  # the engine is shared: no rule outlives the test
+        for rule_id in made:
+            client.delete(f"/v1/rules/{rule_id}")
+    assert body["demoted"]["blocked"] == [items[0]] and body["items"][-1]["item_id"] == items[0]
+    assert body["items"][-1]["reasons"][0] == "Held back by the shop's rules"
+    assert body["items"][0]["item_id"] == items[1] and body["items"][0]["reasons"][0] == "Featured"
+    assert descending(body["items"]) and len(body["items"]) == len(items)
 
 
 def test_feed_and_similar_scores_follow_their_order(client: TestClient, built: Built) -> None:

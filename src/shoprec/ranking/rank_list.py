@@ -26,7 +26,11 @@ from shoprec.ranking.strategy import Strategy
 log = logging.getLogger(__name__)
 
 #: Why an item was moved after the ranked ones, as its first reason.
-DEMOTED = {"bought": "You bought this already", "out_of_stock": "Out of stock"}
+DEMOTED = {
+    "bought": "You bought this already",
+    "out_of_stock": "Out of stock",
+    "blocked": "Held back by the shop's rules",
+}
 NO_HISTORY = "new shopper: ranked by trending and popularity"
 MODEL_ERROR = "model error: the caller's order"
 
@@ -57,9 +61,14 @@ def rank_list(
 ) -> RankedList:
     """``items`` ``(K,)`` the caller's list as catalog indices, unique, 0 where an item is not
     in the catalog (all below ``bundle.n_rows``); ``demote`` why -> ``(K,)`` mask of the items
-    to move after the ranked ones (an item takes the first reason that applies)."""
+    to move after the ranked ones (an item takes the first reason that applies). The shop's
+    business rules apply as in the feed's re-rank (boosts, buries, "Featured"), except that a
+    blocked item is moved after the ranked ones (``"blocked"``) and pins place nothing."""
     st = replace(strategy or pipeline.strategy, exploration=0.0)
     known = items > 0
+    rules = pipeline.rules.applied(pipeline.catalog, bundle.n_rows) if pipeline.rules else None
+    if rules is not None and rules.blocked is not None:
+        demote = {**demote, "blocked": known & rules.blocked[np.where(known, items, 0)]}
     why = np.full(len(items), "", dtype=object)
     for reason, mask in demote.items():
         why[known & mask & (why == "")] = reason
@@ -72,7 +81,9 @@ def rank_list(
         cands = _describe(pipeline, bundle, view, trending, req, items[known], st, ranked)
         for keep, down in ((ranked, None), (~ranked, why[known])):
             k = int(keep.sum())
-            got, scores = pipeline._rank(bundle, cands, keep, k, st, view.vectors, req, drift or {})
+            got, scores = pipeline._rank(
+                bundle, cands, keep, k, st, view.vectors, req, drift or {}, rules
+            )
             if down is not None:  # placed below the ranked ones by rule, its reason first
                 at = dict(zip(cands.ids.tolist(), down.tolist(), strict=True))
                 for r in got:

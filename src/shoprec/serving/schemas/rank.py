@@ -66,6 +66,9 @@ class RankIn(BaseModel):
 class DemotedOut(BaseModel):
     bought: list[str] = Field(default_factory=list, description="Bought by the shopper before.")
     out_of_stock: list[str] = Field(default_factory=list)
+    blocked: list[str] = Field(
+        default_factory=list, description="Blocked by a business rule (`/v1/rules`)."
+    )
 
 
 class RankOut(BaseModel):
