@@ -44,9 +44,26 @@ def _resent(body: dict) -> None:
     assert body == {"accepted": 0, "duplicates": 1}
 
 
+#: the first page of the tour's feed, which the second must not repeat
+FIRST_PAGE: list[str] = []
+
+
 def _feed(body: dict) -> None:
     assert len(body["items"]) == 5 and all(i["reasons"] for i in body["items"])
     assert BOUGHT not in ids(body)
+    FIRST_PAGE[:] = ids(body)
+
+
+def _page_two(body: dict) -> None:
+    assert len(body["items"]) == 5 and not set(ids(body)) & set(FIRST_PAGE), FIRST_PAGE
+    assert body["recommendation_id"]
+
+
+def _ranked(body: dict) -> None:
+    assert sorted(ids(body)[:3]) == sorted(["B00021DJ32", "B004756YJA", "B0020YLEYK"])
+    assert ids(body)[3:] == body["unknown"] == ["NOT-AN-ITEM"]  # kept at the end, named
+    scores = [i["score"] for i in body["items"]]
+    assert scores == sorted(scores, reverse=True)  # the score is the one that ordered the list
 
 
 def _similar(body: dict) -> None:
@@ -103,7 +120,9 @@ def _metrics(text: str) -> None:
 EXPECT: list[tuple[str, Callable]] = [
     ("tour-1", _events),
     ('"event_id": "tour-2"}]}', _resent),
-    ("/recommendations", _feed),
+    ("/recommendations?n=5'", _feed),
+    ("offset=5", _page_two),
+    ("/v1/rank", _ranked),
     ("/similar", _similar),
     ("q=vitamin", _search),
     ("/profile", _profile),
