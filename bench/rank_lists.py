@@ -222,12 +222,14 @@ def report(r: dict, argv: list[str]) -> str:
         lines.append(f"| {label} | {m[name]['hr@10']:.4f} | {m[name]['ndcg@10']:.4f} | {speed} |")
     gain = m["rank"]["hr@10"] - m["sasrec"]["hr@10"]
     only = r.get("hit_only_by")
-    paired = (
-        f" Paired: the re-ranked list alone has the test item in its top 10 for {only['rank']} "
-        f"shoppers, the sequence model's alone for {only['sasrec']}."
-        if only
-        else ""
-    )
+    paired = ""
+    if only:
+        z = (only["rank"] - only["sasrec"]) / max(1.0, (only["rank"] + only["sasrec"]) ** 0.5)
+        paired = (
+            f" Paired: the re-ranked list alone has the test item in its top 10 for "
+            f"{only['rank']} shoppers, the sequence model's alone for {only['sasrec']} "
+            f"(McNemar z = {z:.2f})."
+        )
     verdict = "meets" if gain >= 0 else "does NOT meet"
     lines += [
         "",
