@@ -49,6 +49,8 @@ class EventIn(BaseModel):
         description="view, click, add_to_cart, purchase, search, review, or a type the shop "
         "declares in SHOPREC_EVENT_TYPES; any other is refused with the list of known types.",
         examples=["view"],
+        # the types this server accepts, read when the OpenAPI document is built
+        json_schema_extra=lambda schema: schema.update(enum=event_types.known()),
     )
     timestamp: float | None = Field(
         default=None, ge=0, le=1e11, description="Unix seconds; default: when received."
