@@ -62,6 +62,7 @@ def _page_two(body: dict) -> None:
 def _ranked(body: dict) -> None:
     assert sorted(ids(body)[:3]) == sorted(["B00021DJ32", "B004756YJA", "B0020YLEYK"])
     assert ids(body)[3:] == body["unknown"] == ["NOT-AN-ITEM"]  # kept at the end, named
+    assert body["recommendation_id"]
     scores = [i["score"] for i in body["items"]]
     assert scores == sorted(scores, reverse=True)  # the score is the one that ordered the list
 

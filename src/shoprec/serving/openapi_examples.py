@@ -323,6 +323,8 @@ EXAMPLES: dict[str, dict[str, Any]] = {
             "duplicates": [],
             "demoted": {"bought": ["B000052YAN"], "out_of_stock": []},
             "fallback": None,
+            "recommendation_id": "kq3VxT0w1Pm8ZrAa",
+            "offset": 0,
         },
     },
 }

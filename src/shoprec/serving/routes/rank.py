@@ -39,10 +39,15 @@ def rank_items(body: RankIn, engine: EngineDep) -> dict:
         {"item_id": i, "score": s, "model_score": None, "reasons": UNKNOWN}
         for i, s in zip(unknown, res.unknown_scores, strict=True)
     ]
+    items = items[: body.n]
+    # an id that the events and feedback this list leads to can cite, like every list answer's
+    rid = engine.pages.record("rank", [it["item_id"] for it in items])
     return {
+        "recommendation_id": rid,
+        "offset": 0,
         "user_id": body.user_id,
         "session_id": body.session_id,
-        "items": items[: body.n],
+        "items": items,
         "unknown": unknown,
         "duplicates": [i for i, count in Counter(body.items).items() if count > 1],
         "demoted": {why: [ids[i] for i in at] for why, at in res.demoted.items()},

@@ -7,7 +7,7 @@ from typing import Annotated, Self
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
-from shoprec.serving.schemas.common import Id, RecommendedItem, not_bool
+from shoprec.serving.schemas.common import Id, ListAnswer, RecommendedItem, not_bool
 
 #: The longest list one call re-ranks.
 MAX_RANK_ITEMS = 1000
@@ -71,7 +71,7 @@ class DemotedOut(BaseModel):
     )
 
 
-class RankOut(BaseModel):
+class RankOut(ListAnswer):
     user_id: str | None
     session_id: str | None
     items: list[RecommendedItem] = Field(
