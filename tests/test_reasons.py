@@ -109,3 +109,30 @@ def test_feed_reasons_name_the_argmax_and_vary(built) -> None:
             not_latest += best != int(hist[-1])
     assert checked >= 20
     assert not_latest > 0
+
+
+def test_reasons_name_the_shoppers_own_history_through_a_real_server(live_server: str) -> None:
+    """Through a real ``shoprec serve``: after a new shopper views four items, every feed
+    reason that names a history item names one of those four, and some reason does."""
+    import httpx
+
+    lead = ("Based on your interest in ", "Goes with ", "Similar to ")
+    with httpx.Client(base_url=live_server, timeout=30) as http:
+        seed = http.get("/v1/users/reasons-live-seed/recommendations?n=4").json()["items"]
+        viewed = [it["item_id"] for it in seed]
+        events = [
+            {"user_id": "reasons-live", "item_id": i, "type": "view", "timestamp": 1e9 + k}
+            for k, i in enumerate(viewed)
+        ]
+        assert http.post("/v1/events", json={"events": events}).status_code == 200
+        titles = [" ".join(http.get(f"/v1/items/{i}").json()["title"].split()) for i in viewed]
+        feed = http.get("/v1/users/reasons-live/recommendations?n=20").json()["items"]
+    named = [
+        r.removeprefix(p).removesuffix(", your latest pick").rstrip("…")
+        for it in feed
+        for r in it["reasons"]
+        for p in lead
+        if r.startswith(p)
+    ]
+    assert named, [it["reasons"] for it in feed]
+    assert all(any(t.startswith(n) for t in titles) for n in named), (named, titles)
