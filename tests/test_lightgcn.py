@@ -144,17 +144,18 @@ def test_artifacts_are_safetensors_and_json(fitted: LightGCN, tmp_path) -> None:
 
 @pytest.mark.slow
 def test_beauty_quality_floor(beauty: SequenceData) -> None:
-    """Ten epochs (about a minute): validation with the learned vectors, test with the history
-    grown by the validation item (fold-in)."""
+    """Five epochs (under a minute; ten reach 0.0412 / 0.0291 and cost the suite as much again):
+    validation with the learned vectors, test with the history grown by the validation item
+    (fold-in)."""
     from shoprec.data.splits import leave_one_out
     from shoprec.evaluation.protocol import rank_phase, ranking_metrics, sample_negatives
 
     s = leave_one_out(beauty.sequences)
     data = TrainData(histories=s.train, n_items=beauty.n_items, valid_targets=s.valid)
-    model = LightGCN(LightGCNConfig(epochs=10, num_threads=1)).fit(data)
-    assert model.history_.best_score >= 0.038  # measured 0.0412 at epoch 10
+    model = LightGCN(LightGCNConfig(epochs=5, num_threads=1)).fit(data)
+    assert model.history_.best_score >= 0.037  # measured 0.0391 at epoch 5
     hist = s.test_histories()
     neg = sample_negatives(hist, s.test, beauty.n_items, 1)
     test = ranking_metrics(rank_phase(model, s.users, hist, s.test, neg).ranks)
-    assert test["NDCG@10"] >= 0.026  # measured 0.0291 (HR@10 0.0555)
+    assert test["NDCG@10"] >= 0.026  # measured 0.0282 (HR@10 0.0533)
     assert test["HR@10"] >= 0.05
