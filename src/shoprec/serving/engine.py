@@ -29,7 +29,6 @@ from shoprec.ranking.bundle import ModelBundle, build_bundle, extend
 from shoprec.ranking.candidates import Request
 from shoprec.ranking.catalog import Catalog
 from shoprec.ranking.pipeline import Pipeline
-from shoprec.ranking.rank_list import RankedList
 from shoprec.ranking.rules import RuleBook
 from shoprec.ranking.strategy import Strategy
 from shoprec.serving.backend import EmbeddedBackend, SharedBackend, StateBackend
@@ -110,6 +109,8 @@ class Engine:
         )
         #: the home feed, as the routes call it (the recommender's own method)
         self.recommend = self.recommender.recommend
+        #: a caller's list re-ranked for the shopper (``POST /v1/rank``), likewise
+        self.rank = self.recommender.rank
         self.discovery = Discovery(self.live, self.review_scoring, vectorize)
         #: recommendation ids and the pages of served lists (build_engine sizes it)
         self.pages = Pages()
@@ -205,17 +206,6 @@ class Engine:
         """Lexical + semantic matches for ``query``, re-ranked for the shopper when known;
         none in ``exclude`` (item ids)."""
         return self.discovery.search(query, user_id, n, exclude)
-
-    def rank(
-        self,
-        item_ids: Sequence[str],
-        user_id: str | None = None,
-        session_id: str | None = None,
-        keep_bought: bool = False,
-        keep_out_of_stock: bool = False,
-    ) -> RankedList:
-        """The caller's ``item_ids`` (unique) re-ranked for the shopper (``POST /v1/rank``)."""
-        return self.recommender.rank(item_ids, user_id, session_id, keep_bought, keep_out_of_stock)
 
     def assistant(self) -> Assistant:
         """The shopping assistant over this engine's catalog, search and purchases."""
