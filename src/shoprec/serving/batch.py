@@ -12,6 +12,7 @@ import orjson
 from shoprec.ranking.pipeline import Recommended, Result
 from shoprec.serving.engine import Engine
 from shoprec.serving.pages import owner_of
+from shoprec.serving.schemas.common import recommended_out
 
 #: The most shoppers one batch call names (the route answers 422 beyond it).
 MAX_USERS = 10_000
@@ -39,13 +40,7 @@ def feed_body(engine: Engine, user_id: str, n: int) -> dict:
     return {
         "user_id": user_id,
         "items": [
-            {
-                "item_id": ids[r.index],
-                "score": r.score,
-                "model_score": r.model_score,
-                "reasons": r.reasons,
-            }
-            for r in pg.items
+            recommended_out(ids[r.index], r) for r in pg.items
         ],
         "fallback": results[-1].fallback,
         "strategy": arm.strategy.name if arm else engine.pipeline.strategy.name,

@@ -15,7 +15,7 @@ from shoprec.serving.degrade import unavailable
 from shoprec.serving.pages import owner_of
 from shoprec.serving.routes.deps import ADMIN, READ, WRITE, EngineDep, api_router
 from shoprec.serving.routes.paging import PAGED, Cursor, Offset, page
-from shoprec.serving.schemas.common import UNAVAILABLE
+from shoprec.serving.schemas.common import UNAVAILABLE, recommended_out
 from shoprec.serving.schemas.users import (
     DeletedOut,
     FeedbackIn,
@@ -88,13 +88,7 @@ async def recommendations(
     body = {
         "user_id": user_id,
         "items": [
-            {
-                "item_id": ids[r.index],
-                "score": r.score,
-                "model_score": r.model_score,
-                "reasons": r.reasons,
-            }
-            for r in pg.items
+            recommended_out(ids[r.index], r) for r in pg.items
         ],
         "fallback": res.fallback,
         "strategy": arm.strategy.name if arm else engine.pipeline.strategy.name,

@@ -3,7 +3,7 @@ answers, a recommended item, a citation."""
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from pydantic import BaseModel, Field
 
@@ -80,3 +80,14 @@ class CitationOut(BaseModel):
     item_id: str
     field: str
     text: str
+
+
+def recommended_out(item_id: str, r: Any) -> dict[str, Any]:
+    """One :class:`RecommendedItem` of a list answer, from a pipeline result row (``score``,
+    ``model_score``, ``reasons``): the feed, batch lines and ``/v1/rank`` share it."""
+    return {
+        "item_id": item_id,
+        "score": r.score,
+        "model_score": r.model_score,
+        "reasons": r.reasons,
+    }
