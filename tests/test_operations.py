@@ -109,7 +109,7 @@ from shoprec.serving.stats import Counters, LiveStats
 
 def engine():
     parts = dict(counters=Counters(), stats=LiveStats(), shared=None, states={}, catalog=[])
-    return SimpleNamespace(**parts)
+    return SimpleNamespace(**parts, bundle=SimpleNamespace(version="v1"))
 
 for worker in range(2):  # two forked workers answer 3 and 5 requests and accept 7 and 9 events
     pid = os.fork()
@@ -138,4 +138,5 @@ def test_metrics_are_summed_over_worker_processes(tmp_path: Path) -> None:
     ok = 'shoprec_http_requests_total{method="GET",route="/healthz",status="200"}'
     assert _value(text, ok) == 8.0
     assert _value(text, "shoprec_events_total") == 16.0
+    assert _value(text, 'shoprec_model_info{version="v1"}') == 1.0
     assert 'shoprec_request_seconds_count{method="GET",route="/healthz",status="2xx"} 8.0' in text

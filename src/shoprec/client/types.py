@@ -51,6 +51,7 @@ class Recommendations(TypedDict):
     request_id: str | None
     recommendation_id: str
     offset: int
+    model_version: str
 
 
 class SimilarItems(TypedDict):
@@ -58,6 +59,7 @@ class SimilarItems(TypedDict):
     items: list[RecommendedItem]
     recommendation_id: str
     offset: int
+    model_version: str
 
 
 class SearchResults(TypedDict):
@@ -66,6 +68,7 @@ class SearchResults(TypedDict):
     items: list[RecommendedItem]
     recommendation_id: str
     offset: int
+    model_version: str
 
 
 class RankedList(TypedDict):
@@ -76,6 +79,9 @@ class RankedList(TypedDict):
     duplicates: list[str]
     demoted: dict[str, list[str]]
     fallback: str | None
+    recommendation_id: str
+    offset: int
+    model_version: str
 
 
 class EventsAccepted(TypedDict):

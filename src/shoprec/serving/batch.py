@@ -28,6 +28,7 @@ def feed_body(engine: Engine, user_id: str, n: int) -> dict:
     at once."""
     arm = engine.experiments.serve(user_id) if engine.experiments.running is not None else None
     st = arm.strategy if arm else None
+    version = engine.bundle.version
     results: list[Result] = []
 
     def compute(k: int, shown: frozenset[str]) -> list[Recommended]:
@@ -49,6 +50,7 @@ def feed_body(engine: Engine, user_id: str, n: int) -> dict:
         "request_id": None,
         "recommendation_id": pg.recommendation_id,
         "offset": pg.offset,
+        "model_version": version,
     }
 
 

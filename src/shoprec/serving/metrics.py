@@ -1,5 +1,5 @@
 """Prometheus metrics of one app: request counts and latency per route, events, fallbacks, state
-size.
+size, the model bundle served and its reloads.
 
 Each app owns its registry (no process-global collectors), so tests can build many apps. Under
 ``shoprec serve --workers`` prometheus-client's multiprocess mode is on
@@ -81,6 +81,22 @@ class Metrics:
             registry=r,
             multiprocess_mode="mostrecent",
         )
+        self.reloads = Counter(
+            "shoprec_bundle_reloads", "Published model bundles swapped in", registry=r
+        )
+        self.reload_failures = Counter(
+            "shoprec_bundle_reload_failures",
+            "Published model bundles that failed to load (the served one kept)",
+            registry=r,
+        )
+        self.bundle = Gauge(
+            "shoprec_model_info",
+            "1 for the model bundle version this process serves",
+            ["version"],
+            registry=r,
+            multiprocess_mode="mostrecent",
+        )
+        self._version: str | None = None
         self._seen: dict[str, int] = {}  # engine counts already published by this app
 
     def observe(self, method: str, route: str, status: int, seconds: float) -> None:
@@ -102,6 +118,8 @@ class Metrics:
         self._publish("events", c.events, self.events)
         self._publish("duplicates", c.duplicates, self.duplicates)
         self._publish("refused", c.refused, self.refused)
+        self._publish("reloads", c.reloads, self.reloads)
+        self._publish("reload_failures", c.reload_failures, self.reload_failures)
         for reason, n in list(c.fallbacks.items()):
             self._publish("fallback:" + reason, n, self.fallbacks.labels(reason))
         shared = self.engine.shared
@@ -121,6 +139,12 @@ class Metrics:
         except StoreUnavailable:
             pass
         self.items.set(len(self.engine.catalog))
+        version = self.engine.bundle.version
+        if version != self._version:  # the old version's series goes to 0, the new one's to 1
+            if self._version is not None:
+                self.bundle.labels(self._version).set(0.0)
+            self.bundle.labels(version).set(1.0)
+            self._version = version
         folder = multiprocess_dir()
         if folder is None:
             return generate_latest(self.registry)

@@ -12,7 +12,11 @@ _ITEM = {
     "score": 0.83,
     "reasons": ["Often bought with Vitamin C Serum", "Trending in Skin Care"],
 }
-_LIST = {"recommendation_id": "r7Kq2bX9", "offset": 0}
+_LIST = {
+    "recommendation_id": "r7Kq2bX9",
+    "offset": 0,
+    "model_version": "20261203T161502Z-3fa9c1",
+}
 _FEED = {
     "user_id": "A3NHUQ33CFH3VM",
     **_LIST,
@@ -81,7 +85,14 @@ _RULE = {
 
 #: ``{operation id: {"request": body, "response": the 2xx answer's body}}``.
 EXAMPLES: dict[str, dict[str, Any]] = {
-    "get_healthz": {"response": {"status": "ok", "items": 12101, "model": "a41c9e0"}},
+    "get_healthz": {
+        "response": {
+            "status": "ok",
+            "items": 12101,
+            "model": "20261203T161502Z-3fa9c1",
+            "model_version": "20261203T161502Z-3fa9c1",
+        }
+    },
     "get_readyz": {
         "response": {
             "status": "ready",
@@ -325,6 +336,7 @@ EXAMPLES: dict[str, dict[str, Any]] = {
             "fallback": None,
             "recommendation_id": "kq3VxT0w1Pm8ZrAa",
             "offset": 0,
+            "model_version": "20261203T161502Z-3fa9c1",
         },
     },
 }

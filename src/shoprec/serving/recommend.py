@@ -26,6 +26,8 @@ from shoprec.store.errors import StoreUnavailable
 
 #: The ``fallback`` of answers served while the shared store is unreachable.
 STORE_DOWN = "store unavailable: trending items"
+#: The ``fallback`` of feeds served before any bundle was trained (an empty store's).
+NO_MODEL = "no trained model yet: trending and new items"
 
 
 def shopper_request(catalog: Catalog, state: UserState | None, now: float) -> Request:
@@ -115,6 +117,8 @@ class Recommender:
         self._review_reasons(result.items)
         if down:
             result.fallback = STORE_DOWN
+        elif bundle.version == "none":  # ranking/bundle_io.NO_BUNDLE: nothing trained yet
+            result.fallback = NO_MODEL
         self.stats.add_served([r.index for r in result.items], result.fallback is not None)
         if result.fallback:
             self.counters.fallbacks[result.fallback] = (

@@ -28,6 +28,8 @@ class Counters:
     duplicates: int = 0
     fallbacks: dict[str, int] = field(default_factory=dict)
     refused: int = 0  # events answered 503 because the store was unreachable
+    reloads: int = 0  # published bundles swapped in (serving/bundles.py)
+    reload_failures: int = 0  # published bundles that failed to load (the old one kept)
 
 
 class LiveStats:

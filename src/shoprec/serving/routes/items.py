@@ -60,6 +60,7 @@ async def similar_items(
     (empty, or not personalised), not an error. Pages: ``cursor`` (the ``recommendation_id``
     answered) or ``offset``; a next page never repeats an item of an earlier one."""
     ids = engine.catalog.ids
+    version = engine.bundle.version
 
     def compute(k: int, shown: frozenset[str]) -> list[tuple[int, float, str]]:
         return engine.similar(item_id, k, user_id, shown)
@@ -71,4 +72,5 @@ async def similar_items(
         "items": [{"item_id": ids[j], "score": s, "reasons": [why]} for j, s, why in pg.items],
         "recommendation_id": pg.recommendation_id,
         "offset": pg.offset,
+        "model_version": version,
     }

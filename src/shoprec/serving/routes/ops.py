@@ -21,7 +21,13 @@ api = api_router(tags=["ops"])
 async def healthz(engine: EngineDep) -> dict:
     """Liveness: the process answers (also the trivial endpoint of the throughput benchmark).
     It says nothing of the store: that is ``/readyz``."""
-    return {"status": "ok", "items": len(engine.catalog), "model": engine.bundle.version}
+    version = engine.bundle.version
+    return {
+        "status": "ok",
+        "items": len(engine.catalog),
+        "model": version,
+        "model_version": version,
+    }
 
 
 def _checks(engine: Engine) -> dict[str, str]:

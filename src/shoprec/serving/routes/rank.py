@@ -23,6 +23,7 @@ def rank_items(body: RankIn, engine: EngineDep) -> dict:
     # a plain def (FastAPI's thread pool): a 1,000-item list is tens of milliseconds of numpy
     unique = list(dict.fromkeys(body.items))
     ctx = body.context
+    version = engine.bundle.version
     res = engine.rank(unique, body.user_id, body.session_id, ctx.keep_bought, ctx.keep_out_of_stock)
     ids = engine.catalog.ids
     items = [
@@ -45,6 +46,7 @@ def rank_items(body: RankIn, engine: EngineDep) -> dict:
     return {
         "recommendation_id": rid,
         "offset": 0,
+        "model_version": version,
         "user_id": body.user_id,
         "session_id": body.session_id,
         "items": items,

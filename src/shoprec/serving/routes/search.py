@@ -28,6 +28,7 @@ def search(  # sync: FastAPI runs it in a worker thread, off the event loop (CPU
     activity lift what fits them. Pages: ``cursor`` (the ``recommendation_id`` answered) or
     ``offset``; a next page never repeats an item of an earlier one."""
     ids = engine.catalog.ids
+    version = engine.bundle.version
 
     def compute(k: int, shown: frozenset[str]) -> list[Hit]:
         return engine.search(q, user_id, k, shown)
@@ -41,4 +42,5 @@ def search(  # sync: FastAPI runs it in a worker thread, off the event loop (CPU
         "items": [{"item_id": ids[i], "score": s, "reasons": r} for i, s, r in pg.items],
         "recommendation_id": pg.recommendation_id,
         "offset": pg.offset,
+        "model_version": version,
     }

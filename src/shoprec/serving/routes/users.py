@@ -54,6 +54,7 @@ async def recommendations(
     ``cursor`` (the ``recommendation_id`` answered) or ``offset`` ask for the next ones, computed
     with the latest events but never an item an earlier page of the list showed."""
     excl = [x for x in (exclude or "").split(",") if x]
+    version = engine.bundle.version  # read first: a reload meanwhile serves the next call
     # the running experiment's sticky variant (None, at the cost of one check, when none runs)
     key = session_key(session_id) if session_id else user_id
     arm = engine.experiments.serve(key) if engine.experiments.running is not None else None
@@ -97,6 +98,7 @@ async def recommendations(
         "request_id": request_id,
         "recommendation_id": pg.recommendation_id,
         "offset": pg.offset,
+        "model_version": version,
     }
     # Built here in the documented shape (response_model is for the OpenAPI schema only):
     # re-validating and re-encoding twenty items cost more than the trivial endpoint does.

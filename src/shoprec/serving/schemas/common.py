@@ -74,6 +74,10 @@ class ListAnswer(BaseModel):
         "feedback it leads to, and as `cursor` to get the next page."
     )
     offset: int = Field(default=0, description="Position of the first item in the list.")
+    model_version: str = Field(
+        description="The model bundle version that served this list (`none`: no trained model "
+        "yet, trending and new items); `/healthz` names the version serving now."
+    )
 
 
 class CitationOut(BaseModel):

@@ -9,6 +9,10 @@ class HealthOut(BaseModel):
     status: str = Field(description="Always `ok`: the process answers.")
     items: int = Field(description="Catalog items loaded.")
     model: str = Field(description="The served model bundle's version.")
+    model_version: str = Field(
+        description="The same version, by the name every recommendation answer gives it "
+        "(`none`: no trained model yet)."
+    )
 
 
 class ReadyOut(BaseModel):

@@ -1,0 +1,131 @@
+"""Serving the published bundle: loaded as is at start-up (no training), then hot-reloaded.
+
+Training (``shoprec train --store``, a ``--retrain-every`` run, ``shoprec bundles promote``)
+saves a versioned bundle beside the store and moves the store's *published pointer* (a file in
+the store folder, or a Redis key every replica reads). Every serving process (the embedded
+server, each ``--workers`` process, each replica over Redis) runs one :class:`BundleWatcher`:
+it polls the pointer (a stat or a GET) every couple of seconds and, when it names another
+version, loads and aligns that bundle to the live catalog on its own thread, then swaps it in
+with one reference assignment (``Engine.set_bundle``): requests in flight finish on the bundle
+they started with, none fails, and no restart is needed.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from shoprec.ranking.bundle import ModelBundle
+
+if TYPE_CHECKING:
+    from shoprec.ranking.bundle_shelf import BundleShelf
+    from shoprec.serving.engine import Engine
+
+log = logging.getLogger(__name__)
+
+#: Seconds between two reads of the published pointer.
+POLL_SECONDS = 2.0
+#: A version that failed to load is tried again after this many seconds (not at every poll).
+RETRY_SECONDS = 60.0
+
+
+class BundleWatcher:
+    """Poll ``published()`` every ``interval`` seconds; when it names a version other than the
+    one served, ``install(load(version))``. A failed load is logged, counted and retried after
+    :data:`RETRY_SECONDS`; the engine keeps serving what it served."""
+
+    def __init__(
+        self,
+        published: Callable[[], str | None],
+        load: Callable[[str], ModelBundle],
+        install: Callable[[ModelBundle], None],
+        served: str | None,
+        interval: float = POLL_SECONDS,
+        on_reload: Callable[[bool], None] | None = None,
+    ) -> None:
+        self.published, self.load, self.install = published, load, install
+        self.version, self.interval, self.on_reload = served, interval, on_reload
+        self.reloads = 0
+        self.failures = 0
+        self._failed: tuple[str, float] | None = None  # (version, when) of the last failure
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="bundle-watcher", daemon=True)
+
+    def start(self) -> BundleWatcher:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    def check(self) -> bool:
+        """Switch to the published bundle if it is not the one served; returns whether a new
+        bundle was swapped in."""
+        try:
+            version = self.published()
+        except Exception:  # the store unreachable a moment: keep serving, ask again later
+            log.warning("reading the published bundle pointer failed", exc_info=True)
+            return False
+        if version is None or version == self.version:
+            return False
+        failed = self._failed
+        if failed is not None and failed[0] == version and time.monotonic() < failed[1]:
+            return False
+        started = time.perf_counter()
+        try:
+            bundle = self.load(version)
+            self.install(bundle)
+        except Exception:
+            log.exception("loading bundle %s failed; keeping %s", version, self.version)
+            self.failures += 1
+            self._failed = (version, time.monotonic() + RETRY_SECONDS)
+            if self.on_reload is not None:
+                self.on_reload(False)
+            return False
+        log.info(
+            "serving bundle %s (was %s), loaded in %.1f s",
+            version,
+            self.version,
+            time.perf_counter() - started,
+        )
+        self.version, self._failed = version, None
+        self.reloads += 1
+        if self.on_reload is not None:
+            self.on_reload(True)
+        return True
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.interval):
+            self.check()
+
+
+def load_published(shelf: BundleShelf, engine: Engine, version: str) -> ModelBundle:
+    """The shelf's bundle ``version`` aligned to the engine's live catalog."""
+    from shoprec.ranking.bundle_io import align
+
+    return align(shelf.load(version), engine.catalog)
+
+
+def watch_published(
+    engine: Engine, shelf: BundleShelf, interval: float = POLL_SECONDS
+) -> BundleWatcher:
+    """A started :class:`BundleWatcher` that keeps ``engine`` on ``shelf``'s published bundle
+    (counted in ``engine.counters``: reloads, failed reloads)."""
+
+    def counted(ok: bool) -> None:
+        if ok:
+            engine.counters.reloads += 1
+        else:
+            engine.counters.reload_failures += 1
+
+    return BundleWatcher(
+        shelf.published,
+        lambda v: load_published(shelf, engine, v),
+        engine.set_bundle,
+        engine.bundle.version,
+        interval,
+        counted,
+    ).start()
