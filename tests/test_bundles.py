@@ -140,3 +140,157 @@ def test_shelf_on_redis(tmp_path: Path) -> None:
         assert stored["version"] == shelf.published()
     finally:
         client.delete(prefix + "bundle:published")
+
+
+# -- the training job: a tiny synthetic shop, a small SASRec, one thread (deterministic) -------
+
+TINY = SASRecConfig(
+    max_len=20,
+    dim=32,
+    n_layers=1,
+    n_heads=1,
+    dropout=0.2,
+    use_text=True,
+    time_gaps=True,
+    batch_size=64,
+    epochs=6,
+    eval_every=1,
+    patience=2,
+    num_threads=1,
+)
+
+
+def _settings(tmp_path: Path) -> Settings:
+    from conftest import make_settings
+
+    # the synthetic titles' text vectors are cached with the other tests'
+    return Settings(artifacts_dir=tmp_path / "art", text_cache=make_settings().text_cache)
+
+
+def _append(store: Path, events: list, items: list | None = None) -> None:
+    from shoprec.store import open_embedded
+
+    log, catalog = open_embedded(store)
+    try:
+        if items:
+            catalog.upsert(items, 0.0)
+        log.append(events)
+    finally:
+        log.close()
+        catalog.close()
+
+
+def _train(store: Path, settings: Settings, **kw):  # -> TrainReport
+    from shoprec.training.bundle_job import train_bundle
+
+    return train_bundle(store, settings, config=TINY, progress=False, **kw)
+
+
+def test_gate_promotes_a_better_bundle_and_refuses_a_worse_one(tmp_path: Path) -> None:
+    """Done when 3: the first bundle is published; a bundle trained on ten times the shoppers
+    is promoted (held out: the shoppers new since the served cut-off); one trained on a tenth
+    of the log is refused and the better one keeps serving. Then the CLI over the same shelf."""
+    from typer.testing import CliRunner
+
+    from shoprec.cli import app
+    from shoprec.data.synthetic import generate
+
+    shop = generate(n_users=300, n_items=120, seed=0)
+    first = {u.user_id for u in shop.users[:30]}
+    store, settings = tmp_path / "shop", _settings(tmp_path)
+    _append(store, [e for e in shop.events if e.user_id in first], shop.catalog)
+    shelf = BundleShelf.for_store(store, settings)
+
+    a = _train(store, settings)
+    assert (a.decision, a.published, shelf.published()) == ("first", True, a.version)
+    assert a.manifest["shoppers"] == 30 and a.heldout["served"] is None
+
+    _append(store, [e for e in shop.events if e.user_id not in first])
+    b = _train(store, settings)
+    assert "after the served bundle's cut-off" in b.heldout["rule"]
+    assert b.heldout["shoppers"] == 270  # every new shopper's last interaction
+    new, old = b.heldout["new"]["NDCG@10"], b.heldout["served"]["NDCG@10"]
+    assert b.heldout["served"]["version"] == a.version
+    assert new > old + 0.02, (new, old)
+    assert (b.decision, b.published, shelf.published()) == ("promoted", True, b.version)
+
+    c = _train(store, settings, fraction=0.1)
+    new, old = c.heldout["new"]["NDCG@10"], c.heldout["served"]["NDCG@10"]
+    assert new < old - 0.02, (new, old)
+    assert (c.decision, c.published, shelf.published()) == ("refused", False, b.version)
+
+    # the manifest says what was trained on and why the gate decided
+    m = json.loads((c.path / "manifest.json").read_text())
+    assert m["version"] == c.version and m["cutoff_seq"] == b.manifest["cutoff_seq"]
+    assert m["shoppers"] == 30 and m["items"] == 120 and m["events"] == len(shop.events)
+    assert m["gate"] == {
+        "decision": "refused",
+        "tolerance": settings.promote_tolerance,
+        "reason": c.reason,
+        "served_version": b.version,
+    }
+    assert m["config"]["fraction"] == 0.1 and m["trials"]["valid_history"]
+    # leave-one-out: no shopper's last interaction (the hold-out's targets) is trained on
+    pb = load_bundle(b.path)
+    assert pb.popularity is not None
+    assert pb.popularity.sum() == b.manifest["interactions"] - b.manifest["shoppers"]
+
+    run = CliRunner()
+    listed = run.invoke(app, ["bundles", "list", "--store", str(store)], env={"COLUMNS": "200"})
+    assert listed.exit_code == 0, listed.output
+    assert c.version in listed.output and "refused" in listed.output
+    promoted = run.invoke(app, ["bundles", "promote", c.version, "--store", str(store)])
+    assert promoted.exit_code == 0 and shelf.published() == c.version
+    back = run.invoke(app, ["bundles", "rollback", "--store", str(store)])
+    assert back.exit_code == 0 and shelf.published() == b.version
+    bad = run.invoke(app, ["bundles", "promote", "nope", "--store", str(store)])
+    assert bad.exit_code == 2 and "nope" in bad.output
+
+
+def test_an_erased_shoppers_pair_leaves_the_next_bundle(tmp_path: Path) -> None:
+    """Done when 4, training half: two items only one shopper viewed together are co-visitation
+    neighbours in the bundle; after the shopper is erased the next bundle has no trace of them
+    (neighbours, popularity) and neither has its input, the export of the log."""
+    from shoprec.data.records import Event, EventType, Item
+    from shoprec.data.synthetic import generate
+    from shoprec.store import open_embedded
+    from shoprec.training.export import export_sequences
+
+    shop = generate(n_users=150, n_items=60, seed=1)
+    pair = [Item("ERASE-X", "Walnut garden bench"), Item("ERASE-Y", "Cast iron kettle")]
+    t = max(e.timestamp for e in shop.events)
+    mine = ["ERASE-X", "ERASE-Y", shop.catalog[0].item_id, shop.catalog[1].item_id]
+    eve = [
+        Event("eve", it, EventType.VIEW, t - 600 + 60 * k, f"eve-{k}") for k, it in enumerate(mine)
+    ]
+    store, settings = tmp_path / "shop", _settings(tmp_path)
+    _append(store, shop.events + eve, shop.catalog + pair)
+
+    def trace(fitted: FittedBundle) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        x, y = (fitted.item_ids.index(i) + 1 for i in ("ERASE-X", "ERASE-Y"))
+        assert fitted.itemknn is not None and fitted.popularity is not None
+        nb, sim = fitted.itemknn.similar_items(np.array([x]), 10)
+        return nb[0][sim[0] > 0], fitted.popularity[[x, y]], np.array([x, y])
+
+    before = _train(store, settings)
+    nbrs, pop, (x, y) = trace(load_bundle(before.path))
+    assert y in nbrs and (pop > 0).all()
+
+    log, items = open_embedded(store)
+    try:
+        assert log.delete_user("eve") == 4
+    finally:
+        log.close()
+        items.close()
+    after = _train(store, settings, tolerance=1.0)  # the gate is not under test here
+    assert after.published and BundleShelf.for_store(store, settings).published() == after.version
+    nbrs, pop, _ = trace(load_bundle(after.path))
+    assert len(nbrs) == 0 and (pop == 0).all()
+    log, items = open_embedded(store)
+    try:
+        data = export_sequences(log, items)
+    finally:
+        log.close()
+        items.close()
+    assert "eve" not in data.users
+    assert not any(np.isin(s, [x, y]).any() for s in data.sequences)

@@ -103,6 +103,13 @@ class Settings(BaseSettings):
     redis_timeout_s: float = Field(
         default=0.5, gt=0, le=30, description="Redis socket timeouts: how long a request waits."
     )
+    promote_tolerance: float = Field(
+        default=0.005,
+        ge=0,
+        le=1,
+        description="Promotion gate: a new bundle is published unless its held-out NDCG@10 is "
+        "below the served bundle's by more than this (absolute).",
+    )
 
     def has_data(self) -> bool:
         """Whether the public data folder is present."""

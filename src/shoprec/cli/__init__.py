@@ -16,12 +16,16 @@ from typing import Annotated
 import typer
 
 from shoprec.cli import offline, recommend, serving, tune
+from shoprec.cli.bundles import app as bundles_app
 
 #: The top-level ``shoprec --help`` text.
 HELP = """shoprec: self-hosted recommendations for a shop.
 
 Serving: demo (quick training, then the API), serve, recommend (feeds of a list of shoppers
 to a JSON-lines file).
+Bundles: train --store S (every served model from the store's log, as a versioned bundle
+published if it is not worse than the served one), bundles list, bundles promote VERSION,
+bundles rollback.
 Offline: train, train-sentiment, evaluate, bench.
 Operations: export-events (Redis stream to a training file), experiments tune (off-policy).
 """
@@ -59,6 +63,8 @@ app.command()(serving.serve)
 app.command()(recommend.recommend)
 app.command("export-events")(serving.export_events)
 app.command()(offline.bench)
+
+app.add_typer(bundles_app, name="bundles")
 
 experiments_app = typer.Typer(no_args_is_help=True, help="A/B experiments and tuning.")
 app.add_typer(experiments_app, name="experiments")

@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from shoprec.cli.common import console, load, open_store, setup
+from shoprec.cli.common import console, load, setup
+from shoprec.settings import Settings
+
+if TYPE_CHECKING:  # loaded inside the commands: --help stays fast
+    from shoprec.models.sasrec import SASRecConfig
 
 
 def model_names() -> list[str]:
@@ -77,10 +81,31 @@ def train(
     dataset: Annotated[str, typer.Option(help="built-in name or a folder")] = "amazon-beauty",
     text: Annotated[bool, typer.Option(help="fuse item text vectors")] = True,
     max_seconds: Annotated[float | None, typer.Option(help="wall-clock budget")] = None,
-    from_store: Annotated[
+    store: Annotated[
         str | None,
-        typer.Option(help="train on a store's event log (folder or redis://): erased users out"),
+        typer.Option(
+            "--store",
+            "--from-store",
+            help="train a versioned bundle from a store's event log (folder or redis://; "
+            "erased shoppers are out) and publish it if the promotion gate passes",
+        ),
     ] = None,
+    quick: Annotated[
+        bool, typer.Option(help="--store: the demo's quick preset (one fit, no refit)")
+    ] = False,
+    holdout_days: Annotated[
+        float | None,
+        typer.Option(help="--store: hold out shoppers active in the last N days (see docs)"),
+    ] = None,
+    tolerance: Annotated[
+        float | None,
+        typer.Option(
+            help="--store: gate tolerance on held-out NDCG@10 (SHOPREC_PROMOTE_TOLERANCE)"
+        ),
+    ] = None,
+    publish: Annotated[
+        bool, typer.Option(help="--store: publish the bundle if the gate passes")
+    ] = True,
     dp_noise: Annotated[
         float, typer.Option(help="differential privacy: noise multiplier (0 = off)")
     ] = 0.0,
@@ -88,22 +113,22 @@ def train(
     dp_delta: Annotated[float, typer.Option(help="DP: delta of (epsilon, delta)")] = 1e-5,
     verbose: bool = True,
 ) -> None:
-    """Train the SASRec sequence model with early stopping and save a checkpoint."""
+    """Train the SASRec sequence model with early stopping and save a checkpoint; with
+    --store, train every served model from the store into a versioned bundle, score it against
+    the published one on the newest slice of the log, and publish it if it is not worse."""
     import json
 
     from shoprec.training.sasrec_job import BEST_CONFIG, ids_only, train_sasrec
 
     settings = setup(verbose)
-    name = "sasrec" if text else "sasrec-notext"
-    if from_store:
-        from shoprec.training.export import export_sequences
-
-        events, items = open_store(from_store, settings)
-        data = export_sequences(events, items, name=dataset)
-        name += "-store"
-    else:
-        data = load(dataset, settings)
     config = BEST_CONFIG if text else ids_only(BEST_CONFIG)
+    if store:
+        if dp_noise > 0:
+            raise typer.BadParameter("not available with --store", param_hint="--dp-noise")
+        _train_bundle(store, settings, config, max_seconds, quick, holdout_days, tolerance, publish)
+        return
+    name = "sasrec" if text else "sasrec-notext"
+    data = load(dataset, settings)
     dp = None
     if dp_noise > 0:
         from shoprec.training.dp import DPConfig
@@ -119,6 +144,50 @@ def train(
         f"best valid NDCG@10 {h.best_score:.4f} at epoch {h.best_epoch}, "
         f"{h.to_dict()['seconds_per_epoch']:.1f} s/epoch; refitted on train+valid; "
         f"{trained.seconds:.0f} s in all; saved to {trained.path}"
+    )
+
+
+def _train_bundle(
+    store: str,
+    settings: Settings,
+    config: SASRecConfig,
+    max_seconds: float | None,
+    quick: bool,
+    holdout_days: float | None,
+    tolerance: float | None,
+    publish: bool,
+) -> None:
+    from shoprec.training.bundle_job import train_bundle
+
+    if holdout_days is not None and holdout_days <= 0:
+        raise typer.BadParameter("must be > 0", param_hint="--holdout-days")
+    if tolerance is not None and not 0 <= tolerance <= 1:
+        raise typer.BadParameter("must be within [0, 1]", param_hint="--tolerance")
+    try:
+        report = train_bundle(
+            store,
+            settings,
+            max_seconds=max_seconds,
+            quick=quick,
+            holdout_days=holdout_days,
+            tolerance=tolerance,
+            publish=publish,
+            config=config,
+        )
+    except ValueError as exc:
+        console.print(f"[red]{exc}[/]")
+        raise typer.Exit(1) from exc
+    h = report.heldout
+    figures = (
+        f"held-out ({h['shoppers']} shoppers, {h['rule']}): new NDCG@10 {h['new']['NDCG@10']:.4f}"
+    )
+    if h["served"] is not None:
+        figures += f", served {h['served']['version']} {h['served']['NDCG@10']:.4f}"
+    console.print(figures)
+    state = "published" if report.published else "not published"
+    console.print(
+        f"bundle {report.version}: {report.decision} ({report.reason}); {state}; "
+        f"{report.seconds:.0f} s; saved to {report.path}"
     )
 
 

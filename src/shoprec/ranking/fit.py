@@ -26,6 +26,7 @@ from shoprec.online.state import HISTORY, UserState
 from shoprec.online.tags import ItemTagger, tags_for_catalog
 from shoprec.online.trending import Trending
 from shoprec.ranking.bundle import ModelBundle, build_bundle
+from shoprec.ranking.bundle_io import FittedBundle
 from shoprec.ranking.candidates import Request, generate
 from shoprec.ranking.catalog import Catalog
 from shoprec.ranking.strategy import Strategy
@@ -148,11 +149,13 @@ def fit_ranker(
 
 @dataclass
 class ServingPhase:
-    """The models of one phase, aligned to the offline catalog."""
+    """The models of one phase, aligned to the offline catalog (``bundle``) and in the
+    model's own item ids (``fitted``: what a versioned bundle saves)."""
 
     bundle: ModelBundle
     trending: np.ndarray
     now: float
+    fitted: FittedBundle
 
 
 def build_phase(
@@ -166,9 +169,11 @@ def build_phase(
     n = data.n_items + 1
     knn = ItemKNN(ITEMKNN).fit(TrainData(histories=histories, n_items=data.n_items))
     counts = np.bincount(np.concatenate(histories), minlength=n).astype(np.float64)
-    bundle = build_bundle(catalog, sasrec, knn, ranker, data.items.to_list(), counts)
+    ids = data.items.to_list()
+    bundle = build_bundle(catalog, sasrec, knn, ranker, ids, counts)
     now = max(float(t.max()) for t in times if len(t)) if times else 0.0
-    return ServingPhase(bundle, trending_at(histories, times, n), now)
+    fitted = FittedBundle(ids, sasrec, knn, counts, ranker)
+    return ServingPhase(bundle, trending_at(histories, times, n), now, fitted)
 
 
 def fit_phases(
@@ -208,7 +213,7 @@ def fit_phases(
         split.valid,
         seed=seed,
     )
-    valid.bundle.ranker = ranker
+    valid.bundle.ranker = valid.fitted.ranker = ranker
     final = build_phase(
         data,
         catalog if final_catalog is None else final_catalog,
