@@ -295,6 +295,18 @@ def test_items_round_trip(open_items: Callable[[], ItemStore]) -> None:
     assert open_items().all() == [(full, 100.0), (bare, 100.0)]
 
 
+def test_items_changed_since_a_revision(open_items: Callable[[], ItemStore]) -> None:
+    """What another handle upserted after a revision, as a follower of the store asks it."""
+    store = open_items()
+    store.upsert([Item("a", "A"), Item("b", "B")], added_at=1.0)
+    changed, rev = open_items().changed_since(0)  # another handle (process) sees them
+    assert sorted(it.item_id for it, _ in changed) == ["a", "b"] and rev > 0
+    assert store.changed_since(rev) == ([], rev)  # nothing since
+    store.upsert([Item("b", "B2")], added_at=2.0)
+    changed, later = store.changed_since(rev)
+    assert changed == [(Item("b", "B2"), 1.0)] and later > rev  # the first added_at kept
+
+
 def test_upsert_replaces_fields_and_keeps_first_added_at(
     open_items: Callable[[], ItemStore],
 ) -> None:

@@ -1,9 +1,9 @@
 """The ``shoprec`` command line (entry point ``shoprec.cli:main``).
 
-Commands: demo, serve and export-events (``serving.py``); recommend (``recommend.py``);
-train, train-sentiment, evaluate and bench (``offline.py``); experiments tune (``tune.py``);
-what they share (console, set-up, loading a dataset, opening a store) is ``common.py``. The
-top-level help is :data:`HELP`.
+Commands: demo, serve and export-events (``serving.py``); import (``importing.py``);
+recommend (``recommend.py``); train, train-sentiment, evaluate and bench (``offline.py``);
+experiments tune (``tune.py``); what they share (console, set-up, loading a dataset, opening a
+store) is ``common.py``. The top-level help is :data:`HELP`.
 
 The command line is the top layer: it may import every other package of shoprec, and none
 imports it. Heavy imports stay inside the commands, so ``shoprec --help`` starts fast.
@@ -15,7 +15,7 @@ from typing import Annotated
 
 import typer
 
-from shoprec.cli import offline, recommend, serving, tune
+from shoprec.cli import importing, offline, recommend, serving, tune
 from shoprec.cli.bundles import app as bundles_app
 
 #: The top-level ``shoprec --help`` text.
@@ -27,7 +27,8 @@ Bundles: train --store S (every served model from the store's log, as a versione
 published if it is not worse than the served one), bundles list, bundles promote VERSION,
 bundles rollback.
 Offline: train, train-sentiment, evaluate, bench.
-Operations: export-events (Redis stream to a training file), experiments tune (off-policy).
+Operations: import (a shop's files into its store), export-events (Redis stream to a training
+file), experiments tune (off-policy).
 """
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help=HELP)
@@ -61,6 +62,7 @@ app.command()(serving.demo)
 app.command("train-sentiment")(offline.train_sentiment)
 app.command()(serving.serve)
 app.command()(recommend.recommend)
+app.command("import")(importing.import_)
 app.command("export-events")(serving.export_events)
 app.command()(offline.bench)
 

@@ -28,7 +28,8 @@ from shoprec.store.backend import (
 from shoprec.store.errors import StoreUnavailable
 from shoprec.store.memory import MemoryStateStore
 from shoprec.store.protocols import EventLog, ItemStore, StateStore
-from shoprec.store.sqlite import Durability, SQLiteEventLog, SQLiteItemStore
+from shoprec.store.sqlite import Durability, SQLiteEventLog
+from shoprec.store.sqlite_items import SQLiteItemStore
 
 __all__ = [
     "DB_FILENAME",

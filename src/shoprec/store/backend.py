@@ -12,7 +12,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from shoprec.store.protocols import EventLog, ItemStore
-from shoprec.store.sqlite import Durability, SQLiteEventLog, SQLiteItemStore
+from shoprec.store.sqlite import Durability, SQLiteEventLog
+from shoprec.store.sqlite_items import SQLiteItemStore
 
 #: URL schemes that name a Redis server rather than a folder.
 REDIS_SCHEMES = ("redis://", "rediss://", "unix://")

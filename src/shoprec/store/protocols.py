@@ -108,6 +108,13 @@ class ItemStore(Protocol):
         """Every ``(item, added_at)``, in first-insertion order."""
         ...
 
+    def changed_since(self, rev: int) -> tuple[list[tuple[Item, float]], int]:
+        """The items another handle (or process) may have changed: every ``(item, added_at)``
+        upserted after catalog revision ``rev`` (each :meth:`upsert` is one revision), and the
+        revision to pass next time. ``rev=0`` answers every item upserted since revisions exist.
+        """
+        ...
+
     def count(self) -> int:
         """Number of items."""
         ...

@@ -14,17 +14,22 @@ import redis
 from shoprec.data.records import Item
 from shoprec.store.redis_health import Breaker, guarded
 
-# KEYS: items hash, added hash, order zset, position counter; ARGV: added_at, then (id, json)
+# KEYS: items hash, added hash, order zset, position counter, revision counter, changed zset;
+# ARGV: added_at, then (id, json). One call is one catalog revision (see changed_since).
 _UPSERT = """
+local rev = redis.call('INCR', KEYS[5])
 for i = 2, #ARGV, 2 do
   local id = ARGV[i]
   redis.call('HSET', KEYS[1], id, ARGV[i + 1])
   if redis.call('HSETNX', KEYS[2], id, ARGV[1]) == 1 then
     redis.call('ZADD', KEYS[3], redis.call('INCR', KEYS[4]), id)
   end
+  redis.call('ZADD', KEYS[6], rev, id)
 end
-return 1
+return rev
 """
+#: The keys of :data:`_UPSERT`, after the prefix.
+_KEYS = ("items", "item_added", "item_order", "item_pos", "item_rev", "item_changed")
 
 
 class RedisItemStore:
@@ -45,8 +50,7 @@ class RedisItemStore:
         argv: list[str] = [repr(float(added_at))]
         for it in items:
             argv += [it.item_id, json.dumps({**asdict(it), "category": list(it.category)})]
-        keys = [self.p + k for k in ("items", "item_added", "item_order", "item_pos")]
-        self._upsert(keys=keys, args=argv)
+        self._upsert(keys=[self.p + k for k in _KEYS], args=argv)
 
     @guarded
     def get(self, item_id: str) -> Item | None:
@@ -61,6 +65,24 @@ class RedisItemStore:
         bodies = self.r.hmget(self.p + "items", ids)
         added = self.r.hmget(self.p + "item_added", ids)
         return [(_item(b), float(a)) for b, a in zip(bodies, added, strict=True) if b]
+
+    @guarded
+    def changed_since(self, rev: int) -> tuple[list[tuple[Item, float]], int]:
+        """The ``(item, added_at)`` upserted after revision ``rev`` (oldest change first), and
+        the revision to ask from next time. A Redis restarted empty (its revision counter
+        below ``rev``) answers every item it holds."""
+        latest = int(self.r.get(self.p + "item_rev") or 0)
+        if latest < rev:
+            rev = 0
+        key = self.p + "item_changed"
+        found = self.r.zrangebyscore(key, f"({int(rev)}", "+inf", withscores=True)
+        if not found:
+            return [], int(rev)
+        ids = [x.decode() for x, _ in found]
+        bodies = self.r.hmget(self.p + "items", ids)
+        added = self.r.hmget(self.p + "item_added", ids)
+        out = [(_item(b), float(a)) for b, a in zip(bodies, added, strict=True) if b and a]
+        return out, max(int(rev), *(int(score) for _, score in found))
 
     @guarded
     def count(self) -> int:

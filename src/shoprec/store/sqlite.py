@@ -1,6 +1,7 @@
-"""Embedded SQLite implementations of :class:`EventLog` and :class:`ItemStore`.
+"""Embedded SQLite implementation of :class:`EventLog`, and the locked connection it shares with
+the item store (``sqlite_items.py``) and the state stores (``sqlite_state.py``).
 
-Both use one connection per object (``check_same_thread=False``) guarded by a
+Each uses one connection per object (``check_same_thread=False``) guarded by a
 :class:`threading.Lock`, in WAL mode. The event log's durability follows the ``durability``
 setting (``SHOPREC_DURABILITY``): ``"fsync"`` (the default) selects ``synchronous=FULL``, one
 fsync per commit, so an acknowledged event survives a power cut; ``"os"`` selects ``NORMAL``,
@@ -11,7 +12,6 @@ classes may open the same database file (they use different tables).
 
 from __future__ import annotations
 
-import json
 import logging
 import sqlite3
 import threading
@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any, Literal, Self, TypeVar
 
 from shoprec.data import event_types
-from shoprec.data.records import Event, Item
+from shoprec.data.records import Event
 
 log = logging.getLogger(__name__)
 
@@ -83,26 +83,8 @@ DROP INDEX IF EXISTS events_user_id;
 _EVENT_FIELDS = tuple(f.name for f in fields(Event))
 _EVENT_COLS = ", ".join(_EVENT_FIELDS)
 _event_fields = attrgetter(*_EVENT_FIELDS)
+_LAST_SEQ = "SELECT seq FROM sqlite_sequence WHERE name = 'events'"
 _EVENT_INSERT = f"INSERT INTO events ({_EVENT_COLS}) VALUES ({_marks(len(_EVENT_FIELDS))})"
-
-_ITEMS_SCHEMA = """
-CREATE TABLE IF NOT EXISTS items (
-    pos INTEGER PRIMARY KEY AUTOINCREMENT,  -- first-insertion order (an upsert keeps it)
-    item_id TEXT NOT NULL UNIQUE, title TEXT NOT NULL, description TEXT NOT NULL,
-    category TEXT NOT NULL,  -- JSON list
-    brand TEXT NOT NULL, price REAL, in_stock INTEGER NOT NULL,
-    attributes TEXT NOT NULL,  -- JSON object
-    added_at REAL NOT NULL
-);
-"""
-_ITEM_FIELDS = tuple(f.name for f in fields(Item))
-_ITEM_COLS = ", ".join(_ITEM_FIELDS)
-_item_fields = attrgetter(*_ITEM_FIELDS)
-_ITEM_UPSERT = (
-    f"INSERT INTO items ({_ITEM_COLS}, added_at) VALUES ({_marks(len(_ITEM_FIELDS) + 1)})"
-    " ON CONFLICT (item_id) DO UPDATE SET "
-    + ", ".join(f"{c} = excluded.{c}" for c in _ITEM_FIELDS[1:])  # not added_at: keep the first
-)
 
 
 class _SQLiteBase:
@@ -210,6 +192,9 @@ class SQLiteEventLog(_SQLiteBase):
         # another handle) are harmless: a seq is never reused.
         self._by_user: dict[str, array] = {}
         self._mapped = 0  # the highest seq read into _by_user
+        # (first, last) seqs appended through this handle, kept once a follower asks
+        # (serving/follow.py: its process's own events, told from other processes')
+        self._own: list[tuple[int, int]] | None = None
 
     def _add_columns(self) -> None:
         """Columns of later :class:`Event` fields added to a log created before them (NULL in
@@ -241,9 +226,33 @@ class SQLiteEventLog(_SQLiteBase):
                 if fresh:
                     new_rows.append(row)
             conn.executemany(_EVENT_INSERT, new_rows)
+            if self._own is not None and new_rows:  # one transaction: the seqs are consecutive
+                last = int(conn.execute(_LAST_SEQ).fetchone()[0])
+                stored_seqs.append((last - len(new_rows) + 1, last))
             return stored
 
-        return self._write(insert)
+        stored_seqs: list[tuple[int, int]] = []
+        stored = self._write(insert)
+        if stored_seqs:  # committed
+            with self._lock:
+                if self._own is not None:
+                    self._own += stored_seqs
+        return stored
+
+    def track_appends(self) -> None:
+        """From now on, remember the seqs appended through this handle (:meth:`appended_here`)."""
+        with self._lock:
+            if self._own is None:
+                self._own = []
+
+    def appended_here(self, after: int) -> list[tuple[int, int]]:
+        """The ``(first, last)`` seq ranges appended through this handle since
+        :meth:`track_appends` that end after ``after`` (older ones are forgotten)."""
+        with self._lock:
+            own = [r for r in self._own or () if r[1] > after]
+            if self._own is not None:
+                self._own = own
+            return list(own)
 
     def replay(self, after: int = 0, batch_size: int = 10_000) -> Iterator[tuple[int, Event]]:
         """Yield ``(seq, event)`` with ``seq > after`` in append order, fetched page by page.
@@ -350,51 +359,9 @@ class SQLiteEventLog(_SQLiteBase):
 
     def last_seq(self) -> int:
         """Highest ``seq`` ever assigned (0 if none); erasing events does not lower it."""
-        value = self._scalar("SELECT seq FROM sqlite_sequence WHERE name = 'events'")
+        value = self._scalar(_LAST_SEQ)
         return int(value or 0)
 
     def count(self) -> int:
         """Number of stored events."""
         return int(self._scalar("SELECT COUNT(*) FROM events"))
-
-
-def _item_row(item: Item) -> list[Any]:
-    row = list(_item_fields(item))
-    row[3] = json.dumps(list(item.category), ensure_ascii=False)
-    row[6] = int(bool(item.in_stock))
-    row[7] = json.dumps(dict(item.attributes), ensure_ascii=False, sort_keys=True)
-    return row
-
-
-def _item(row: Sequence[Any]) -> Item:
-    item_id, title, description, category, brand, price, in_stock, attrs = row
-    cat = tuple(json.loads(category))
-    return Item(item_id, title, description, cat, brand, price, bool(in_stock), json.loads(attrs))
-
-
-class SQLiteItemStore(_SQLiteBase):
-    """:class:`~shoprec.store.protocols.ItemStore` in the ``items`` table of an SQLite file."""
-
-    def __init__(self, path: Path) -> None:
-        super().__init__(path, _ITEMS_SCHEMA, "NORMAL")
-
-    def upsert(self, items: Sequence[Item], added_at: float) -> None:
-        """Insert or replace ``items``; an item keeps its first ``added_at`` and position."""
-        if not items:
-            return
-        rows = [(*_item_row(i), float(added_at)) for i in items]
-        self._write(lambda c: c.executemany(_ITEM_UPSERT, rows))
-
-    def get(self, item_id: str) -> Item | None:
-        """The item with ``item_id``, or ``None``."""
-        rows = self._query(f"SELECT {_ITEM_COLS} FROM items WHERE item_id = ?", (item_id,))
-        return _item(rows[0]) if rows else None
-
-    def all(self) -> list[tuple[Item, float]]:
-        """Every ``(item, added_at)`` in first-insertion order."""
-        rows = self._query(f"SELECT {_ITEM_COLS}, added_at FROM items ORDER BY pos")
-        return [(_item(r[:-1]), float(r[-1])) for r in rows]
-
-    def count(self) -> int:
-        """Number of items."""
-        return int(self._scalar("SELECT COUNT(*) FROM items"))
