@@ -29,14 +29,15 @@ def _figure(manifest: dict, side: str) -> str:
 def list_bundles(store: Store, verbose: bool = False) -> None:
     """The store's bundles, newest first: the published one marked, the held-out NDCG@10 of
     each and of the bundle it was compared with, and the gate's decision."""
-    from rich.table import Table
+    from rich.table import Column, Table
 
     shelf = _shelf(store, verbose)
     rows = shelf.versions()
     if not rows:
         console.print(f"no bundles in {shelf.root}")
         return
-    table = Table("", "version", "cut-off seq", "shoppers", "held-out NDCG@10", "served", "gate")
+    version = Column("version", no_wrap=True)
+    table = Table("", version, "cut-off seq", "shoppers", "held-out NDCG@10", "served", "gate")
     for m in rows:
         gate = m.get("gate") or {}
         table.add_row(
