@@ -151,6 +151,11 @@ class Engine:
         """Store and index items; new ones are recommendable at once (by their text)."""
         return self.writer.upsert_items(items, now)
 
+    def index_items(self, stored: Sequence[tuple[Item, float]]) -> int:
+        """Items another process upserted (``(item, added_at)`` read back from the item store)
+        into the catalog, text encoded off the request path; returns how many changed."""
+        return self.writer.index_items(stored)
+
     def delete_user(self, user_id: str) -> int:
         """Erase the user's events and state; returns the number of events erased."""
         return self.writer.delete_user(user_id, self.experiments)

@@ -17,7 +17,7 @@ from shoprec.data.keys import session_key
 from shoprec.data.records import Event, EventType, Item
 from shoprec.experiments.registry import ExperimentRegistry
 from shoprec.online.state import UserState
-from shoprec.online.tags import ItemTagger
+from shoprec.online.tags import ItemTagger, tags_for_catalog
 from shoprec.ranking.bundle import extend
 from shoprec.ranking.catalog import add_items
 from shoprec.serving.backend import StateBackend
@@ -59,6 +59,8 @@ class Ingest:
         self.reviews, self.stats, self.counters = reviews, stats, counters
         self.vectorize, self.tagger = vectorize, tagger
         self.lock = threading.Lock()  # one writer at a time: log, states, trending, reviews
+        #: the last seq :meth:`load` replayed (a store follower goes on from there)
+        self.loaded_seq = 0
 
     # -- start-up ---------------------------------------------------------------------------
     def load(self) -> None:
@@ -73,7 +75,8 @@ class Ingest:
         n = 0
         reviews: list[Event] = []
         page: list[Event] = []
-        for _, event in self.events.replay():
+        for seq, event in self.events.replay():
+            self.loaded_seq = seq
             page.append(event)
             if event.type is EventType.REVIEW and event.text:
                 reviews.append(event)
@@ -111,6 +114,12 @@ class Ingest:
             self.counters.events += accepted
             self.counters.duplicates += len(events) - accepted
         return accepted, len(events) - accepted
+
+    def apply_stored(self, events: Sequence[Event]) -> None:
+        """Events another process appended to this process's log (read back by
+        :mod:`~shoprec.serving.follow`), applied as :meth:`ingest` applies its own: the
+        shoppers' states, trending, the clock and reviews. Call with :attr:`lock` held."""
+        self.backend.ingested(events, self.fold, self._observe)
 
     def observe(self, events: Sequence[Event]) -> None:
         """Events read from the shared stream (any replica's): trending, clock, reviews."""
@@ -155,6 +164,23 @@ class Ingest:
             idx = self._add_items(list(items), [now] * len(items))
             self.live.bundle = extend(self.live.bundle, self.live.catalog)
         return idx
+
+    def index_items(self, stored: Sequence[tuple[Item, float]]) -> int:
+        """Items another process upserted into the item store, read back with their first
+        ``added_at``, into the catalog as :meth:`upsert_items` indexes its own; those the
+        catalog holds as they are are skipped. Their text is encoded and tagged before the
+        lock is taken, so no event waits on the encoder. Returns how many were indexed."""
+        catalog = self.live.catalog
+        fresh = [(it, t) for it, t in stored if catalog.items[catalog.get(it.item_id)] != it]
+        if not fresh:
+            return 0
+        items = [it for it, _ in fresh]
+        vectors = self.vectorize([it.text() for it in items])
+        tags = tags_for_catalog(items, vectors, self.tagger)
+        with self.lock:
+            catalog.upsert(items, vectors, tags, [t for _, t in fresh])
+            self.live.bundle = extend(self.live.bundle, catalog)
+        return len(items)
 
     def _add_items(self, items: list[Item], added_at: list[float]) -> np.ndarray:
         return add_items(self.live.catalog, items, added_at, self.vectorize, self.tagger)

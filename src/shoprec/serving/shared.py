@@ -7,7 +7,9 @@
   same shopper at once, or when a replica dies between storing and folding.
 - Each replica follows the stream itself (:class:`StreamFollower`): every event, whoever stored
   it, feeds its process-local trending counts, clock and review sentiment; and as one consumer
-  of the ``profile-updater`` group it folds whatever a dead replica left pending.
+  of the ``profile-updater`` group it folds whatever a dead replica left pending. About once a
+  second it also indexes the items another replica or ``shoprec import`` upserted
+  (:class:`~shoprec.serving.follow.CatalogFollower`).
 - Memory per shopper is bounded: the state keeps the last ``MAX_RECENT`` items (the session's
   items capped the same way here), anonymous sessions expire (``session_ttl_s``), pending lists
   are emptied on every write. :meth:`SharedState.memory` samples ``MEMORY USAGE``.
@@ -24,8 +26,9 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, Protocol
 
 from shoprec.data.keys import state_key
-from shoprec.data.records import Event
+from shoprec.data.records import Event, Item
 from shoprec.online.state import MAX_RECENT, UserState, absorbed, login_session
+from shoprec.serving.follow import CatalogFollower
 from shoprec.store.errors import StoreUnavailable
 from shoprec.store.redis_groups import StreamGroup
 from shoprec.store.redis_health import Breaker, connect
@@ -50,6 +53,8 @@ class Replica(Protocol):
     def observe(self, events: Sequence[Event]) -> None: ...
 
     def fold(self, state: UserState | None, events: list[Event]) -> UserState: ...
+
+    def index_items(self, stored: Sequence[tuple[Item, float]]) -> int: ...
 
 
 def _encode(state: UserState) -> dict[str, Any]:
@@ -220,6 +225,9 @@ class StreamFollower:
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="stream-follower", daemon=True)
         self._last_claim = 0.0
+        # items another replica or ``shoprec import`` upserted, at most once a second
+        self.catalog = CatalogFollower(replica, shared.items)
+        self._last_items = 0.0
 
     def start(self) -> StreamFollower:
         self._thread.start()
@@ -243,6 +251,9 @@ class StreamFollower:
             log.warning("stream restarted below seq %d: following it from the start", self.position)
             self.position = 0
         self._update_profiles()
+        if time.monotonic() - self._last_items > 1.0:
+            self._last_items = time.monotonic()
+            self.catalog.step()
         return len(rows)
 
     def _update_profiles(self) -> None:
