@@ -294,3 +294,20 @@ def test_an_erased_shoppers_pair_leaves_the_next_bundle(tmp_path: Path) -> None:
         items.close()
     assert "eve" not in data.users
     assert not any(np.isin(s, [x, y]).any() for s in data.sequences)
+
+
+def test_an_empty_store_has_nothing_to_train(tmp_path: Path) -> None:
+    """No shopper with three interactions: a clear error, no bundle, nothing published."""
+    from typer.testing import CliRunner
+
+    from shoprec.cli import app
+    from shoprec.data.synthetic import generate
+    from shoprec.training.bundle_job import NothingToTrain
+
+    store, settings = tmp_path / "shop", _settings(tmp_path)
+    _append(store, [], generate(n_users=1, n_items=16).catalog)
+    with pytest.raises(NothingToTrain):
+        _train(store, settings)
+    out = CliRunner().invoke(app, ["train", "--store", str(store), "--no-verbose"])
+    assert out.exit_code == 1 and "nothing to train on" in out.output
+    assert BundleShelf.for_store(store, settings).versions() == []

@@ -48,6 +48,10 @@ log = logging.getLogger(__name__)
 QUICK_SECONDS = 120.0
 
 
+class NothingToTrain(ValueError):
+    """The store holds no shopper with enough interactions to train on (an empty shop)."""
+
+
 @dataclass
 class TrainReport:
     """What one run produced and what the gate decided (``decision``: ``first``,
@@ -145,7 +149,7 @@ def train_bundle(
     try:
         data = export_sequences(events, items, name="store")
         if data.n_users == 0:
-            raise ValueError(
+            raise NothingToTrain(
                 "the store holds no shopper with 3 or more item interactions: nothing to train on"
             )
         cutoff = None if served is None else served.manifest.get("cutoff_seq")
