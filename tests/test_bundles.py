@@ -186,7 +186,9 @@ def _train(store: Path, settings: Settings, **kw):  # -> TrainReport
     return train_bundle(store, settings, config=TINY, progress=False, **kw)
 
 
-def test_gate_promotes_a_better_bundle_and_refuses_a_worse_one(tmp_path: Path) -> None:
+def test_gate_promotes_a_better_bundle_and_refuses_a_worse_one(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Done when 3: the first bundle is published; a bundle trained on ten times the shoppers
     is promoted (held out: the shoppers new since the served cut-off); one trained on a tenth
     of the log is refused and the better one keeps serving. Then the CLI over the same shelf."""
@@ -245,6 +247,20 @@ def test_gate_promotes_a_better_bundle_and_refuses_a_worse_one(tmp_path: Path) -
     assert back.exit_code == 0 and shelf.published() == b.version
     bad = run.invoke(app, ["bundles", "promote", "nope", "--store", str(store)])
     assert bad.exit_code == 2 and "nope" in bad.output
+
+    # a bundle published by hand while a run trains is not overwritten by that run
+    import shoprec.training.bundle_job as job
+
+    def meanwhile(*args, **kw):  # noqa: ANN002, ANN003, ANN202
+        out = real(*args, **kw)
+        shelf.publish(a.version, "by hand, during the run")
+        return out
+
+    real = job.train_sasrec
+    monkeypatch.setattr(job, "train_sasrec", meanwhile)
+    d = _train(store, settings)
+    assert (d.decision, d.published, shelf.published()) == ("kept aside", False, a.version)
+    assert f"{a.version} was published during the run" in d.reason
 
 
 def test_an_erased_shoppers_pair_leaves_the_next_bundle(tmp_path: Path) -> None:

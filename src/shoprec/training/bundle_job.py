@@ -14,6 +14,7 @@ from __future__ import annotations
 import functools
 import json
 import logging
+import os
 import shutil
 import time
 from dataclasses import dataclass, field, replace
@@ -89,8 +90,7 @@ def _share(data: SequenceData, fraction: float, seed: int) -> SequenceData:
     )
 
 
-def _served(shelf: BundleShelf) -> tuple[FittedBundle | None, str]:
-    version = shelf.published()
+def _served(shelf: BundleShelf, version: str | None) -> tuple[FittedBundle | None, str]:
     if version is None:
         return None, "first bundle of this store"
     try:
@@ -140,9 +140,15 @@ def train_bundle(
         bundle on a tenth). The hold-out is chosen from every shopper.
     """
     t0 = time.perf_counter()
+    stages: dict[str, float] = {}
+
+    def lap(name: str) -> None:
+        stages[name] = round(time.perf_counter() - t0 - sum(stages.values()), 3)
+
     tol = settings.promote_tolerance if tolerance is None else tolerance
     shelf = BundleShelf.for_store(store, settings)
-    served, why_none = _served(shelf)
+    was_served = shelf.published()
+    served, why_none = _served(shelf, was_served)
     events, items = open_stores(
         store, settings.durability, settings.redis_prefix, settings.redis_timeout_s
     )
@@ -157,12 +163,14 @@ def train_bundle(
     finally:
         events.close()
         items.close()
+    lap("export")
     train_data = data if fraction >= 1.0 else _share(data, fraction, settings.seed)
     cfg = config or BEST_CONFIG
     if quick:
         cfg = replace(cfg, patience=1)
     budget = max_seconds if max_seconds is not None or not quick else QUICK_SECONDS
-    work = shelf.root / ".work"  # train_sasrec's own checkpoint: scratch, removed after
+    # train_sasrec's own checkpoint: scratch (one per process), removed after
+    work = shelf.root / f".work-{os.getpid()}"
     trained = train_sasrec(
         train_data,
         settings.model_copy(update={"artifacts_dir": work}),
@@ -174,13 +182,16 @@ def train_bundle(
     )
     calib = json.loads((trained.path / "manifest.json").read_text()).get("calibration", {})
     shutil.rmtree(work, ignore_errors=True)
+    lap("sequence model")
     text = text_vectors_for(data, settings, progress)
     tagger = _tagger() if text is not None else None
     if text is None:
         text = np.zeros((data.n_items + 1, 384), np.float32)
     catalog = offline_catalog(data, text, tagger)
     _, final = fit_phases(train_data, catalog, trained.valid, trained.final, seed=settings.seed)
+    lap("co-visitation and ranker")
     heldout = _score(data, holdout, catalog, final.bundle, served)
+    lap("hold-out")
     new_ndcg = heldout["new"]["NDCG@10"]
     served_ndcg = None if heldout["served"] is None else heldout["served"]["NDCG@10"]
     decision, reason = gate(new_ndcg, served_ndcg, tol, why_none)
@@ -188,6 +199,11 @@ def train_bundle(
     go = publish and decision in ("first", "promoted")
     if not publish and decision != "refused":
         decision, reason = "kept aside", f"{reason}; not published (publish off)"
+    now_served = shelf.published()
+    if go and now_served != was_served:
+        # someone published meanwhile (by hand or another trainer): not compared with it
+        go, decision = False, "kept aside"
+        reason = f"{reason}; not published: {now_served} was published during the run"
     fitted = final.fitted
     fitted.manifest = _manifest(data, train_data, trained, calib, heldout)
     fitted.manifest |= {
@@ -195,6 +211,7 @@ def train_bundle(
         | {"fraction": fraction},
         "gate": {"decision": decision, "tolerance": tol, "reason": reason}
         | {"served_version": None if served is None else served.version},
+        "stage_seconds": stages,
     }
     path = save_bundle(fitted, shelf.root)
     if go:
