@@ -132,7 +132,8 @@ class Engine:
 
     def set_bundle(self, bundle: ModelBundle) -> None:
         """Swap in new models (hot reload): one reference assignment, no request fails."""
-        self.live.bundle = extend(bundle, self.catalog)
+        with self.writer.lock:  # not between an item upsert's read and write of the bundle
+            self.live.bundle = extend(bundle, self.catalog)
 
     # -- writes -----------------------------------------------------------------------------
     def ingest(self, events: Sequence[Event]) -> tuple[int, int]:
