@@ -56,7 +56,8 @@ def import_(
     if redis_url is not None:  # events also onto the shoppers' pending lists: replicas fold them
         from shoprec.serving.shared import SharedState
 
-        shared = SharedState.from_settings(redis_url, settings)
+        # a chunk is one script call: more time than a request's timeout allows
+        shared = SharedState(redis_url, settings.redis_prefix, max(settings.redis_timeout_s, 10.0))
         log, catalog = shared.log, shared.items
     else:
         log, catalog = open_store(store, settings)
