@@ -17,6 +17,7 @@ import typer
 
 from shoprec.cli import importing, offline, recommend, serving, tune
 from shoprec.cli.bundles import app as bundles_app
+from shoprec.cli.trainer import trainer
 
 #: The top-level ``shoprec --help`` text.
 HELP = """shoprec: self-hosted recommendations for a shop.
@@ -27,6 +28,7 @@ Bundles: train --store S (every served model from the store's log, as a versione
 published if it is not worse than the served one), bundles list, bundles promote VERSION,
 bundles rollback.
 Offline: train, train-sentiment, evaluate, bench.
+Retraining: serve --retrain-every 6h, or trainer --store S --every 6h beside the servers.
 Operations: import (a shop's files into its store), export-events (Redis stream to a training
 file), experiments tune (off-policy).
 """
@@ -65,6 +67,7 @@ app.command()(recommend.recommend)
 app.command("import")(importing.import_)
 app.command("export-events")(serving.export_events)
 app.command()(offline.bench)
+app.command()(trainer)
 
 app.add_typer(bundles_app, name="bundles")
 

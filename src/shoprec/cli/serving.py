@@ -22,8 +22,13 @@ def demo(
 
 def serve(
     dataset: Annotated[
-        str, typer.Option(help="built-in name (amazon-beauty, synthetic) or a shop folder")
-    ] = "amazon-beauty",
+        str | None,
+        typer.Option(
+            help="built-in name (amazon-beauty, synthetic) or a shop folder, imported into an"
+            " empty store and trained on while no bundle is published (default without --store:"
+            " amazon-beauty)"
+        ),
+    ] = None,
     host: Annotated[str, typer.Option(help="interface to bind")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="TCP port")] = 8000,
     quick: Annotated[
@@ -39,10 +44,27 @@ def serve(
     workers: Annotated[
         int, typer.Option(min=1, help="worker processes on the port (more than 1 needs Redis)")
     ] = 1,
+    retrain_every: Annotated[
+        str | None,
+        typer.Option(
+            help="retrain from the store every DURATION (30m, 6h) in a separate low-priority"
+            " process; the server switches to each bundle it publishes"
+        ),
+    ] = None,
     verbose: bool = True,
 ) -> None:
-    """Train or reuse the models on a dataset and serve the API (OpenAPI at /docs)."""
+    """Serve the store's published model bundle (OpenAPI at /docs); a dataset is imported into
+    an empty store and trained on while none is published. Published bundles are swapped in
+    without a restart."""
+    from shoprec.serving.retrain import parse_duration
     from shoprec.store import locate
+
+    try:
+        every = parse_duration(retrain_every) if retrain_every else None
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--retrain-every") from None
+    if dataset is None and not store:
+        dataset = "amazon-beauty"
 
     if store and locate(store).redis_url:  # forked workers: /metrics sums them all
         from shoprec.serving.workers import share_metrics
@@ -52,7 +74,8 @@ def serve(
 
     from shoprec.serving import heap
     from shoprec.serving.app import create_app
-    from shoprec.serving.build import build_engine, watch_artifacts
+    from shoprec.serving.build import build_engine, watch_store
+    from shoprec.serving.follow import follow_store
 
     settings = setup(verbose)
     from shoprec.serving.observe import configure_access_log
@@ -75,7 +98,7 @@ def serve(
             "more than one worker needs --store redis://... (the embedded store is one process's)",
             param_hint="--workers",
         )
-    data = load(dataset, settings)
+    data = load(dataset, settings) if dataset else None
     built = build_engine(data, settings, store=store or None, quick=quick)
     threadpool_limits(1)  # again: BLAS and OpenMP runtimes loaded while building (scipy's)
     from shoprec.serving.security import from_settings
@@ -97,8 +120,16 @@ def serve(
     console.print(
         f"[bold green]storefront[/] {url}/   dashboard: {url}/dashboard   API docs: {url}/docs"
     )
+    console.print(f"model bundle {built.engine.bundle.version} (store {built.store})")
+    if every is not None:  # its own process per run; the watchers pick the bundle up
+        from shoprec.serving.retrain import Retrainer
+
+        assert built.store is not None
+        Retrainer(built.store, every, ["--quick"] if quick else []).start()
     if redis_url is None:
-        watch_artifacts(built, settings, quick)
+        watch_store(built, settings)
+        # what another process (shoprec import) appends to the store, folded in as it lands
+        follow_store(built.engine, built.engine.events, built.engine.items)
         uvicorn.run(
             make_app(),
             host=host,
@@ -111,7 +142,7 @@ def serve(
     from shoprec.serving.workers import serve_workers, start_replica
 
     def make_replica():  # noqa: ANN202
-        start_replica(built, settings, quick)
+        start_replica(built, settings)
         return make_app()
 
     console.print(f"{workers} worker(s) over {redis_url}")

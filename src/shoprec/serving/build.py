@@ -1,5 +1,7 @@
-"""Assemble a ready engine from a dataset: stores (bootstrapped from the dataset on first
-start), the sequence model (trained or reused), the two serving phases and the ranker."""
+"""Assemble a ready engine over a store: the stores (bootstrapped from a dataset on first
+start), the store's published model bundle loaded as is, or, on a first start from a dataset,
+the sequence model (trained or reused) and the ranker fitted, saved and published; then the
+threads that follow what gets published (:func:`watch_store`)."""
 
 from __future__ import annotations
 
@@ -18,7 +20,10 @@ from shoprec.models.sasrec_recommender import SASRecRecommender
 from shoprec.online.state import UserState
 from shoprec.online.tags import ItemTagger
 from shoprec.ranking.bundle import ModelBundle
+from shoprec.ranking.bundle_io import save_bundle
+from shoprec.ranking.bundle_shelf import BundleShelf
 from shoprec.ranking.fit import ServingPhase, build_phase, fit_phases, offline_catalog
+from shoprec.serving.bundles import BundleWatcher
 from shoprec.serving.engine import Engine
 from shoprec.serving.pages import pages_for
 from shoprec.serving.reload import ArtifactWatcher, artifact_stamp
@@ -49,13 +54,19 @@ QUICK_SECONDS = 120.0
 
 @dataclass
 class Built:
+    """What ``shoprec serve`` built. ``valid``/``final`` are the phases fitted at start-up and
+    ``data`` the dataset given; None when the store's published bundle was loaded as is, or
+    when serving a store alone (no ``--dataset``)."""
+
     engine: Engine
-    valid: ServingPhase
-    final: ServingPhase
-    data: SequenceData
+    valid: ServingPhase | None
+    final: ServingPhase | None
+    data: SequenceData | None
     follow_from: int = 0  # the log's last seq when the engine was loaded
     seconds: dict[str, float] = field(default_factory=dict)  # wall time of each build stage
     sentiment: SentimentSource | None = None  # where the review sentiment model comes from
+    store: str | Path | None = None  # the store served (a folder or a Redis URL)
+    store_dir: Path | None = None  # the embedded store's folder (experiments and rules)
 
 
 def import_events(data: SequenceData) -> list[Event]:
@@ -78,7 +89,7 @@ def import_events(data: SequenceData) -> list[Event]:
 
 
 def build_engine(
-    data: SequenceData,
+    data: SequenceData | None,
     settings: Settings,
     store: str | Path | None = None,
     quick: bool = False,
@@ -87,37 +98,32 @@ def build_engine(
     import_history: bool = True,
     sentiment_settings: Settings | None = None,
 ) -> Built:
-    """Everything ``shoprec serve`` needs, trained or reused, behind one :class:`Engine`.
+    """Everything ``shoprec serve`` needs behind one :class:`Engine`: the store served as it
+    is, with its published bundle (loaded as is: no training).
 
-    ``store`` is a folder for the embedded store (default: under the artifacts), or a Redis URL
-    (``redis://...``) that puts the log, catalog and user state in Redis, shared by replicas
-    (``serving/shared.py``); :func:`shoprec.store.locate` tells which."""
+    ``store`` is a folder for the embedded store (default: under the artifacts, by dataset),
+    or a Redis URL (``redis://...``) that puts the log, catalog and user state in Redis, shared
+    by replicas (``serving/shared.py``); :func:`shoprec.store.locate` tells which. ``data``
+    (optional with a store) is imported into an empty store; with no published bundle it is
+    trained on as before (the sequence model trained or reused, then the ranker) and the
+    result saved and published as the store's first bundle, so a restart loads it. With no
+    bundle and no dataset the engine serves trending and new items (version ``none``)."""
     from shoprec.training.sasrec_job import text_vectors_for
 
+    if data is None and store is None:
+        raise ValueError("serving needs a store or a dataset")
     clock = _Stages()
-    text = text_vectors_for(data, settings, progress)
-    clock.lap("text vectors")
+    text = None
+    if data is not None:  # cached by content: the vectorizer below reuses them
+        text = text_vectors_for(data, settings, progress)
+        clock.lap("text vectors")
     vectorize = Vectorizer(settings)  # after the catalog's vectors are cached: they are reused
-    if text is None:
-        text = np.zeros((data.n_items + 1, 384), np.float32)
     tagger = ItemTagger(vectorize.encoder)
-    catalog = offline_catalog(data, text, tagger)
-    clock.lap("item tags")
-    config = BEST_CONFIG
-    budget = train_seconds if train_seconds is not None else (QUICK_SECONDS if quick else None)
-    if quick:
-        config = replace(config, patience=1)
-    name = "sasrec-quick" if quick else "sasrec"
-    trained = find_checkpoint(checkpoint_dir(settings, data.name, name), data, config)
-    if trained is None:
-        trained = train_sasrec(
-            data, settings, config, name, max_seconds=budget, progress=progress, refit=not quick
-        )
-    clock.lap("sequence model")
-    default_dir = checkpoint_dir(settings, data.name, "store")
-    at = locate(default_dir if store is None else store)
+    default_dir = checkpoint_dir(settings, data.name, "store") if data is not None else None
+    at = locate(store if store is not None else default_dir or "")
     shared = SharedState.from_settings(at.redis_url, settings) if at.redis_url else None
-    store_dir = at.folder or default_dir  # experiments' file when embedded (Redis: unused)
+    # experiments' and rules' file when embedded (Redis: unused)
+    store_dir = at.folder or default_dir or Path(settings.artifacts_dir)
     events: EventLog
     items: ItemStore
     states: StateStore[UserState]
@@ -135,9 +141,9 @@ def build_engine(
     attach_experiments(engine, store_dir)
     engine.pages = pages_for(settings, shared)
     attach_rules(engine, store_dir)
-    if items.count() == 0:
+    if data is not None and items.count() == 0:
         items.upsert(data.catalog, 0.0)
-    if import_history and events.count() == 0:
+    if data is not None and import_history and events.count() == 0:
         evs = import_events(data)
         for s in range(0, len(evs), 10_000):
             events.append(evs[s : s + 10_000])
@@ -148,14 +154,86 @@ def build_engine(
     if shared is not None:
         shared.rebuild(engine.fold)
     clock.lap("engine")
-    # the final phase is aligned to the engine's catalog (the store's items), so it comes last
+    shelf = BundleShelf.for_store(at.redis_url or store_dir, settings)
+    published = shelf.published()
+    valid = final = None
+    if published is not None:  # what training published: served as is
+        from shoprec.serving.bundles import load_published
+
+        engine.set_bundle(load_published(shelf, engine, published))
+        clock.lap("bundle")
+    elif data is not None:
+        valid, final = _train_at_start(
+            data, settings, text, tagger, engine, quick, train_seconds, progress, clock
+        )
+        _publish_first(shelf, final, data, quick)
+        engine.set_bundle(final.bundle)
+    else:
+        log.info("no published bundle in %s: serving trending and new items", shelf.root)
+    served = at.redis_url or store_dir
+    return Built(engine, valid, final, data, follow_from, clock.seconds, source, served, store_dir)
+
+
+def _train_at_start(
+    data: SequenceData,
+    settings: Settings,
+    text: np.ndarray | None,
+    tagger: ItemTagger,
+    engine: Engine,
+    quick: bool,
+    train_seconds: float | None,
+    progress: bool,
+    clock: _Stages,
+) -> tuple[ServingPhase, ServingPhase]:
+    """The dataset's sequence model (a saved checkpoint reused, else trained) and the ranker,
+    the served phase aligned to the engine's catalog: a store's first start."""
+    if text is None:
+        text = np.zeros((data.n_items + 1, 384), np.float32)
+    catalog = offline_catalog(data, text, tagger)
+    clock.lap("item tags")
+    config = BEST_CONFIG
+    budget = train_seconds if train_seconds is not None else (QUICK_SECONDS if quick else None)
+    if quick:
+        config = replace(config, patience=1)
+    name = "sasrec-quick" if quick else "sasrec"
+    trained = find_checkpoint(checkpoint_dir(settings, data.name, name), data, config)
+    if trained is None:
+        trained = train_sasrec(
+            data, settings, config, name, max_seconds=budget, progress=progress, refit=not quick
+        )
+    clock.lap("sequence model")
+    # the final phase is aligned to the engine's catalog (the store's items)
     valid, final = fit_phases(
         data, catalog, trained.valid, trained.final, final_catalog=engine.catalog
     )
-    final.bundle.version = f"{artifact_stamp(trained.path):.0f}"
-    engine.set_bundle(final.bundle)
     clock.lap("ranker")
-    return Built(engine, valid, final, data, follow_from, clock.seconds, source)
+    return valid, final
+
+
+def _publish_first(
+    shelf: BundleShelf, final: ServingPhase, data: SequenceData, quick: bool
+) -> None:
+    """Save the phase fitted at start-up as the store's bundle and publish it (a restart then
+    loads it instead of fitting again). A failure to save is logged: serving goes on."""
+    fitted = final.fitted
+    fitted.manifest.update(
+        {
+            "source": f"shoprec serve: fitted at start-up on the dataset {data.name}",
+            "dataset": data.name,
+            "preset": "quick" if quick else "full",
+            "events": int(sum(len(s) for s in data.sequences)),
+            "shoppers": len(data.sequences),
+        }
+    )
+    try:
+        path = save_bundle(fitted, shelf.root)
+        shelf.publish(fitted.version, "fitted at start-up (no bundle published yet)")
+    except Exception:
+        log.exception("saving the start-up bundle to %s failed; serving it unsaved", shelf.root)
+        fitted.manifest.setdefault("version", "unsaved")
+    else:
+        log.info("saved and published the start-up bundle %s", path)
+    final.bundle.version, final.bundle.meta = fitted.version, dict(fitted.manifest)
 
 
 class _Stages:
@@ -226,14 +304,29 @@ def sentiment_model(settings: Settings, vectorize: Vectorizer):  # -> sentiment 
     return None if served is None else served.model
 
 
+def watch_store(built: Built, settings: Settings) -> BundleWatcher:
+    """The background threads of one serving process over ``built.store``: the published
+    bundle followed (``serving/bundles.py``: every process runs its own, so every worker and
+    replica switches), and the review sentiment model ``shoprec train-sentiment`` publishes."""
+    from shoprec.serving.bundles import watch_published
+
+    assert built.store is not None, "built by build_engine"
+    if built.sentiment is not None:
+        built.sentiment.watch(built.engine)
+    return watch_published(built.engine, BundleShelf.for_store(built.store, settings))
+
+
 def watch_artifacts(built: Built, settings: Settings, quick: bool) -> ArtifactWatcher:
-    """Hot reload: when training publishes a new checkpoint of the served model, rebuild and
-    swap the bundle. A quick-preset server (``make demo``) also takes the full model that
-    ``shoprec train`` publishes for the same dataset. A second watcher switches the review
-    sentiment model to the one ``shoprec train-sentiment`` publishes."""
-    data = built.data
+    """Hot reload of a dataset's checkpoints, for an engine fitted at start-up (``shoprec
+    serve`` follows the store's published bundle instead, :func:`watch_store`): when training
+    publishes a new checkpoint of the served model, rebuild and swap the bundle. A quick-preset
+    engine also takes the full model that ``shoprec train`` publishes for the same dataset. A
+    second watcher switches the review sentiment model to the one ``train-sentiment``
+    publishes."""
+    data, final = built.data, built.final
+    assert data is not None and final is not None, "fitted at start-up from a dataset"
     split = leave_one_out(data.sequences, data.timestamps)
-    ranker = built.final.bundle.ranker
+    ranker = final.bundle.ranker
 
     def rebuild(path: Path) -> ModelBundle:
         model = SASRecRecommender.load(path)

@@ -1,12 +1,12 @@
 """N API worker processes on one port, over the shared Redis stores.
 
-The parent builds the engine once (models trained or reused, Redis bootstrapped), then forks
-the workers: each inherits the loaded artifacts copy-on-write instead of rebuilding them, opens
-its own listening socket on the same port with ``SO_REUSEPORT`` (the kernel spreads connections
-over the workers) and starts its own background threads (stream follower, artifact watcher).
-A worker that dies is forked again; SIGTERM/SIGINT stop them all. The workers' Prometheus
-metrics are summed across them through prometheus-client's multiprocess mode
-(:func:`share_metrics`).
+The parent builds the engine once (the published bundle loaded, Redis bootstrapped), then
+forks the workers: each inherits the loaded artifacts copy-on-write instead of rebuilding them,
+opens its own listening socket on the same port with ``SO_REUSEPORT`` (the kernel spreads
+connections over the workers) and starts its own background threads (stream follower,
+published-bundle watcher: each worker switches to a newly published bundle itself). A worker
+that dies is forked again; SIGTERM/SIGINT stop them all. The workers' Prometheus metrics are
+summed across them through prometheus-client's multiprocess mode (:func:`share_metrics`).
 """
 
 from __future__ import annotations
@@ -85,18 +85,18 @@ def listen(host: str, port: int) -> socket.socket:
     return sock
 
 
-def start_replica(built: Built, settings: Settings, quick: bool) -> None:
-    """In a freshly forked worker: its own background threads (threads do not survive a fork)
-    and its own SQLite handles (they must not cross one)."""
-    from shoprec.serving.build import attach_experiments, watch_artifacts
+def start_replica(built: Built, settings: Settings) -> None:
+    """In a freshly forked worker: its own background threads (threads do not survive a fork:
+    the stream follower, the published-bundle watcher) and its own SQLite handles (they must
+    not cross one)."""
+    from shoprec.serving.build import attach_experiments, watch_store
     from shoprec.serving.shared import StreamFollower
-    from shoprec.training.sasrec_job import checkpoint_dir
 
     shared = built.engine.shared
-    assert shared is not None, "workers serve over the shared stores"
-    attach_experiments(built.engine, checkpoint_dir(settings, built.data.name, "store"))
+    assert shared is not None and built.store_dir is not None, "workers serve over Redis"
+    attach_experiments(built.engine, built.store_dir)
     StreamFollower(shared, built.engine, built.follow_from).start()
-    watch_artifacts(built, settings, quick)
+    watch_store(built, settings)
 
 
 def _worker(
