@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import copy
 import math
+from collections.abc import Sequence
 from typing import cast
 
 import numpy as np
@@ -115,110 +116,158 @@ class SASRecEncoder:
         return other
 
     def _attend(self, x: np.ndarray, blk: dict, last_only: bool) -> np.ndarray:
-        T, C = x.shape
+        """One block over ``x`` ``(..., T, C)``: every leading index is its own history. Each
+        history is its own stack in every product (numpy's matmul runs one BLAS call per
+        stack), so a row's numbers do not depend on how many histories run with it."""
+        *lead, T, C = x.shape
         H, D = self.n_heads, C // self.n_heads
         h = _ln(x, blk["ln1_w"], blk["ln1_b"])
-        qkv = h @ blk["qkv_w"] + blk["qkv_b"]  # (T, 3C)
-        q, k, v = qkv[:, :C], qkv[:, C : 2 * C], qkv[:, 2 * C :]
+        qkv = h @ blk["qkv_w"] + blk["qkv_b"]  # (..., T, 3C)
+        q, k, v = qkv[..., :C], qkv[..., C : 2 * C], qkv[..., 2 * C :]
         if last_only:
-            q = q[-1:]
-        q = q.reshape(-1, H, D).transpose(1, 0, 2)  # (H, Tq, D)
-        k = k.reshape(T, H, D).transpose(1, 0, 2)  # (H, T, D)
-        v = v.reshape(T, H, D).transpose(1, 0, 2)
-        att = q @ k.transpose(0, 2, 1) / np.float32(math.sqrt(D))  # (H, Tq, T)
+            q = q[..., -1:, :]
+        q = q.reshape(*lead, -1, H, D).swapaxes(-2, -3)  # (..., H, Tq, D)
+        k = k.reshape(*lead, T, H, D).swapaxes(-2, -3)  # (..., H, T, D)
+        v = v.reshape(*lead, T, H, D).swapaxes(-2, -3)
+        att = q @ k.swapaxes(-1, -2) / np.float32(math.sqrt(D))  # (..., H, Tq, T)
         if not last_only:
             att = att + self._causal[:T, :T]
         att = np.exp(att - att.max(-1, keepdims=True))
         att /= att.sum(-1, keepdims=True)
-        y = (att @ v).transpose(1, 0, 2).reshape(-1, C)  # (Tq, C)
-        x = (x[-1:] if last_only else x) + y @ blk["proj_w"] + blk["proj_b"]
+        y = (att @ v).swapaxes(-2, -3).reshape(*lead, -1, C)  # (..., Tq, C)
+        x = (x[..., -1:, :] if last_only else x) + y @ blk["proj_w"] + blk["proj_b"]
         f = _gelu(_ln(x, blk["ln2_w"], blk["ln2_b"]) @ blk["fc1_w"] + blk["fc1_b"])
         return x + f @ blk["fc2_w"] + blk["fc2_b"]
+
+    def _inputs(self, seq: np.ndarray, gaps: np.ndarray | None) -> np.ndarray:
+        """Block inputs ``(..., T, C)`` for item ids ``seq`` ``(..., T)`` (the last ``T`` of
+        at most ``max_len``) and their gap bucket ids (None: unknown)."""
+        T = seq.shape[-1]
+        x = self.items_scaled[seq] + self.pos[self.max_len - T :]
+        if self.gap is not None:
+            x = x + self.gap[np.ones(seq.shape, np.int64) if gaps is None else gaps]
+        return x
 
     def user_vector(self, history: np.ndarray, timestamps: np.ndarray | None = None) -> np.ndarray:
         """``(C,)`` float32 vector from internal item ids (oldest first); last ``max_len`` used.
         ``timestamps`` (same length) feed the time-gap embedding when the model has one.
-        An empty history gives a zero vector (the caller falls back to popular items)."""
-        seq = np.asarray(history, dtype=np.int64)
-        if not len(seq):
-            return np.zeros(self.dim, dtype=np.float32)
-        seq = seq[-self.max_len :]
-        T = len(seq)
-        x = self.items_scaled[seq] + self.pos[self.max_len - T :]  # (T, C)
-        if self.gap is not None:
-            g = gap_buckets(timestamps)[-T:] if timestamps is not None else np.ones(T, np.int64)
-            x = x + self.gap[g]
-        n = len(self.blocks)
-        for i, blk in enumerate(self.blocks):
-            x = self._attend(x, blk, last_only=i == n - 1)
-        return _ln(x[-1], self.lnf_w, self.lnf_b).astype(np.float32)
+        An empty history gives a zero vector (the caller falls back to popular items).
+        The same numbers as its row of :meth:`encode_many` (it is that, for one history)."""
+        return self.encode_many([history], [timestamps])[0]
+
+    def encode_many(
+        self, histories: Sequence[np.ndarray], timestamps: Sequence[np.ndarray | None]
+    ) -> np.ndarray:
+        """``(B, C)`` float32 user vectors of ``B`` histories of any lengths (internal ids
+        oldest first, ``timestamps`` aligned or None each): those of one length run as one
+        stacked pass, and row ``b`` is bit for bit :meth:`user_vector` of history ``b``."""
+        out = np.zeros((len(histories), self.dim), np.float32)
+        by_len: dict[int, list[int]] = {}
+        for b, h in enumerate(histories):
+            if len(h):
+                by_len.setdefault(min(len(h), self.max_len), []).append(b)
+        for T, rows in by_len.items():
+            seq = np.stack([np.asarray(histories[b], np.int64)[-T:] for b in rows])
+            gaps = None
+            if self.gap is not None:
+                ts = [timestamps[b] for b in rows]
+                one = np.ones(T, np.int64)
+                gaps = np.stack([one if t is None else gap_buckets(t)[-T:] for t in ts])
+            x = self._inputs(seq, gaps)  # (G, T, C)
+            n = len(self.blocks)
+            for i, blk in enumerate(self.blocks):
+                x = self._attend(x, blk, last_only=i == n - 1)
+            out[rows] = _ln(x[:, -1], self.lnf_w, self.lnf_b)
+        return out
 
     def _attend_suffix(
         self, pre: np.ndarray, suf: np.ndarray, blk: dict, last_only: bool
     ) -> np.ndarray:
-        """:meth:`_attend` for ``R`` histories that share their first ``s`` positions:
-        ``pre`` ``(s, C)`` the shared block input, ``suf`` ``(R, S, C)`` each row's own. Under
-        causal attention the shared positions' outputs are the same in every row, so only the
-        suffix is computed here (``(R, S, C)``, or ``(R, 1, C)`` with ``last_only``)."""
-        R, S, C = suf.shape
-        s = len(pre)
+        """:meth:`_attend` for ``G`` histories' ``R`` variants each, which share their first
+        ``s`` positions: ``pre`` ``(G, s, C)`` the shared block input, ``suf`` ``(G, R, S, C)``
+        each variant's own. Under causal attention the shared positions' outputs are the same
+        in every variant, so only the suffix is computed here (``(G, R, S, C)``, or
+        ``(G, R, 1, C)`` with ``last_only``)."""
+        G, R, S, C = suf.shape
+        s = pre.shape[1]
         H, D = self.n_heads, C // self.n_heads
-        qkv = _ln(suf, blk["ln1_w"], blk["ln1_b"]) @ blk["qkv_w"] + blk["qkv_b"]  # (R, S, 3C)
+        qkv = _ln(suf, blk["ln1_w"], blk["ln1_b"]) @ blk["qkv_w"] + blk["qkv_b"]  # (G,R,S,3C)
         kv = qkv[..., C:]
         if s:
             kv_pre = _ln(pre, blk["ln1_w"], blk["ln1_b"]) @ blk["qkv_w"][:, C:] + blk["qkv_b"][C:]
-            kv = np.concatenate([np.broadcast_to(kv_pre, (R, s, 2 * C)), kv], axis=1)
+            shared = np.broadcast_to(kv_pre[:, None], (G, R, s, 2 * C))
+            kv = np.concatenate([shared, kv], axis=2)
         T = s + S
-        q = qkv[:, -1:, :C] if last_only else qkv[..., :C]
-        q = q.reshape(R, -1, H, D).transpose(0, 2, 1, 3)  # (R, H, Sq, D)
-        k = kv[..., :C].reshape(R, T, H, D).transpose(0, 2, 1, 3)  # (R, H, T, D)
-        v = kv[..., C:].reshape(R, T, H, D).transpose(0, 2, 1, 3)
-        att = q @ k.transpose(0, 1, 3, 2) / np.float32(math.sqrt(D))  # (R, H, Sq, T)
+        q = qkv[..., -1:, :C] if last_only else qkv[..., :C]
+        q = q.reshape(G, R, -1, H, D).swapaxes(2, 3)  # (G, R, H, Sq, D)
+        k = kv[..., :C].reshape(G, R, T, H, D).swapaxes(2, 3)  # (G, R, H, T, D)
+        v = kv[..., C:].reshape(G, R, T, H, D).swapaxes(2, 3)
+        att = q @ k.swapaxes(-1, -2) / np.float32(math.sqrt(D))  # (G, R, H, Sq, T)
         if not last_only:
             att = att + self._causal[s:T, :T]
         att = np.exp(att - att.max(-1, keepdims=True))
         att /= att.sum(-1, keepdims=True)
-        y = (att @ v).transpose(0, 2, 1, 3).reshape(R, -1, C)  # (R, Sq, C)
-        x = (suf[:, -1:] if last_only else suf) + y @ blk["proj_w"] + blk["proj_b"]
+        y = (att @ v).swapaxes(2, 3).reshape(G, R, -1, C)  # (G, R, Sq, C)
+        x = (suf[..., -1:, :] if last_only else suf) + y @ blk["proj_w"] + blk["proj_b"]
         f = _gelu(_ln(x, blk["ln2_w"], blk["ln2_b"]) @ blk["fc1_w"] + blk["fc1_b"])
         return x + f @ blk["fc2_w"] + blk["fc2_b"]
 
-    def _encode_rows(self, x: np.ndarray) -> np.ndarray:
-        """``(R, C)`` user vectors from block inputs ``x`` ``(R, T, C)``; the leading columns
-        equal in every row are computed once."""
-        same = (x == x[:1]).all(axis=(0, 2))
-        s = int(np.argmin(same)) if not same.all() else len(same)
-        s = min(s, x.shape[1] - 1)  # the last column is always a row's own
-        pre, suf = x[0, :s], x[:, s:]
-        n = len(self.blocks)
-        for i, blk in enumerate(self.blocks):
-            last = i == n - 1
-            suf = self._attend_suffix(pre, suf, blk, last_only=last)
-            if s and not last:
-                pre = self._attend(pre, blk, last_only=False)
-        return _ln(suf[:, -1], self.lnf_w, self.lnf_b).astype(np.float32)
+    def leave_one_out(
+        self,
+        histories: Sequence[np.ndarray],
+        timestamps: Sequence[np.ndarray | None],
+        cap: int,
+    ) -> list[np.ndarray]:
+        """Per history ``(L,)`` (ids oldest first, ``timestamps`` aligned or None) the
+        ``(R, C)`` user vectors of it without each of its last ``R = min(L, cap)`` positions
+        (oldest removed first). Histories of one length run as one stacked pass; the columns
+        before the first removed position are computed once per history. A history's rows
+        are bit for bit the same whichever others run with it."""
+        out: list[np.ndarray] = [np.zeros((0, self.dim), np.float32)] * len(histories)
+        by_len: dict[int, list[int]] = {}
+        for b, h in enumerate(histories):
+            by_len.setdefault(len(h), []).append(b)
+        for L, rows in by_len.items():
+            if L <= 1:  # nothing, or one item whose removal leaves an empty history
+                for b in rows:
+                    out[b] = np.zeros((L, self.dim), np.float32)
+                continue
+            positions = np.arange(max(0, L - cap), L)
+            R, T = len(positions), min(L - 1, self.max_len)
+            cols = np.arange(L - 1)[None, :]
+            take = cols + (cols >= positions[:, None])  # (R, L - 1): row r lacks positions[r]
+            seq = np.stack([np.asarray(histories[b], np.int64)[take][:, -T:] for b in rows])
+            gaps = None
+            if self.gap is not None:
+                ts = [timestamps[b] for b in rows]
+                one = np.ones((R, T), np.int64)
+                gaps = np.stack([one if t is None else _gap_rows(t[take])[:, -T:] for t in ts])
+            x = self._inputs(seq, gaps)  # (G, R, T, C)
+            # columns before the first removed position are every variant's: s of them
+            s = min(max(0, T + 1 - R), T - 1)
+            pre, suf = x[:, 0, :s], x[:, :, s:]
+            n = len(self.blocks)
+            for i, blk in enumerate(self.blocks):
+                last = i == n - 1
+                suf = self._attend_suffix(pre, suf, blk, last_only=last)
+                if s and not last:
+                    pre = self._attend(pre, blk, last_only=False)
+            vecs = _ln(suf[:, :, -1], self.lnf_w, self.lnf_b).astype(np.float32)  # (G, R, C)
+            for g, b in enumerate(rows):
+                out[b] = vecs[g]
+        return out
 
     def user_vectors(
         self, histories: np.ndarray, timestamps: np.ndarray | None = None
     ) -> np.ndarray:
         """``(B, C)`` float32 vectors for ``B`` histories of one length, ``(B, T)`` internal
         ids oldest first, in one pass: row ``b`` equals ``user_vector(histories[b])``.
-        ``timestamps`` ``(B, T)`` or None, as in :meth:`user_vector`. Histories that share
-        their oldest items (the leave-one-out variants of one history) share that work."""
+        ``timestamps`` ``(B, T)`` or None, as in :meth:`user_vector`."""
         seq = np.asarray(histories, dtype=np.int64)
         if seq.ndim != 2:
             raise ValueError("histories must be (B, T)")
-        if not seq.shape[1]:
-            return np.zeros((len(seq), self.dim), dtype=np.float32)
-        T = min(seq.shape[1], self.max_len)
-        x = self.items_scaled[seq[:, -T:]] + self.pos[self.max_len - T :]  # (B, T, C)
-        if self.gap is not None:
-            if timestamps is None:
-                g = np.ones((len(seq), T), np.int64)
-            else:  # gaps from the whole rows, then cut, as user_vector does
-                g = _gap_rows(timestamps)[:, -T:]
-            x = x + self.gap[g]
-        return self._encode_rows(x)
+        ts = [None] * len(seq) if timestamps is None else list(np.asarray(timestamps))
+        return self.encode_many(list(seq), ts)
 
     def scores_at(self, users: np.ndarray, latest: np.ndarray, cols: np.ndarray) -> np.ndarray:
         """``(B, J)``: what :meth:`scores` gives the items ``cols`` ``(J,)`` for user vectors
@@ -237,10 +286,18 @@ class SASRecEncoder:
             s += (np.float32(beta) * lift).astype(np.float32)
         return s
 
-    def scores(self, history: np.ndarray, timestamps: np.ndarray | None = None) -> np.ndarray:
-        """Scores over the catalog ``(n_items + 1,)``; column 0 is ``-inf``."""
+    def scores(
+        self,
+        history: np.ndarray,
+        timestamps: np.ndarray | None = None,
+        user: np.ndarray | None = None,
+    ) -> np.ndarray:
+        """Scores over the catalog ``(n_items + 1,)``; column 0 is ``-inf``. ``user``: the
+        history's :meth:`user_vector` when the caller has it (e.g. from :meth:`encode_many`)."""
+        if user is None:
+            user = self.user_vector(history, timestamps)
         # the temperature divides the user vector, not the catalog-long product
-        s = self.items @ (self.user_vector(history, timestamps) / np.float32(self.temperature))
+        s = self.items @ (user / np.float32(self.temperature))
         if self.bias is not None:
             s += self.bias
         if self.text_lift is not None and len(history):

@@ -2,7 +2,8 @@
 
 For each shown item, each history item is removed in turn and the score recomputed; the item
 whose removal lowers the score most is the one a reason names. The sequence model's variants
-run as one batched encoder pass (:meth:`SASRecEncoder.user_vectors`); co-visitation's are a
+run as one batched encoder pass (:meth:`SASRecEncoder.leave_one_out`, also across a batch's
+shoppers: :func:`~shoprec.ranking.candidates.encode_requests`); co-visitation's are a
 handful of table look-ups. Only the few shown items are scored, never the catalog.
 """
 
@@ -27,11 +28,14 @@ def seq_drops(
     items: np.ndarray,
     cap: int = MAX_ATTRIBUTED,
     full: np.ndarray | None = None,
+    users: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """``(positions (R,), drops (R, J))``: for each of the last ``cap`` positions of ``hist``
     ``(L,)`` (catalog ids oldest first, as the encoder read them; ``times`` aligned or None),
     how much removing it lowers the sequence-model score of each of ``items`` ``(J,)``
-    (``full`` ``(J,)``: their scores with the whole history, when the caller has them)."""
+    (``full`` ``(J,)``: their scores with the whole history, when the caller has them;
+    ``users`` ``(R, C)``: the history's :meth:`SASRecEncoder.leave_one_out` vectors, when
+    a batch computed them with other shoppers' -- the same numbers)."""
     hist = np.asarray(hist, np.int64)
     items = np.asarray(items, np.int64)
     L = len(hist)
@@ -40,13 +44,13 @@ def seq_drops(
     positions = np.arange(max(0, L - cap), L)
     if full is None:
         full = encoder.scores_at(encoder.user_vector(hist, times)[None], hist[-1:], items)[0]
-    # row r is the history without position positions[r]: column c reads c or c + 1
-    cols = np.arange(L - 1)[None, :]
-    take = cols + (cols >= positions[:, None])  # (R, L - 1)
-    loo = hist[take]
-    loo_times = None if times is None else np.asarray(times)[take]
-    users = encoder.user_vectors(loo, loo_times)
-    latest = loo[:, -1] if L > 1 else np.zeros(len(positions), np.int64)
+    if users is None:
+        users = encoder.leave_one_out([hist], [times], cap)[0]
+    # the latest item of each variant: the last one, or the one before it once it is removed
+    if L > 1:
+        latest = np.where(positions == L - 1, hist[L - 2], hist[L - 1])
+    else:
+        latest = np.zeros(len(positions), np.int64)
     without = encoder.scores_at(users, latest, items)  # (R, J)
     return positions, full[None, :].astype(np.float64) - without
 
@@ -119,6 +123,7 @@ class Anchors:
         has_times = req.times is not None and len(self.hist)
         self.times = req.times[-len(self.hist) :] if has_times else None  # type: ignore[index]
         self.bundle, self.ids, self.covis_best = bundle, np.asarray(ids, np.int64), covis_best
+        self.req = req
         self.seq_scores, self.faithful = seq_scores, faithful
         self.latest = int(self.hist[-1]) if len(self.hist) else 0
         self._seq: np.ndarray | None = None
@@ -134,7 +139,8 @@ class Anchors:
             return self.latest
         if self._seq is None:
             full = None if self.seq_scores is None else self.seq_scores[self.ids]
-            pos, drops = seq_drops(enc, self.hist, self.times, self.ids, full=full)
+            users = self.req.loo if self.req.encoded_for is enc else None
+            pos, drops = seq_drops(enc, self.hist, self.times, self.ids, full=full, users=users)
             self._seq = anchors(self.hist, pos, drops)
         return int(self._seq[k])
 

@@ -5,7 +5,7 @@ explanations cite those anchors)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -34,6 +34,12 @@ class Request:
     times: np.ndarray | None
     interests: dict[str, float]
     now: float
+    #: the sequence model's user vector ``(C,)`` and leave-one-out vectors ``(R, C)`` of the
+    #: history, when a batch encoded many shoppers at once (:func:`encode_requests`), and the
+    #: encoder they came from (others' are ignored)
+    user: np.ndarray | None = None
+    loo: np.ndarray | None = None
+    encoded_for: object | None = None
 
 
 @dataclass
@@ -200,8 +206,9 @@ def signals(bundle: ModelBundle, req: Request, strategy: Strategy) -> Signals:
     hist = req.history[req.history < n]
     seq = head = None
     if bundle.encoder is not None and len(hist):
+        user = req.user if req.encoded_for is bundle.encoder else None
         seq = bundle.encoder.scores(
-            hist, req.times[-len(hist) :] if req.times is not None else None
+            hist, req.times[-len(hist) :] if req.times is not None else None, user
         )[:n]
         # the SEQ_RANK_CAP best values give both the candidate pool and the rank feature
         head = _head_values(seq, int(max(SEQ_RANK_CAP, strategy.n_seq)))
@@ -276,3 +283,23 @@ def describe(
     if req.interests:
         x[:, F["affinity"]], aff_label = labels.affinity(ids, req.interests)
     return Candidates(ids, x, covis_anchor, text_anchor, aff_label, seq, session)
+
+
+def encode_requests(bundle: ModelBundle, reqs: Sequence[Request], cap: int | None) -> None:
+    """Fill each request's sequence-model inputs (``user``, ``loo`` with the last ``cap``
+    positions left out, none when ``cap`` is None, ``encoded_for``) in stacked passes over
+    all of them: a batch's
+    shoppers share the encoder's calls. Each request's vectors are bit for bit those its
+    own pass would give (:meth:`~shoprec.models.sasrec_infer.SASRecEncoder.encode_many`)."""
+    enc = bundle.encoder
+    if enc is None or not reqs:
+        return
+    hists, times = [], []
+    for r in reqs:  # the history the sources read (signals) and its times
+        h = r.history[r.history < bundle.n_rows]
+        hists.append(h)
+        times.append(r.times[-len(h) :] if r.times is not None and len(h) else None)
+    users = enc.encode_many(hists, times)
+    loo = enc.leave_one_out(hists, times, cap) if cap else [None] * len(reqs)
+    for k, r in enumerate(reqs):
+        r.user, r.loo, r.encoded_for = users[k], loo[k], enc

@@ -12,27 +12,30 @@ import orjson
 from shoprec.ranking.pipeline import Recommended, Result
 from shoprec.serving.engine import Engine
 from shoprec.serving.pages import owner_of
+from shoprec.serving.recommend import Prepared
 from shoprec.serving.schemas.common import recommended_out
 
 #: The most shoppers one batch call names (the route answers 422 beyond it).
 MAX_USERS = 10_000
-#: Shoppers per chunk: one worker-thread hop per chunk instead of per line.
-CHUNK = 50
+#: Shoppers per chunk: one worker-thread hop per chunk instead of per line, and one stacked
+#: sequence-model pass (per history length) for the chunk's shoppers.
+CHUNK = 200
 
 
-def feed_body(engine: Engine, user_id: str, n: int) -> dict:
+def feed_body(engine: Engine, user_id: str, n: int, prepared: Prepared | None = None) -> dict:
     """The single feed call's body for ``user_id`` (no filters, the first page): the running
     experiment's sticky variant serves it as it would the single call, and the list gets its
     own ``recommendation_id`` (a cursor for the next page, as the single call's). Exploration
     traffic is not logged from a batch (no ``request_id``): a campaign's lists are not shown
-    at once."""
+    at once. ``prepared``: the shopper's state and encoded request, read ahead for the chunk
+    (:meth:`~shoprec.serving.recommend.Recommender.prepare`; the same answer, cheaper)."""
     arm = engine.experiments.serve(user_id) if engine.experiments.running is not None else None
     st = arm.strategy if arm else None
     version = engine.bundle.version
     results: list[Result] = []
 
     def compute(k: int, shown: frozenset[str]) -> list[Recommended]:
-        results.append(engine.recommend(user_id, k, None, None, None, [*shown], st, None))
+        results.append(engine.recommend(user_id, k, None, None, None, [*shown], st, None, prepared))
         return results[-1].items
 
     ids = engine.catalog.ids
@@ -40,9 +43,7 @@ def feed_body(engine: Engine, user_id: str, n: int) -> dict:
     pg = engine.pages.serve("feed", owner, n, None, None, compute, lambda r: ids[r.index])
     return {
         "user_id": user_id,
-        "items": [
-            recommended_out(ids[r.index], r) for r in pg.items
-        ],
+        "items": [recommended_out(ids[r.index], r) for r in pg.items],
         "fallback": results[-1].fallback,
         "strategy": arm.strategy.name if arm else engine.pipeline.strategy.name,
         "experiment": arm.experiment if arm else None,
@@ -58,11 +59,12 @@ def feed_chunks(
     engine: Engine, user_ids: Sequence[str], n: int, chunk: int = CHUNK
 ) -> Iterator[bytes]:
     """JSON lines (``\\n``-terminated) of :func:`feed_body`, ``chunk`` shoppers per item, in
-    the order of ``user_ids`` (a repeated id is answered each time)."""
+    the order of ``user_ids`` (a repeated id is answered each time). Each chunk's shoppers
+    are read and their sequence-model vectors encoded together first."""
     for s in range(0, len(user_ids), chunk):
-        yield b"".join(
-            orjson.dumps(feed_body(engine, u, n)) + b"\n" for u in user_ids[s : s + chunk]
-        )
+        ids = user_ids[s : s + chunk]
+        ready = engine.recommender.prepare(ids)
+        yield b"".join(orjson.dumps(feed_body(engine, u, n, ready[u])) + b"\n" for u in ids)
 
 
 def read_user_ids(lines: Iterable[str]) -> list[str]:

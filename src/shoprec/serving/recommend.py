@@ -6,13 +6,15 @@ flagged in ``fallback``)."""
 from __future__ import annotations
 
 from collections.abc import Collection, Sequence
+from dataclasses import dataclass
 
 import numpy as np
 
 from shoprec.data.keys import state_key
 from shoprec.online.state import HISTORY, UserState
+from shoprec.ranking.attribution import MAX_ATTRIBUTED
 from shoprec.ranking.bundle import ModelBundle, extend, neighbours
-from shoprec.ranking.candidates import Request
+from shoprec.ranking.candidates import Request, encode_requests
 from shoprec.ranking.catalog import Catalog
 from shoprec.ranking.explain import short
 from shoprec.ranking.pipeline import Pipeline, Recommended, Result, make_fill_order
@@ -48,6 +50,18 @@ def bought(catalog: Catalog, state: UserState | None) -> set[int]:
     return set(catalog.indices(sorted(state.bought)).tolist()) if state else set()
 
 
+@dataclass
+class Prepared:
+    """One shopper's state read ahead by a batch (:meth:`Recommender.prepare`), with the
+    request whose sequence-model vectors were encoded together with the batch's others
+    (for ``bundle``; a reload since then means they are computed afresh)."""
+
+    state: UserState | None
+    down: bool
+    req: Request
+    bundle: ModelBundle
+
+
 class Recommender:
     """Parameters
     ----------
@@ -73,6 +87,22 @@ class Recommender:
     def request_for(self, state: UserState | None) -> Request:
         return shopper_request(self.live.catalog, state, self.live.clock)
 
+    def prepare(self, user_ids: Sequence[str]) -> dict[str, Prepared]:
+        """The shoppers' states and requests, their sequence-model vectors encoded in stacked
+        passes (:func:`~shoprec.ranking.candidates.encode_requests`): what a batch hands
+        :meth:`recommend` per shopper, which then answers exactly as without it."""
+        live, out = self.live, {}
+        bundle = live.bundle
+        for u in dict.fromkeys(user_ids):
+            try:
+                state, down = live.states.get(state_key(u, None)), False
+            except StoreUnavailable:
+                state, down = None, True
+            out[u] = Prepared(state, down, self.request_for(state), bundle)
+        cap = MAX_ATTRIBUTED if self.pipeline.attribute else None  # no reasons' attribution
+        encode_requests(bundle, [p.req for p in out.values()], cap)
+        return out
+
     def recommend(
         self,
         user_id: str,
@@ -83,14 +113,20 @@ class Recommender:
         exclude: Sequence[str] = (),
         strategy: Strategy | None = None,
         session_id: str | None = None,
+        prepared: Prepared | None = None,
     ) -> Result:
+        """``prepared``: the shopper's state read ahead by a batch (:meth:`prepare`; used
+        when it is for this bundle), else read now."""
         live = self.live
-        try:
-            state, down = live.states.get(state_key(user_id, session_id)), False
-        except StoreUnavailable:  # answer anyway, from in-process trending (flagged below)
-            state, down = None, True
         bundle = live.bundle
-        req = self.request_for(state)
+        if prepared is not None and prepared.bundle is bundle:
+            state, down, req = prepared.state, prepared.down, prepared.req
+        else:
+            try:
+                state, down = live.states.get(state_key(user_id, session_id)), False
+            except StoreUnavailable:  # answer anyway, from in-process trending (flagged below)
+                state, down = None, True
+            req = self.request_for(state)
         excl = set(live.catalog.indices(list(exclude)).tolist()) | bought(live.catalog, state)
         filters = Filters(frozenset(excl), category, min_price, max_price)
         version = live.trending.version  # read first: a write meanwhile only means a recompute
