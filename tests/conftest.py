@@ -128,7 +128,14 @@ def client(built):
 
 
 @pytest.fixture(scope="session")
-def live_server(built, serving_root: Path, tmp_path_factory: pytest.TempPathFactory):
+def live_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The embedded store folder ``live_server`` serves (a test may import into it, as another
+    process would)."""
+    return tmp_path_factory.mktemp("live")
+
+
+@pytest.fixture(scope="session")
+def live_server(built, serving_root: Path, live_store: Path):
     """One real ``shoprec serve`` subprocess over the synthetic shop, on its own embedded store,
     shared by the tests that must go through a real server (each uses its own shopper ids).
     Yields the base URL; the server is stopped at the end of the session."""
@@ -137,7 +144,7 @@ def live_server(built, serving_root: Path, tmp_path_factory: pytest.TempPathFact
     from serving_fixtures import free_port, serve_synthetic
 
     port = free_port()
-    proc = serve_synthetic(serving_root, ["--store", str(tmp_path_factory.mktemp("live"))], port)
+    proc = serve_synthetic(serving_root, ["--store", str(live_store)], port)
     try:
         yield f"http://127.0.0.1:{port}"
     finally:

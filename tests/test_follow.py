@@ -97,3 +97,49 @@ def test_redis_replicas_index_items_another_process_upserted() -> None:
         for key in shared.client.scan_iter(match=f"{prefix}*", count=1000):
             shared.client.delete(key)
         shared.close()
+
+
+def test_live_server_follows_an_import(live_server: str, live_store: Path, tmp_path: Path) -> None:
+    """A running ``shoprec serve`` over a folder store, and ``shoprec import`` of a new item and
+    a new shopper's events into that folder (this test's process, not the server's): within a
+    few seconds the item is served and searchable, and the shopper's feed reflects the events
+    (the item bought is no longer recommended to them)."""
+    import time
+
+    import httpx
+    from typer.testing import CliRunner
+
+    from shoprec.cli import app
+
+    shopper = "follow-import-shopper"
+    with httpx.Client(base_url=live_server, timeout=10) as http:
+        cold = http.get(f"/v1/users/{shopper}/recommendations", params={"n": 10}).json()
+        bought = cold["items"][0]["item_id"]
+        (tmp_path / "items.csv").write_text(
+            "item_id,title,category,price\nfollow-quokka,Quokka glow serum,Skin Care > Serums,14\n"
+        )
+        now = time.time()
+        (tmp_path / "events.csv").write_text(
+            "user_id,item_id,type,timestamp\n"
+            f"{shopper},follow-quokka,view,{now - 60:.0f}\n"
+            f"{shopper},{bought},purchase,{now - 30:.0f}\n"
+        )
+        run = CliRunner().invoke(
+            app,
+            ["import", "--store", str(live_store), "--items", str(tmp_path / "items.csv")]
+            + ["--events", str(tmp_path / "events.csv")],
+        )
+        assert run.exit_code == 0, run.output
+        deadline = time.monotonic() + 15
+        while True:
+            profile = http.get(f"/v1/users/{shopper}/profile").json()
+            if profile["n_events"] == 2 or time.monotonic() > deadline:
+                break
+            time.sleep(0.2)
+        assert profile["bought"] == [bought]
+        assert [r["item_id"] for r in profile["recent"]][-1] == "follow-quokka"
+        assert http.get("/v1/items/follow-quokka").json()["title"] == "Quokka glow serum"
+        feed = http.get(f"/v1/users/{shopper}/recommendations", params={"n": 10}).json()
+        assert bought not in [it["item_id"] for it in feed["items"]]
+        found = http.get("/v1/search", params={"q": "quokka serum", "n": 3}).json()
+        assert found["items"][0]["item_id"] == "follow-quokka"
