@@ -18,6 +18,7 @@ import threading
 from array import array
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import fields
+from functools import partial
 from operator import attrgetter
 from pathlib import Path
 from typing import Any, Literal, Self, TypeVar
@@ -159,6 +160,10 @@ class _SQLiteBase:
         self.close()
 
 
+def _execute(conn: sqlite3.Connection, sql: str) -> None:
+    conn.execute(sql)
+
+
 def _event_row(event: Event) -> list[Any]:
     row = list(_event_fields(event))
     row[2] = str(event_types.parse(row[2]))  # validates a plain-str type too
@@ -202,7 +207,7 @@ class SQLiteEventLog(_SQLiteBase):
         have = {r[1] for r in self._query("PRAGMA table_info(events)")}
         for name in _EVENT_FIELDS:
             if name not in have:
-                self._write(lambda c, n=name: c.execute(f"ALTER TABLE events ADD COLUMN {n} TEXT"))
+                self._write(partial(_execute, sql=f"ALTER TABLE events ADD COLUMN {name} TEXT"))
 
     def append(self, events: Sequence[Event]) -> list[bool]:
         """Store ``events`` in one transaction; ``False`` marks a duplicate ``event_id``."""
