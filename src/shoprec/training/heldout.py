@@ -62,7 +62,7 @@ class Holdout:
 
 def after_cutoff(data: SequenceData, events: EventLog, cutoff_seq: int) -> np.ndarray:
     """Export rows whose last interaction was appended to the log after ``cutoff_seq``."""
-    upto = int(data.extra.get("event_log_seq", events.last_seq()))
+    upto = int(str(data.extra.get("event_log_seq", events.last_seq())))
     late: dict[str, set[str]] = {}
     for seq, e in events.replay(after=cutoff_seq):
         if seq > upto:
