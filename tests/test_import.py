@@ -165,3 +165,43 @@ def test_import_into_redis_once(shop: Path) -> None:
         for key in client.scan_iter(match=f"{prefix}*", count=1000):
             client.delete(key)
         client.close()
+
+
+def test_import_killed_mid_way_then_rerun(shop: Path, tmp_path: Path) -> None:
+    """SIGKILL to an importing process between chunks: the chunks it committed stay whole,
+    and the import run again stores exactly the rest, each event once."""
+    import signal
+    import subprocess
+    import sys
+
+    child = (
+        "import sys, time\n"
+        "from pathlib import Path\n"
+        "from shoprec.store import open_embedded\n"
+        "from shoprec.store.bulk_import import import_files\n"
+        "def said(what, done, total):\n"
+        "    print(done, flush=True)\n"
+        "    time.sleep(0.2)  # the parent kills it meanwhile\n"
+        "log, items = open_embedded(Path(sys.argv[1]))\n"
+        "import_files(log, items, events_file=Path(sys.argv[2]), chunk=500, progress=said)\n"
+    )
+    events = shop / "events.jsonl"
+    proc = subprocess.Popen(
+        [sys.executable, "-c", child, str(tmp_path), str(events)], stdout=subprocess.PIPE, text=True
+    )
+    assert proc.stdout is not None
+    try:
+        assert proc.stdout.readline().strip() == "500"
+        assert proc.stdout.readline().strip() == "1000"
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=30)
+    log, items = open_embedded(tmp_path)
+    before = log.count()
+    assert before in (1000, 1500)  # whole chunks only (the third may have committed)
+    report = import_files(log, items, events_file=events)
+    rows = derive_ids(read_events(events))
+    assert (report.known, report.stored) == (before, len(rows) - before)
+    assert [e.event_id for _, e in log.replay()] == [e.event_id for e in rows]
+    log.close()
+    items.close()
