@@ -8,9 +8,11 @@ import hashlib
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from shoprec.data.records import Event, EventType, Item
 from shoprec.online.state import UserState
+from shoprec.serving import follow
 from shoprec.serving.engine import Engine
 from shoprec.serving.follow import follow_store
 from shoprec.store import MemoryStateStore, open_embedded
@@ -26,7 +28,10 @@ def _vectors(texts: list[str]) -> np.ndarray:
     return out
 
 
-def test_engine_follows_another_handle_once_each(tmp_path: Path) -> None:
+def test_engine_follows_another_handle_once_each(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(follow, "PAGE", 2)  # the events below span pages
     events, items = open_embedded(tmp_path)
     engine = Engine(events, items, MemoryStateStore[UserState](), _vectors)
     engine.upsert_items([Item("a", "Alpha cream"), Item("b", "Beta serum")], now=10.0)

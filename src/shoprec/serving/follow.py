@@ -113,8 +113,8 @@ class StoreFollower:
         each were applied."""
         n_items = self.catalog.step()
         writer = self.engine.writer
-        n_events = 0
-        while True:
+        n_events, full = 0, True
+        while full:
             with writer.lock:  # this process's own appends are complete and remembered
                 start = self.position
                 page = []
@@ -123,16 +123,16 @@ class StoreFollower:
                     if len(page) == PAGE:
                         break
                 if not page:
-                    return n_items, n_events
+                    break
                 own = self.events.appended_here(start)
                 theirs = [e for seq, e in page if not _within(seq, own)]
+                # moved on first: a page that fails is logged and skipped, never half re-applied
+                self.position, full = page[-1][0], len(page) == PAGE
                 writer.apply_stored(theirs)
-                self.position = page[-1][0]
             n_events += len(theirs)
-            if len(page) < PAGE:
-                if n_events:
-                    log.info("followed %d events appended by another process", n_events)
-                return n_items, n_events
+        if n_events:
+            log.info("followed %d events appended by another process", n_events)
+        return n_items, n_events
 
     def _run(self) -> None:
         while not self._stop.wait(self.interval):
