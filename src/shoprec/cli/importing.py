@@ -16,7 +16,7 @@ BAD_INPUT = 2
 
 FileOption = Annotated[
     Path | None,
-    typer.Option(help="CSV, JSONL or Parquet file (by its suffix); see docs/operations.md"),
+    typer.Option(help="CSV, JSONL or Parquet file (by its suffix); columns: docs/import.md"),
 ]
 
 
