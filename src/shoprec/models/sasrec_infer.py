@@ -286,6 +286,22 @@ class SASRecEncoder:
             s += (np.float32(beta) * lift).astype(np.float32)
         return s
 
+    def scores_many(self, users: np.ndarray, latest: np.ndarray) -> np.ndarray:
+        """``(B, n_items + 1)`` float32: :meth:`scores` of ``B`` user vectors ``(B, C)`` whose
+        histories end in ``latest`` ``(B,)`` (0 = empty), column 0 ``-inf``. Each vector is
+        its own stack of the product (one BLAS call each, the same whatever ``B``): one
+        ``(B, C) @ (C, N)`` product would be faster, but BLAS may sum a row's terms in
+        another order depending on how many rows it has, and a row must not depend on that."""
+        u = np.asarray(users, np.float32) / np.float32(self.temperature)
+        s = (u[:, None, :] @ self.items.T)[:, 0]
+        if self.bias is not None:
+            s += self.bias
+        if self.text_lift is not None:
+            beta, ids, sims = self.text_lift
+            add_text_lift(s, np.asarray(latest, np.int64), ids, sims, beta)  # row 0 adds 0
+        s[:, 0] = -np.inf
+        return s
+
     def scores(
         self,
         history: np.ndarray,
@@ -293,15 +309,9 @@ class SASRecEncoder:
         user: np.ndarray | None = None,
     ) -> np.ndarray:
         """Scores over the catalog ``(n_items + 1,)``; column 0 is ``-inf``. ``user``: the
-        history's :meth:`user_vector` when the caller has it (e.g. from :meth:`encode_many`)."""
+        history's :meth:`user_vector` when the caller has it. The same numbers as the
+        history's row of :meth:`scores_many`."""
         if user is None:
             user = self.user_vector(history, timestamps)
-        # the temperature divides the user vector, not the catalog-long product
-        s = self.items @ (user / np.float32(self.temperature))
-        if self.bias is not None:
-            s += self.bias
-        if self.text_lift is not None and len(history):
-            beta, ids, sims = self.text_lift
-            add_text_lift(s[None, :], np.asarray(history[-1:]), ids, sims, beta)
-        s[0] = -np.inf
-        return s
+        latest = np.asarray(history[-1:] if len(history) else [0], np.int64)
+        return self.scores_many(user[None], latest)[0]

@@ -34,10 +34,10 @@ class Request:
     times: np.ndarray | None
     interests: dict[str, float]
     now: float
-    #: the sequence model's user vector ``(C,)`` and leave-one-out vectors ``(R, C)`` of the
-    #: history, when a batch encoded many shoppers at once (:func:`encode_requests`), and the
-    #: encoder they came from (others' are ignored)
-    user: np.ndarray | None = None
+    #: the sequence model's scores ``(N + 1,)`` and leave-one-out user vectors ``(R, C)`` of
+    #: the history, when a batch encoded many shoppers at once (:func:`encode_requests`), and
+    #: the encoder they came from (others' are ignored)
+    seq_row: np.ndarray | None = None
     loo: np.ndarray | None = None
     encoded_for: object | None = None
 
@@ -206,10 +206,12 @@ def signals(bundle: ModelBundle, req: Request, strategy: Strategy) -> Signals:
     hist = req.history[req.history < n]
     seq = head = None
     if bundle.encoder is not None and len(hist):
-        user = req.user if req.encoded_for is bundle.encoder else None
-        seq = bundle.encoder.scores(
-            hist, req.times[-len(hist) :] if req.times is not None else None, user
-        )[:n]
+        if req.seq_row is not None and req.encoded_for is bundle.encoder:
+            seq = req.seq_row[:n]
+        else:
+            seq = bundle.encoder.scores(
+                hist, req.times[-len(hist) :] if req.times is not None else None
+            )[:n]
         # the SEQ_RANK_CAP best values give both the candidate pool and the rank feature
         head = _head_values(seq, int(max(SEQ_RANK_CAP, strategy.n_seq)))
     recent = hist[::-1][:COVIS_RECENT]
@@ -286,11 +288,11 @@ def describe(
 
 
 def encode_requests(bundle: ModelBundle, reqs: Sequence[Request], cap: int | None) -> None:
-    """Fill each request's sequence-model inputs (``user``, ``loo`` with the last ``cap``
+    """Fill each request's sequence-model inputs (``seq_row``, ``loo`` with the last ``cap``
     positions left out, none when ``cap`` is None, ``encoded_for``) in stacked passes over
-    all of them: a batch's
-    shoppers share the encoder's calls. Each request's vectors are bit for bit those its
-    own pass would give (:meth:`~shoprec.models.sasrec_infer.SASRecEncoder.encode_many`)."""
+    all of them: a batch's shoppers share the encoder's calls and one product with the item
+    table. Each request's numbers are bit for bit those its own pass would give
+    (:meth:`~shoprec.models.sasrec_infer.SASRecEncoder.encode_many`, ``scores_many``)."""
     enc = bundle.encoder
     if enc is None or not reqs:
         return
@@ -299,7 +301,11 @@ def encode_requests(bundle: ModelBundle, reqs: Sequence[Request], cap: int | Non
         h = r.history[r.history < bundle.n_rows]
         hists.append(h)
         times.append(r.times[-len(h) :] if r.times is not None and len(h) else None)
-    users = enc.encode_many(hists, times)
+    some = [k for k, h in enumerate(hists) if len(h)]  # the others have no sequence score
+    users = enc.encode_many([hists[k] for k in some], [times[k] for k in some])
+    rows = enc.scores_many(users, np.array([hists[k][-1] for k in some], np.int64))
     loo = enc.leave_one_out(hists, times, cap) if cap else [None] * len(reqs)
     for k, r in enumerate(reqs):
-        r.user, r.loo, r.encoded_for = users[k], loo[k], enc
+        r.loo, r.encoded_for = loo[k], enc
+    for j, k in enumerate(some):
+        reqs[k].seq_row = rows[j]
