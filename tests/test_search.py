@@ -14,6 +14,7 @@ from fastapi.testclient import TestClient
 from shoprec.data.records import Item
 from shoprec.nlp.lexical import LexicalIndex, match_expression
 from shoprec.nlp.semantic import SemanticTop
+from shoprec.online.tags import ItemTags, tags_for_catalog
 from shoprec.ranking.catalog import Catalog, add_items
 
 
@@ -78,6 +79,39 @@ def test_semantic_top_stays_exact_under_upserts() -> None:
             )
 
 
+class _Looking(list):
+    """Tags that run ``look`` each time Catalog.upsert reads one: after the upsert counted the
+    generation up and before it stamps the row, as a search in another thread may."""
+
+    def __init__(self, tags: list[ItemTags], look) -> None:  # noqa: ANN001
+        super().__init__(tags)
+        self.look = look
+
+    def __getitem__(self, k):  # noqa: ANN001, ANN204
+        self.look()
+        return super().__getitem__(k)
+
+
+def test_an_upsert_seen_half_written_is_read_at_the_next_look() -> None:
+    cat = _catalog(*(Item(f"i{k}", f"Quorvex lavender bath salts {k}") for k in range(50)))
+    index, sem = LexicalIndex(cat), SemanticTop(cat, _vectorize)
+    renamed = [Item("i7", "Blenthar carbon phone case")]
+    query = renamed[0].text()  # its vector is the renamed row's: that row is the nearest
+    n_rows = len(cat) + 1
+
+    def look() -> None:
+        index.sync()
+        sem.top(query, 1, n_rows)
+
+    look()
+    vectors = _vectorize([query])
+    tags = _Looking(tags_for_catalog(renamed, vectors, None), look)
+    cat.upsert(renamed, vectors, tags, [1.0])
+    assert [cat.ids[i] for i in index.search("blenthar", 10, n_rows)[0]] == ["i7"]
+    assert "i7" not in [cat.ids[i] for i in index.search("quorvex", 99, n_rows)[0]]
+    assert [cat.ids[i] for i in sem.top(query, 1, n_rows)] == ["i7"]
+
+
 @pytest.mark.parametrize(
     "query", ['"', "AND OR NOT", "title: NEAR(x y)", "* ^ - +", "col:lavender", "((", "  "]
 )
@@ -110,3 +144,55 @@ def test_renamed_item_found_by_new_name_in_process(client: TestClient) -> None:
 def test_renamed_item_found_by_new_name_live(live_server: str) -> None:
     with httpx.Client(base_url=live_server, timeout=30) as c:
         _rename_round(c.put, c.get, "SEARCH-RENAME-LIVE")
+
+
+class _Recorder:
+    """An encoder that notes the thread, its nice value and torch's thread count per call."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[int, int, int]] = []
+
+    def encode(self, texts: list[str], progress: bool = False) -> np.ndarray:
+        import os
+        import threading
+
+        import torch
+
+        tid = threading.get_native_id()
+        self.calls.append((tid, os.getpriority(os.PRIO_PROCESS, tid), torch.get_num_threads()))
+        return _vectorize(list(texts))
+
+
+def test_upserted_text_is_encoded_apart_from_the_requests(tmp_path) -> None:  # noqa: ANN001
+    import os
+    import threading
+
+    import torch
+
+    from shoprec.settings import Settings
+    from shoprec.text.vectorizer import ENCODER_NICE, Vectorizer
+
+    vec = Vectorizer(Settings(text_cache=tmp_path / "text.npz"))
+    vec._encoder = rec = _Recorder()  # type: ignore[assignment]
+    threads = torch.get_num_threads()
+    vec(["Blenthar carbon phone case"])
+    vec.queries(["phone case"])
+    (item_tid, item_nice, item_threads), (query_tid, query_nice, query_threads) = rec.calls
+    me = threading.get_native_id()
+    # an item text on the encoder's own thread, at a lower priority; a query on the caller's
+    assert item_tid != me and item_nice == ENCODER_NICE
+    assert query_tid == me and query_nice == os.getpriority(os.PRIO_PROCESS, me)
+    assert item_threads == query_threads == 1  # a request's few texts: one torch thread
+    assert torch.get_num_threads() == threads  # and the count from before after
+    vec(["Blenthar carbon phone case"])  # cached: not encoded again
+    assert len(rec.calls) == 2
+    if hasattr(os, "fork"):  # a forked worker starts its own encoder thread
+        pid = os.fork()
+        if pid == 0:  # pragma: no cover - the child
+            import signal
+
+            signal.alarm(30)  # a call that never returns fails the test, not hangs it
+            ok = vec(["Quorvex bath salts"]).shape == (1, 384)
+            os._exit(0 if ok and len(rec.calls) == 3 else 1)
+        _, status = os.waitpid(pid, 0)
+        assert os.waitstatus_to_exitcode(status) == 0

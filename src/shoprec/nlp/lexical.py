@@ -14,6 +14,7 @@ import threading
 
 import numpy as np
 
+from shoprec.data.records import Item
 from shoprec.ranking.catalog import Catalog
 
 #: BM25 weight of the title against the rest of the text (brand, category path, description).
@@ -25,12 +26,11 @@ MAX_TERMS = 32
 WORD = re.compile(r"\w+")
 
 
-def _fields(catalog: Catalog, idx: int) -> tuple[str, str]:
-    item = catalog.items[idx]
+def _fields(item: Item | None, item_id: str) -> tuple[str, str]:
     if item is None:
         return "", ""
     body = [f"{item.brand}." if item.brand else "", " > ".join(item.category), item.description]
-    return item.title or item.item_id, " ".join(p for p in body if p)
+    return item.title or item_id, " ".join(p for p in body if p)
 
 
 def match_expression(query: str) -> str:
@@ -59,25 +59,43 @@ class LexicalIndex:
             (f"bm25({TITLE_WEIGHT}, {BODY_WEIGHT})",),
         )
         self._lock = threading.Lock()
-        self._seen = 0  # catalog generation indexed so far
+        self._done = 0  # every upsert up to this catalog generation is indexed
+        self._filled = False  # the first sync fills an empty table (nothing to delete)
+        # the rows the next generation had stamped when last looked (that upsert may still
+        # have been writing), with the item each held then
+        self._fresh: dict[int, Item | None] = {}
 
     def sync(self) -> int:
         """Index the rows the catalog changed since the last call; returns how many."""
         with self._lock:
             cat = self.catalog
-            gen = cat.generation  # read first: rows stamped later are taken again next time
-            if gen == self._seen:
-                return 0
-            rows = np.flatnonzero(cat.stamp[: len(cat) + 1] > self._seen).tolist()
-            docs = [(i, *_fields(cat, i)) for i in rows]
-            db = self._db
-            db.execute("BEGIN")
-            if self._seen:  # the first sync fills an empty table
-                db.executemany("DELETE FROM docs WHERE rowid = ?", [(i,) for i in rows])
-            db.executemany("INSERT INTO docs(rowid, title, body) VALUES (?, ?, ?)", docs)
-            db.execute("COMMIT")
-            self._seen = gen
-            return len(rows)
+            # Catalog.upsert counts the generation up, then writes and stamps its rows, under
+            # its lock: upsert ``gen`` may still be writing, every earlier one has finished
+            gen = cat.generation
+            stamp = cat.stamp[: len(cat) + 1]
+            if gen == self._done or (
+                gen == self._done + 1 and np.count_nonzero(stamp == gen) == len(self._fresh)
+            ):
+                return 0  # nothing stamped since the last look
+            fresh: dict[int, Item | None] = {}
+            docs = []
+            for i in np.flatnonzero(stamp > self._done).tolist():
+                done = stamp[i] == gen  # the stamp first: it is written after the row
+                item = cat.items[i]
+                if done:
+                    fresh[i] = item
+                if i not in self._fresh or self._fresh[i] is not item:
+                    docs.append((i, *_fields(item, cat.ids[i])))
+            if docs:
+                db = self._db
+                db.execute("BEGIN")
+                if self._filled:
+                    db.executemany("DELETE FROM docs WHERE rowid = ?", [(d[0],) for d in docs])
+                db.executemany("INSERT INTO docs(rowid, title, body) VALUES (?, ?, ?)", docs)
+                db.execute("COMMIT")
+            self._filled = True
+            self._done, self._fresh = gen - 1, fresh
+            return len(docs)
 
     def search(self, query: str, limit: int, below: int) -> tuple[np.ndarray, np.ndarray]:
         """The ``limit`` best matches of ``query`` among rows ``< below``: ``(ids, scores)``,

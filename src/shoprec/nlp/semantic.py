@@ -26,7 +26,8 @@ SPARE = 2
 
 @dataclass(frozen=True, slots=True)
 class _Top:
-    generation: int  # the catalog's, when this list was exact
+    generation: int  # the catalog's, when this list was made
+    stamped: int  # rows that generation had stamped then (its upsert may have been writing)
     n_rows: int
     ids: np.ndarray  # best first
     scores: np.ndarray
@@ -50,13 +51,16 @@ class SemanticTop:
         k = min(k, n_rows - 1)
         if k <= 0:
             return np.zeros(0, np.int64)
-        generation = self.catalog.generation  # read first: later writes are re-read next time
+        # read before the vectors: later writes are re-read next time
+        generation = self.catalog.generation
+        stamped = int(np.count_nonzero(self.catalog.stamp[:n_rows] == generation))
         with self._lock:
             old = self._lists.get(query)
         vec = self.embed([query])[0]
-        new = self._update(old, vec, k, n_rows, generation) if old is not None else None
+        now = (generation, stamped)
+        new = self._update(old, vec, k, n_rows, now) if old is not None else None
         if new is None:
-            new = self._scan(vec, k, n_rows, generation)
+            new = self._scan(vec, k, n_rows, now)
         with self._lock:
             self._lists[query] = new
             self._lists.move_to_end(query)
@@ -64,7 +68,7 @@ class SemanticTop:
                 self._lists.popitem(last=False)
         return new.ids[:k]
 
-    def _scan(self, vec: np.ndarray, k: int, n_rows: int, generation: int) -> _Top:
+    def _scan(self, vec: np.ndarray, k: int, n_rows: int, now: tuple[int, int]) -> _Top:
         scores = self.catalog.view().vectors[:n_rows] @ vec
         scores[0] = -np.inf
         keep = min(SPARE * k, n_rows - 1)
@@ -72,19 +76,21 @@ class SemanticTop:
         ids = ids[np.argsort(-scores[ids], kind="stable")]
         rest = np.delete(scores, np.append(ids, 0))
         floor = float(rest.max()) if len(rest) else -np.inf
-        return _Top(generation, n_rows, ids, scores[ids], floor)
+        return _Top(*now, n_rows, ids, scores[ids], floor)
 
     def _update(
-        self, old: _Top, vec: np.ndarray, k: int, n_rows: int, generation: int
+        self, old: _Top, vec: np.ndarray, k: int, n_rows: int, now: tuple[int, int]
     ) -> _Top | None:
         """``old`` with the rows changed since re-scored; None when it can no longer say the
         ``k`` best exactly (a full scan is due)."""
         if n_rows < old.n_rows or len(old.ids) < k:
             return None
-        if generation == old.generation and n_rows == old.n_rows:
+        if now == (old.generation, old.stamped) and n_rows == old.n_rows:
             return old
         stamp = self.catalog.stamp[:n_rows]
-        changed = np.flatnonzero(stamp > old.generation)
+        # Catalog.upsert counts the generation up before it stamps its rows: the rows of
+        # ``old.generation`` may have been written after ``old`` was made, so they are re-scored
+        changed = np.flatnonzero(stamp >= old.generation)
         changed = np.union1d(changed[changed > 0], np.arange(max(1, old.n_rows), n_rows))
         keep = ~np.isin(old.ids, changed)
         fresh = self.catalog.view().vectors[changed] @ vec if len(changed) else np.zeros(0)
@@ -97,4 +103,4 @@ class SemanticTop:
         ids, scores = ids[:limit], scores[:limit]
         if len(ids) < k or scores[k - 1] < floor:
             return None  # rows that left the list may hide better ones outside it
-        return _Top(generation, n_rows, ids, scores, floor)
+        return _Top(*now, n_rows, ids, scores, floor)

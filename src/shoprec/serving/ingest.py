@@ -159,9 +159,15 @@ class Ingest:
     def upsert_items(self, items: Sequence[Item], now: float | None = None) -> np.ndarray:
         """Store and index items; new ones are recommendable at once (by their text)."""
         now = time.time() if now is None else now
+        items = list(items)
+        # encoded and tagged before the lock, as index_items does: no event waits on the
+        # encoder, and the store follower cannot find the stored row while the catalog still
+        # holds the old one (it encoded the same text a second time, beside this request)
+        vectors = self.vectorize([it.text() for it in items])
+        tags = tags_for_catalog(items, vectors, self.tagger)
         with self.lock:
             self.items.upsert(items, now)
-            idx = self._add_items(list(items), [now] * len(items))
+            idx = self.live.catalog.upsert(items, vectors, tags, [now] * len(items))
             self.live.bundle = extend(self.live.bundle, self.live.catalog)
         return idx
 

@@ -9,10 +9,12 @@ several times slower), a GPU when torch sees one. int8 is avoided: it moves near
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
 import os
-from collections.abc import Sequence
+import threading
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -22,6 +24,37 @@ from shoprec.compute import resolve
 log = logging.getLogger(__name__)
 
 DIM = 384
+
+_threads_lock = threading.Lock()
+_inside = 0  # callers inside one_thread()
+_threads_before = 0
+
+
+@contextlib.contextmanager
+def one_thread() -> Iterator[None]:
+    """Torch on one intra-op thread while any caller is inside (torch's thread count is the
+    process's; the count from before is set again when the last caller leaves).
+
+    For the few texts of a request: more threads gain little on them, and where other
+    processes keep a core busy their barriers wait for it (one text on 2 threads of a 2-core
+    machine beside one busy process: 150 ms at the median and up to 1.3 s, against 17-22 ms
+    on one thread), while the requests' own threads are left a core.
+    """
+    import torch
+
+    global _inside, _threads_before
+    with _threads_lock:
+        if _inside == 0:
+            _threads_before = torch.get_num_threads()
+            torch.set_num_threads(1)
+        _inside += 1
+    try:
+        yield
+    finally:
+        with _threads_lock:
+            _inside -= 1
+            if _inside == 0 and _threads_before != 1:
+                torch.set_num_threads(_threads_before)
 
 
 def model_path() -> Path:
