@@ -34,6 +34,15 @@ ITEMS, SHOPPERS, CATEGORIES = 48, 160, ("serum", "shampoo", "lipstick", "sunscre
 TRAIN = ["--quick", "--max-seconds", "4", "--no-verbose"]
 
 
+README = Path(__file__).resolve().parents[1] / "README.md"
+
+
+def readme_block() -> str:
+    """The README's store-first commands (the steps the first test runs, in its words)."""
+    section = README.read_text().split("## Your shop's store, first", 1)[1]
+    return section.split("```bash\n", 1)[1].split("```", 1)[0]
+
+
 def write_shop(folder: Path) -> tuple[Path, Path]:
     """A small shop's items.csv and events.csv: shoppers who browse one category in order."""
     folder.mkdir(parents=True, exist_ok=True)
@@ -112,6 +121,16 @@ def env(artifacts: Path) -> dict[str, str]:
 
 @pytest.mark.timeout(400)
 def test_empty_folder_store_import_train_switch_and_restart(tmp_path: Path, env) -> None:
+    steps = readme_block()  # the README says what this test does, in this order
+    order = [
+        "shoprec serve --store ./shop",
+        "shoprec import --store ./shop --items items.csv --events events.csv",
+        NO_MODEL.split(":")[0],
+        "shoprec train --store ./shop",
+        "model_version",
+    ]
+    at = [steps.find(piece) for piece in order]
+    assert -1 not in at and at == sorted(at), dict(zip(order, at, strict=True))
     shop = tmp_path / "shop"
     items, events = write_shop(tmp_path / "files")
     port = free_port()
@@ -132,7 +151,7 @@ def test_empty_folder_store_import_train_switch_and_restart(tmp_path: Path, env)
         version = wait_for(
             lambda: (v := c.get("/healthz").json()["model_version"]) != "none" and v,
             "the published bundle served",
-            timeout=20,
+            timeout=90,
         )
         served = feed(c, "u1")
         assert served["model_version"] == version and served["fallback"] is None
@@ -195,7 +214,7 @@ def test_redis_store_two_workers_both_switch_to_the_trained_bundle(
             wait_for(
                 lambda c=c: (v := feed(c, "u2")["model_version"]) != "none" and v,
                 "the published bundle on each worker",
-                timeout=20,
+                timeout=90,
             )
             for c in (a, b)
         ]
@@ -236,3 +255,27 @@ def test_a_bundle_that_fails_to_load_is_refused_and_the_served_one_stays() -> No
     assert loads.count("broken") == 1  # retried later, not at every poll
     pointer["version"] = "v2"
     assert watcher.check() and served == ["v1", "v2"] and watcher.reloads == 2
+
+
+def test_a_training_run_is_its_own_process_at_lower_priority_on_one_thread(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from shoprec.serving import retrain
+
+    assert retrain.train_command("S", ["--quick"])[-5:] == [
+        "shoprec.cli",
+        "train",
+        "--store",
+        "S",
+        "--quick",
+    ]
+    seen = tmp_path / "seen"
+    env = 'os.environ["SHOPREC_THREADS"]'
+    script = f"import os; open({str(seen)!r}, 'w').write(f'{{os.nice(0)}} {{{env}}}')"
+    monkeypatch.setattr(
+        retrain, "train_command", lambda store, extra=(): [sys.executable, "-c", script]
+    )
+    job = retrain.Retrainer("S", every=3600)
+    assert job.run_once() == 0 and job.runs == 1 and job.failures == 0
+    nice, threads = seen.read_text().split()
+    assert int(nice) == min(19, os.nice(0) + retrain.NICE) and threads == "1"

@@ -111,7 +111,8 @@ def serve(
 
     url = f"http://{host}:{port}"
     stages = ", ".join(f"{k} {v:.0f} s" for k, v in built.seconds.items())
-    console.print(f"ready in {sum(built.seconds.values()):.0f} s ({stages})")
+    # one line, never wrapped: operators and tests read the stages from it
+    console.print(f"ready in {sum(built.seconds.values()):.0f} s ({stages})", soft_wrap=True)
     if built.sentiment is not None:  # what scores reviews, or plainly why nothing does
         served = built.engine.sentiment_served()
         console.print(built.sentiment.describe(served), style=None if served else "yellow")
