@@ -6,6 +6,7 @@ writes them to a file with a progress bar."""
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 
 import orjson
 
@@ -60,11 +61,20 @@ def feed_chunks(
 ) -> Iterator[bytes]:
     """JSON lines (``\\n``-terminated) of :func:`feed_body`, ``chunk`` shoppers per item, in
     the order of ``user_ids`` (a repeated id is answered each time). Each chunk's shoppers
-    are read and their sequence-model vectors encoded together first."""
-    for s in range(0, len(user_ids), chunk):
-        ids = user_ids[s : s + chunk]
-        ready = engine.recommender.prepare(ids)
-        yield b"".join(orjson.dumps(feed_body(engine, u, n, ready[u])) + b"\n" for u in ids)
+    are read and their sequence-model vectors encoded together first, in a helper thread
+    while the chunk before is assembled: the encoder's products and the catalog rows run
+    outside the GIL, so on two cores they overlap the per-shopper Python."""
+    parts = [user_ids[s : s + chunk] for s in range(0, len(user_ids), chunk)]
+    if not parts:
+        return
+    prepare = engine.recommender.prepare
+    with ThreadPoolExecutor(1, thread_name_prefix="batch-prepare") as ahead:
+        nxt = ahead.submit(prepare, parts[0])
+        for k, ids in enumerate(parts):
+            ready = nxt.result()
+            if k + 1 < len(parts):
+                nxt = ahead.submit(prepare, parts[k + 1])
+            yield b"".join(orjson.dumps(feed_body(engine, u, n, ready[u])) + b"\n" for u in ids)
 
 
 def read_user_ids(lines: Iterable[str]) -> list[str]:
