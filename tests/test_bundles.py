@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -27,6 +29,7 @@ from shoprec.ranking.bundle_io import (
 from shoprec.ranking.bundle_shelf import BundleShelf
 from shoprec.ranking.catalog import Catalog
 from shoprec.settings import Settings
+from shoprec.store.protocols import EventLog, ItemStore
 
 N = 30  # model items
 
@@ -167,17 +170,23 @@ def _settings(tmp_path: Path) -> Settings:
     return Settings(artifacts_dir=tmp_path / "art", text_cache=make_settings().text_cache)
 
 
-def _append(store: Path, events: list, items: list | None = None) -> None:
-    from shoprec.store import open_embedded
+@contextmanager
+def _opened(store: str | Path, settings: Settings) -> Iterator[tuple[EventLog, ItemStore]]:
+    from shoprec.store import open_stores
 
-    log, catalog = open_embedded(store)
+    log, items = open_stores(store, "os", settings.redis_prefix)
     try:
+        yield log, items
+    finally:
+        log.close()
+        items.close()
+
+
+def _append(store: str | Path, settings: Settings, events: list, items: list | None = None) -> None:
+    with _opened(store, settings) as (log, catalog):
         if items:
             catalog.upsert(items, 0.0)
         log.append(events)
-    finally:
-        log.close()
-        catalog.close()
 
 
 def _train(store: Path, settings: Settings, **kw):  # -> TrainReport
@@ -200,14 +209,14 @@ def test_gate_promotes_a_better_bundle_and_refuses_a_worse_one(
     shop = generate(n_users=300, n_items=120, seed=0)
     first = {u.user_id for u in shop.users[:30]}
     store, settings = tmp_path / "shop", _settings(tmp_path)
-    _append(store, [e for e in shop.events if e.user_id in first], shop.catalog)
+    _append(store, settings, [e for e in shop.events if e.user_id in first], shop.catalog)
     shelf = BundleShelf.for_store(store, settings)
 
     a = _train(store, settings)
     assert (a.decision, a.published, shelf.published()) == ("first", True, a.version)
     assert a.manifest["shoppers"] == 30 and a.heldout["served"] is None
 
-    _append(store, [e for e in shop.events if e.user_id not in first])
+    _append(store, settings, [e for e in shop.events if e.user_id not in first])
     b = _train(store, settings)
     assert "after the served bundle's cut-off" in b.heldout["rule"]
     assert b.heldout["shoppers"] == 270  # every new shopper's last interaction
@@ -263,13 +272,40 @@ def test_gate_promotes_a_better_bundle_and_refuses_a_worse_one(
     assert f"{a.version} was published during the run" in d.reason
 
 
-def test_an_erased_shoppers_pair_leaves_the_next_bundle(tmp_path: Path) -> None:
-    """Done when 4, training half: two items only one shopper viewed together are co-visitation
-    neighbours in the bundle; after the shopper is erased the next bundle has no trace of them
-    (neighbours, popularity) and neither has its input, the export of the log."""
+@pytest.fixture(params=["folder", "redis"])
+def shop_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[str, Settings]]:
+    """A fresh store and its settings: a folder, or the shared Redis under a key prefix of its
+    own (its keys deleted after)."""
+    if request.param == "folder":
+        yield str(tmp_path / "shop"), _settings(tmp_path)
+        return
+    import redis
+
+    from redis_fixtures import SHARED_REDIS_URL
+
+    prefix = f"test:bundles:{os.getpid()}:shop:"
+    settings = _settings(tmp_path).model_copy(update={"redis_prefix": prefix})
+    client = redis.Redis.from_url(SHARED_REDIS_URL)
+
+    def clean() -> None:
+        keys = list(client.scan_iter(match=prefix + "*"))
+        if keys:
+            client.delete(*keys)
+
+    clean()
+    try:
+        yield SHARED_REDIS_URL, settings
+    finally:
+        clean()
+
+
+def test_an_erased_shoppers_pair_leaves_the_next_bundle(shop_store: tuple[str, Settings]) -> None:
+    """Done when 4, training half, on a folder store and on Redis: two items only one shopper
+    viewed together are co-visitation neighbours in the bundle; after the shopper is erased the
+    next bundle has no trace of them (neighbours, popularity) and neither has its input, the
+    export of the log."""
     from shoprec.data.records import Event, EventType, Item
     from shoprec.data.synthetic import generate
-    from shoprec.store import open_embedded
     from shoprec.training.export import export_sequences
 
     shop = generate(n_users=150, n_items=60, seed=1)
@@ -279,8 +315,8 @@ def test_an_erased_shoppers_pair_leaves_the_next_bundle(tmp_path: Path) -> None:
     eve = [
         Event("eve", it, EventType.VIEW, t - 600 + 60 * k, f"eve-{k}") for k, it in enumerate(mine)
     ]
-    store, settings = tmp_path / "shop", _settings(tmp_path)
-    _append(store, shop.events + eve, shop.catalog + pair)
+    store, settings = shop_store
+    _append(store, settings, shop.events + eve, shop.catalog + pair)
 
     def trace(fitted: FittedBundle) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         x, y = (fitted.item_ids.index(i) + 1 for i in ("ERASE-X", "ERASE-Y"))
@@ -292,22 +328,14 @@ def test_an_erased_shoppers_pair_leaves_the_next_bundle(tmp_path: Path) -> None:
     nbrs, pop, (x, y) = trace(load_bundle(before.path))
     assert y in nbrs and (pop > 0).all()
 
-    log, items = open_embedded(store)
-    try:
+    with _opened(store, settings) as (log, _):
         assert log.delete_user("eve") == 4
-    finally:
-        log.close()
-        items.close()
     after = _train(store, settings, tolerance=1.0)  # the gate is not under test here
     assert after.published and BundleShelf.for_store(store, settings).published() == after.version
     nbrs, pop, _ = trace(load_bundle(after.path))
     assert len(nbrs) == 0 and (pop == 0).all()
-    log, items = open_embedded(store)
-    try:
+    with _opened(store, settings) as (log, items):
         data = export_sequences(log, items)
-    finally:
-        log.close()
-        items.close()
     assert "eve" not in data.users
     assert not any(np.isin(s, [x, y]).any() for s in data.sequences)
 
@@ -321,7 +349,7 @@ def test_an_empty_store_has_nothing_to_train(tmp_path: Path) -> None:
     from shoprec.training.bundle_job import NothingToTrain
 
     store, settings = tmp_path / "shop", _settings(tmp_path)
-    _append(store, [], generate(n_users=1, n_items=16).catalog)
+    _append(store, settings, [], generate(n_users=1, n_items=16).catalog)
     with pytest.raises(NothingToTrain):
         _train(store, settings)
     out = CliRunner().invoke(app, ["train", "--store", str(store), "--no-verbose"])
