@@ -81,7 +81,6 @@ def save_bundle(fitted: FittedBundle, root: Path) -> Path:
             np.save(tmp / "popularity.npy", pop, allow_pickle=False)
         (tmp / "item_ids.json").write_text(json.dumps(list(fitted.item_ids)))
         manifest = {**fitted.manifest, "format": FORMAT, "items": len(fitted.item_ids)}
-        manifest.setdefault("items", len(fitted.item_ids))
         (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2, sort_keys=True, default=str))
         os.replace(tmp, final)
     except BaseException:
