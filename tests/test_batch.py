@@ -114,6 +114,14 @@ def test_a_chunk_encoded_together_answers_as_each_shopper_alone(built) -> None:
     for k, (h, t) in enumerate(zip(hists, times, strict=True)):
         assert np.array_equal(together[k], enc.user_vector(h, t))
         assert np.array_equal(loo[k], enc.leave_one_out([h], [t], 20)[0])
+    from shoprec.ranking.batched import _heads, covis_many
+    from shoprec.ranking.candidates import COVIS_RECENT, _covis, _head_values
+
+    recents = [h[::-1][:COVIS_RECENT] for h in hists]
+    for cv, recent in zip(covis_many(engine.bundle, recents), recents, strict=True):
+        assert cv is not None and all(map(np.array_equal, cv, _covis(engine.bundle, recent)))
+    rows = np.stack([enc.scores(h, t) for h, t in zip(hists, times, strict=True)])
+    assert all(map(np.array_equal, _heads(rows, 50), (_head_values(r, 50) for r in rows)))
     alone = [_same(orjson.loads(orjson.dumps(feed_body(engine, u, 6)))) for u in users]
     for chunk in (1, 7, len(users)):
         lines = b"".join(feed_chunks(engine, users, 6, chunk)).splitlines()

@@ -3,7 +3,7 @@
 For each shown item, each history item is removed in turn and the score recomputed; the item
 whose removal lowers the score most is the one a reason names. The sequence model's variants
 run as one batched encoder pass (:meth:`SASRecEncoder.leave_one_out`, also across a batch's
-shoppers: :func:`~shoprec.ranking.candidates.encode_requests`); co-visitation's are a
+shoppers: :func:`~shoprec.ranking.batched.prepare_requests`); co-visitation's are a
 handful of table look-ups. Only the few shown items are scored, never the catalog.
 """
 
@@ -139,7 +139,7 @@ class Anchors:
             return self.latest
         if self._seq is None:
             full = None if self.seq_scores is None else self.seq_scores[self.ids]
-            users = self.req.loo if self.req.encoded_for is enc else None
+            users = self.req.loo if self.req.prepared_for is self.bundle else None
             pos, drops = seq_drops(enc, self.hist, self.times, self.ids, full=full, users=users)
             self._seq = anchors(self.hist, pos, drops)
         return int(self._seq[k])

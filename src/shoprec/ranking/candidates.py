@@ -5,7 +5,7 @@ explanations cite those anchors)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -34,12 +34,15 @@ class Request:
     times: np.ndarray | None
     interests: dict[str, float]
     now: float
-    #: the sequence model's scores ``(N + 1,)`` and leave-one-out user vectors ``(R, C)`` of
-    #: the history, when a batch encoded many shoppers at once (:func:`encode_requests`), and
-    #: the encoder they came from (others' are ignored)
+    #: what a batch computed for many shoppers at once (:mod:`~shoprec.ranking.batched`),
+    #: used only with the bundle it was computed for (``prepared_for``): the sequence model's
+    #: scores ``(N + 1,)``, their head, the leave-one-out user vectors ``(R, C)`` of the
+    #: history, and co-visitation's ``(touched, score, anchor)`` (:func:`_covis`)
     seq_row: np.ndarray | None = None
+    seq_head: np.ndarray | None = None
     loo: np.ndarray | None = None
-    encoded_for: object | None = None
+    covis: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
+    prepared_for: object | None = None
 
 
 @dataclass
@@ -200,23 +203,34 @@ class Signals:
     covis_best: np.ndarray
 
 
+def head_size(strategy: Strategy) -> int:
+    """How many of the sequence model's best scores a request's :func:`signals` keep."""
+    return int(max(SEQ_RANK_CAP, strategy.n_seq))
+
+
 def signals(bundle: ModelBundle, req: Request, strategy: Strategy) -> Signals:
     """The sequence model's row and co-visitation over the recent items, for ``req``."""
     n = bundle.n_rows
     hist = req.history[req.history < n]
     seq = head = None
     if bundle.encoder is not None and len(hist):
-        if req.seq_row is not None and req.encoded_for is bundle.encoder:
-            seq = req.seq_row[:n]
+        ready = req.prepared_for is bundle and req.seq_row is not None
+        if ready:
+            seq = req.seq_row[:n]  # type: ignore[index]
         else:
             seq = bundle.encoder.scores(
                 hist, req.times[-len(hist) :] if req.times is not None else None
             )[:n]
         # the SEQ_RANK_CAP best values give both the candidate pool and the rank feature
-        head = _head_values(seq, int(max(SEQ_RANK_CAP, strategy.n_seq)))
+        k = head_size(strategy)
+        ok = ready and req.seq_head is not None and len(req.seq_head) == min(k, len(seq))
+        head = req.seq_head if ok else _head_values(seq, k)
     recent = hist[::-1][:COVIS_RECENT]
     empty = np.zeros(0, np.int64)
-    touched, covis_score, covis_best = _covis(bundle, recent) if len(recent) else (empty,) * 3
+    if req.prepared_for is bundle and req.covis is not None:
+        touched, covis_score, covis_best = req.covis
+    else:
+        touched, covis_score, covis_best = _covis(bundle, recent) if len(recent) else (empty,) * 3
     return Signals(hist, seq, head, recent, touched, covis_score, covis_best)
 
 
@@ -285,27 +299,3 @@ def describe(
     if req.interests:
         x[:, F["affinity"]], aff_label = labels.affinity(ids, req.interests)
     return Candidates(ids, x, covis_anchor, text_anchor, aff_label, seq, session)
-
-
-def encode_requests(bundle: ModelBundle, reqs: Sequence[Request], cap: int | None) -> None:
-    """Fill each request's sequence-model inputs (``seq_row``, ``loo`` with the last ``cap``
-    positions left out, none when ``cap`` is None, ``encoded_for``) in stacked passes over
-    all of them: a batch's shoppers share the encoder's calls and one product with the item
-    table. Each request's numbers are bit for bit those its own pass would give
-    (:meth:`~shoprec.models.sasrec_infer.SASRecEncoder.encode_many`, ``scores_many``)."""
-    enc = bundle.encoder
-    if enc is None or not reqs:
-        return
-    hists, times = [], []
-    for r in reqs:  # the history the sources read (signals) and its times
-        h = r.history[r.history < bundle.n_rows]
-        hists.append(h)
-        times.append(r.times[-len(h) :] if r.times is not None and len(h) else None)
-    some = [k for k, h in enumerate(hists) if len(h)]  # the others have no sequence score
-    users = enc.encode_many([hists[k] for k in some], [times[k] for k in some])
-    rows = enc.scores_many(users, np.array([hists[k][-1] for k in some], np.int64))
-    loo = enc.leave_one_out(hists, times, cap) if cap else [None] * len(reqs)
-    for k, r in enumerate(reqs):
-        r.loo, r.encoded_for = loo[k], enc
-    for j, k in enumerate(some):
-        reqs[k].seq_row = rows[j]

@@ -13,8 +13,9 @@ import numpy as np
 from shoprec.data.keys import state_key
 from shoprec.online.state import HISTORY, UserState
 from shoprec.ranking.attribution import MAX_ATTRIBUTED
+from shoprec.ranking.batched import prepare_requests
 from shoprec.ranking.bundle import ModelBundle, extend, neighbours
-from shoprec.ranking.candidates import Request, encode_requests
+from shoprec.ranking.candidates import Request, head_size
 from shoprec.ranking.catalog import Catalog
 from shoprec.ranking.explain import short
 from shoprec.ranking.pipeline import Pipeline, Recommended, Result, make_fill_order
@@ -89,7 +90,7 @@ class Recommender:
 
     def prepare(self, user_ids: Sequence[str]) -> dict[str, Prepared]:
         """The shoppers' states and requests, their sequence-model vectors encoded in stacked
-        passes (:func:`~shoprec.ranking.candidates.encode_requests`): what a batch hands
+        passes (:func:`~shoprec.ranking.batched.prepare_requests`): what a batch hands
         :meth:`recommend` per shopper, which then answers exactly as without it."""
         live, out = self.live, {}
         bundle = live.bundle
@@ -100,7 +101,8 @@ class Recommender:
                 state, down = None, True
             out[u] = Prepared(state, down, self.request_for(state), bundle)
         cap = MAX_ATTRIBUTED if self.pipeline.attribute else None  # no reasons' attribution
-        encode_requests(bundle, [p.req for p in out.values()], cap)
+        k = head_size(self.pipeline.strategy)  # an experiment's other size: computed per shopper
+        prepare_requests(bundle, [p.req for p in out.values()], cap, k)
         return out
 
     def recommend(
