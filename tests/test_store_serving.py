@@ -230,6 +230,17 @@ def test_durations_are_parsed_and_bad_ones_refused() -> None:
     for bad in ("", "6", "h", "6 hours", "-1h", "5s", "1h-30m"):
         with pytest.raises(ValueError, match="duration|shortest"):
             parse_duration(bad)
+    from typer.testing import CliRunner
+
+    from shoprec.cli import app
+
+    runner = CliRunner()
+    for args, option in (
+        (["trainer", "--store", "s", "--every", "6 hours"], "--every"),
+        (["serve", "--store", "s", "--retrain-every", "5s"], "--retrain-every"),
+    ):
+        result = runner.invoke(app, args)
+        assert result.exit_code == 2 and option in result.output, result.output
 
 
 def test_a_bundle_that_fails_to_load_is_refused_and_the_served_one_stays() -> None:
