@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -111,6 +112,11 @@ def train(
     ] = 0.0,
     dp_clip: Annotated[float, typer.Option(help="DP: per-user gradient norm bound")] = 1.0,
     dp_delta: Annotated[float, typer.Option(help="DP: delta of (epsilon, delta)")] = 1e-5,
+    tune_budget: Annotated[
+        str | None,
+        typer.Option(help="choose SASRec's settings on validation first, for e.g. 30m, 2h, 90s"),
+    ] = None,
+    seed: Annotated[int | None, typer.Option(help="SASRec's random seed (default 42)")] = None,
     verbose: bool = True,
 ) -> None:
     """Train the SASRec sequence model with early stopping and save a checkpoint; with
@@ -120,15 +126,26 @@ def train(
 
     from shoprec.training.sasrec_job import BEST_CONFIG, ids_only, train_sasrec
 
+    budget = _tune_budget(tune_budget, dp_noise)
     settings = setup(verbose)
     config = BEST_CONFIG if text else ids_only(BEST_CONFIG)
+    if seed is not None:
+        config = replace(config, seed=seed)
     if store:
         if dp_noise > 0:
             raise typer.BadParameter("not available with --store", param_hint="--dp-noise")
-        _train_bundle(store, settings, config, max_seconds, quick, holdout_days, tolerance, publish)
+        _train_bundle(
+            store, settings, config, max_seconds, quick, holdout_days, tolerance, publish, budget
+        )
         return
     name = "sasrec" if text else "sasrec-notext"
     data = load(dataset, settings)
+    tuning = None
+    if budget is not None:
+        from shoprec.training.tuning import tune_sasrec
+
+        tuning = tune_sasrec(data, settings, budget, base=config, progress=verbose)
+        config, name = tuning.config, f"{name}-tuned"
     dp = None
     if dp_noise > 0:
         from shoprec.training.dp import DPConfig
@@ -139,11 +156,38 @@ def train(
     if trained.final.privacy_ is not None:
         eps = json.loads((trained.path / "manifest.json").read_text())["privacy"]
         console.print(f"differentially private: epsilon {eps['epsilon']:.2f} at delta {dp_delta}")
+    if tuning is not None:
+        (trained.path / "tuning.json").write_text(json.dumps(tuning.to_dict(), indent=1))
+        console.print(_tuned(tuning.to_dict()))
     h = trained.valid.history_
     console.print(
         f"best valid NDCG@10 {h.best_score:.4f} at epoch {h.best_epoch}, "
         f"{h.to_dict()['seconds_per_epoch']:.1f} s/epoch; refitted on train+valid; "
         f"{trained.seconds:.0f} s in all; saved to {trained.path}"
+    )
+
+
+def _tune_budget(value: str | None, dp_noise: float) -> float | None:
+    """``--tune-budget`` in seconds (None: no tuning), or a clear error naming the option."""
+    if value is None:
+        return None
+    from shoprec.training.tuning import parse_duration
+
+    if dp_noise > 0:
+        raise typer.BadParameter("not available with --dp-noise", param_hint="--tune-budget")
+    try:
+        return parse_duration(value)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc).split(": ", 1)[1], param_hint="--tune-budget") from exc
+
+
+def _tuned(t: dict) -> str:
+    states = [r["state"] for r in t["trials"]]
+    return (
+        f"tuning: {len(states)} trials ({states.count('complete')} complete, "
+        f"{states.count('pruned')} pruned) in {t['seconds']:.0f} s; valid NDCG@10 "
+        f"{t['best_valid_NDCG@10']:.4f} (trial {t['best_trial']}), default "
+        f"{t['default_valid_NDCG@10']:.4f}"
     )
 
 
@@ -156,6 +200,7 @@ def _train_bundle(
     holdout_days: float | None,
     tolerance: float | None,
     publish: bool,
+    tune_budget: float | None = None,
 ) -> None:
     from shoprec.training.bundle_job import train_bundle
 
@@ -173,6 +218,7 @@ def _train_bundle(
             tolerance=tolerance,
             publish=publish,
             config=config,
+            tune_budget=tune_budget,
         )
     except ValueError as exc:
         console.print(f"[red]{exc}[/]")
@@ -184,6 +230,8 @@ def _train_bundle(
     if h["served"] is not None:
         figures += f", served {h['served']['version']} {h['served']['NDCG@10']:.4f}"
     console.print(figures)
+    if "tuning" in report.manifest:
+        console.print(_tuned(report.manifest["tuning"]))
     state = "published" if report.published else "not published"
     console.print(
         f"bundle {report.version}: {report.decision} ({report.reason}); {state}; "

@@ -65,6 +65,7 @@ class SASRecRecommender:
     dp : train with differential privacy through it (DP-SGD: a
         :class:`shoprec.training.dp.DPConfig`); the epsilon spent is in ``privacy_`` and the
         saved manifest.
+    on_validation : called with each validation score during ``fit`` (see ``history_``).
     """
 
     name = "sasrec"
@@ -77,8 +78,12 @@ class SASRecRecommender:
         max_seconds: float | None = None,
         progress: bool = True,
         dp: PrivateTraining | None = None,
+        on_validation: Callable[[float], None] | None = None,
     ) -> None:
         self.config = config or SASRecConfig()
+        #: called with every validation score as training goes (a tuner's pruning hook; an
+        #: exception it raises ends the fit)
+        self.on_validation = on_validation
         self.max_seconds = max_seconds
         self.progress = progress
         self.dp = dp
@@ -141,7 +146,10 @@ class SASRecRecommender:
 
             def validate() -> float:
                 self._cache_items()
-                return validation_ndcg10(self, data.histories, targets, data.timestamps)
+                score = validation_ndcg10(self, data.histories, targets, data.timestamps)
+                if self.on_validation is not None:
+                    self.on_validation(score)
+                return score
 
         if self.dp is not None:
             run = TrainRun(

@@ -42,6 +42,7 @@ from shoprec.training.sasrec_job import (
     text_vectors_for,
     train_sasrec,
 )
+from shoprec.training.tuning import tune_sasrec
 
 log = logging.getLogger(__name__)
 
@@ -122,6 +123,7 @@ def train_bundle(
     progress: bool = True,
     config: SASRecConfig | None = None,
     fraction: float = 1.0,
+    tune_budget: float | None = None,
 ) -> TrainReport:
     """Train a bundle from ``store``'s log, gate it against the published one, save it, and
     publish it if the gate passes (and ``publish``).
@@ -138,6 +140,8 @@ def train_bundle(
     config : the sequence model's settings (default the Beauty-chosen :data:`BEST_CONFIG`).
     fraction : train on this share of the shoppers (1: all; the gate's test trains a worse
         bundle on a tenth). The hold-out is chosen from every shopper.
+    tune_budget : seconds to choose the sequence model's settings on this store's validation
+        split first (:mod:`~shoprec.training.tuning`, from ``config``); trials in the manifest.
     """
     t0 = time.perf_counter()
     stages: dict[str, float] = {}
@@ -166,6 +170,11 @@ def train_bundle(
     lap("export")
     train_data = data if fraction >= 1.0 else _share(data, fraction, settings.seed)
     cfg = config or BEST_CONFIG
+    tuning = None
+    if tune_budget is not None:
+        tuning = tune_sasrec(train_data, settings, tune_budget, base=cfg, progress=progress)
+        cfg = tuning.config
+        lap("tuning")
     if quick:
         cfg = replace(cfg, patience=1)
     budget = max_seconds if max_seconds is not None or not quick else QUICK_SECONDS
@@ -213,6 +222,8 @@ def train_bundle(
         | {"served_version": None if served is None else served.version},
         "stage_seconds": stages,
     }
+    if tuning is not None:
+        fitted.manifest["tuning"] = tuning.to_dict()
     path = save_bundle(fitted, shelf.root)
     if go:
         shelf.publish(fitted.version, f"{decision}: {reason}")
