@@ -22,6 +22,9 @@ MEMORY = 512
 #: A list keeps this many times the rows asked for, so that rows falling out after an upsert
 #: are replaced from it rather than by a full scan.
 SPARE = 2
+#: Past this share of the rows changed, a list is made again by a full scan rather than
+#: merged (re-scoring most rows one by one costs several scans: copies, set operations).
+RESCORE_AT = 0.05
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,6 +95,8 @@ class SemanticTop:
         # ``old.generation`` may have been written after ``old`` was made, so they are re-scored
         changed = np.flatnonzero(stamp >= old.generation)
         changed = np.union1d(changed[changed > 0], np.arange(max(1, old.n_rows), n_rows))
+        if len(changed) > RESCORE_AT * n_rows:
+            return None  # a scan is cheaper (a list made at the catalog's first generation)
         keep = ~np.isin(old.ids, changed)
         fresh = self.catalog.view().vectors[changed] @ vec if len(changed) else np.zeros(0)
         ids = np.concatenate([old.ids[keep], changed])
