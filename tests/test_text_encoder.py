@@ -36,6 +36,11 @@ def test_bf16_matches_fp32(encoder: TextEncoder) -> None:
     bf16 = TextEncoder(precision="bf16").encode(TITLES)
     cos = np.sum(fp32 * bf16, axis=1)
     assert cos.min() >= 0.9999, cos
+    # one or two texts (a request's) run in fp32 on a CPU: cheaper than autocast's casts
+    assert np.array_equal(
+        TextEncoder(precision="bf16", device="cpu").encode(TITLES[:2]),
+        TextEncoder(precision="fp32", device="cpu").encode(TITLES[:2]),
+    )
 
 
 def test_cache_encodes_only_new_texts(tmp_path, encoder: TextEncoder) -> None:
