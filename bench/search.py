@@ -2,12 +2,14 @@
 ``GET /v1/search`` at a fixed arrival rate (open loop, latency counted from each due time) while
 items are upserted at ``--upserts`` items/s, each upsert renaming a Beauty item; after every
 second rename of an item the next query asks for its new name (it must be among the 10 hits) and
-for its previous one (it must not be). The same run repeats on the code of ``--baseline`` (a git
-commit: the hand-written TF-IDF search, refitted at most every 30 s inside an async route),
-checked out in a temporary git worktree, on the same data, artifacts and load.
+for its previous one (it must not be). The same run repeats on the code of each ``--baseline``
+commit (comma-separated; e.g. 50f8119, the hand-written TF-IDF search refitted at most every
+30 s inside an async route), checked out in a temporary git worktree, on the same data and
+artifacts. Searches slower than :data:`STALL_MS` are listed in the JSON with the upserts in
+flight while they waited.
 
     .venv/bin/python bench/search.py --dataset amazon-beauty --quick [--seconds 60] \
-        [--baseline 50f8119] [--artifacts DIR]
+        [--baseline 50f8119[,COMMIT...]] [--artifacts DIR]
 
 Writes ``bench/results/search.json`` and ``search.md`` (the notes from its first "## " heading
 on, written by hand, are kept). Query vectors: the queries (windows of
@@ -24,6 +26,7 @@ import json
 import os
 import platform
 import random
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -46,6 +49,9 @@ OUT = Path(__file__).parent / "results"
 #: Every this many renamed items, one is checked (each check embeds two never-seen queries:
 #: on a shared 2-core machine, checking all of them would double the encoder's load).
 CHECK_EVERY = 5
+#: Searches slower than this are listed with the upserts in flight meanwhile (the tail's
+#: diagnosis: stalls against writes).
+STALL_MS = 20.0
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -92,6 +98,7 @@ async def renames(
     before its title); after the second, search its new word and its old one."""
     stats = {"upserts": 0, "upsert_errors": 0, "checks": 0, "found_new": 0, "found_old": 0}
     upsert_ms: list[float] = []
+    spans: list[tuple[float, float]] = []  # (start, end) of each upsert, perf_counter s
     async with httpx.AsyncClient(base_url=base, timeout=30) as c:
 
         async def hit(word: str, item_id: str) -> bool:
@@ -109,7 +116,8 @@ async def renames(
             t = time.perf_counter()
             body = {"items": [item_json(item, f"{word} {item.title}")]}
             r = await c.put("/v1/items", json=body)
-            upsert_ms.append((time.perf_counter() - t) * 1000)
+            spans.append((t, time.perf_counter()))
+            upsert_ms.append((spans[-1][1] - t) * 1000)
             stats["upserts"] += 1
             stats["upsert_errors"] += r.status_code != 200
             if k % (2 * CHECK_EVERY) == 2 * CHECK_EVERY - 1:  # a second rename: new in, old out
@@ -119,7 +127,31 @@ async def renames(
             old, k = word, k + 1
         stats["seconds"] = time.perf_counter() - t0
     a = np.asarray(upsert_ms)
+    stats["spans"] = spans
     return stats | {f"upsert_p{q}": float(np.percentile(a, q)) for q in (50, 99)}
+
+
+def stalls(done: list[tuple[float, float]], spans: list[tuple[float, float]], t0: float) -> dict:
+    """Searches slower than :data:`STALL_MS` (due time from the run's start, latency) with the
+    upserts in flight while each waited; and how often one was in flight for all searches."""
+    slow, busy = [], 0
+    for end, lat in done:
+        due = end - lat
+        during = [
+            (round(s - t0, 3), round((e - s) * 1000, 1)) for s, e in spans if s < end and e > due
+        ]
+        busy += bool(during)
+        if lat * 1000 > STALL_MS:
+            slow.append(
+                {"due_s": round(due - t0, 3), "ms": round(lat * 1000, 1), "upserts": during}
+            )
+    return {
+        "over_ms": STALL_MS,
+        "n": len(slow),
+        "n_with_upsert": sum(1 for x in slow if x["upserts"]),
+        "share_with_upsert": busy / max(1, len(done)),
+        "slow": slow[:200],
+    }
 
 
 def start(pythonpath: Path, args: argparse.Namespace, store: str) -> tuple[subprocess.Popen, int]:
@@ -129,7 +161,13 @@ def start(pythonpath: Path, args: argparse.Namespace, store: str) -> tuple[subpr
 
     port = free_port()
     env = {"PYTHONPATH": str(pythonpath), "SHOPREC_ARTIFACTS_DIR": str(args.artifacts)}
-    env["SHOPREC_TEXT_CACHE"] = str(args.artifacts / "text_cache.npz")
+    # a copy of the text cache for each server: the renamed titles (the same made-up words in
+    # every run) are encoded in every run, not found in a cache an earlier run filled
+    cache = Path(store) / "text_cache.npz"
+    for part in (cache, cache.with_suffix(".journal")):
+        if (args.artifacts / part.name).is_file():
+            shutil.copyfile(args.artifacts / part.name, part)
+    env["SHOPREC_TEXT_CACHE"] = str(cache)
     cli = ["--dataset", args.dataset, "--store", store] + (["--quick"] if args.quick else [])
     return serve(cli, port, env=env), port
 
@@ -147,14 +185,25 @@ def run_one(
     def path() -> str:
         return "/v1/search?" + urlencode({"q": rng.choice(queries), "n": 20})
 
+    done: list[tuple[float, float]] = []  # (answered at, latency) of each search
+
+    def check(status: int, body: bytes) -> bool:
+        done.append((time.perf_counter(), 0.0))
+        return status == 200
+
     async def both() -> tuple[loadgen.Outcome, dict]:
-        load = loadgen.fixed_rate("127.0.0.1", port, path, args.rate, args.seconds)
+        load = loadgen.fixed_rate("127.0.0.1", port, path, args.rate, args.seconds, check)
         writes = renames(base, items, args.upserts, args.seconds, random.Random(11))
         return await asyncio.gather(load, writes)
 
     load_before = os.getloadavg()[0]
+    t0 = time.perf_counter()
     outcome, writes = asyncio.run(both())
+    # latencies are appended right after each check, in the same order
+    done = [(end, lat) for (end, _), lat in zip(done, outcome.latencies, strict=False)]
+    spans = writes.pop("spans")
     result = {"label": label, "search": outcome.summary(), "renames": writes}
+    result["stalls"] = stalls(done, spans, t0)
     result["load_1min"] = [load_before, os.getloadavg()[0]]  # other work on the cores
     if args.cold:
         fresh = iter([f"{q} {nonsense(rng)}" for q in queries * 4])
@@ -193,15 +242,17 @@ def report(results: list[dict], args: argparse.Namespace, cpu: str) -> str:
         f"{args.rate:g} req/s open loop for {args.seconds:g} s over {args.queries} Beauty-title "
         f"queries, while `PUT /v1/items` renames {args.upserts:g} items/s (one item a call).",
         "",
-        "| search | p50 ms | p90 ms | p99 ms | max ms | errors | upsert p50 / p99 ms "
+        "| search | p50 ms | p90 ms | p99 ms | max ms | errors "
+        f"| over {STALL_MS:g} ms (an upsert in flight) | upsert p50 / p99 ms "
         "| renamed: found by new name | found by old name | load avg before / after |",
-        "|---|---|---|---|---|---|---|---|---|---|",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in results:
-        s, w = r["search"], r["renames"]
+        s, w, st = r["search"], r["renames"], r["stalls"]
         lines.append(
             f"| {r['label']} | {s['p50']:.1f} | {s['p90']:.1f} | {s['p99']:.1f} | {s['max']:.1f} "
-            f"| {s['errors']} / {s['requests']} | {w['upsert_p50']:.1f} / {w['upsert_p99']:.1f} "
+            f"| {s['errors']} / {s['requests']} | {st['n']} ({st['n_with_upsert']}) "
+            f"| {w['upsert_p50']:.1f} / {w['upsert_p99']:.1f} "
             f"| {w['found_new']} / {w['checks']} | {w['found_old']} / {w['checks']} "
             f"| {r['load_1min'][0]:.1f} / {r['load_1min'][1]:.1f} |"
         )
@@ -224,7 +275,7 @@ def main() -> None:
     ap.add_argument("--rate", type=float, default=50.0, help="searches per second")
     ap.add_argument("--upserts", type=float, default=10.0, help="items upserted per second")
     ap.add_argument("--queries", type=int, default=300, help="distinct queries in the pool")
-    ap.add_argument("--baseline", default="", help="git commit of the search to compare")
+    ap.add_argument("--baseline", default="", help="git commits to compare, comma-separated")
     ap.add_argument("--artifacts", type=Path, default=ROOT / "artifacts")
     ap.add_argument("--cold", action="store_true", help="also time never-seen queries")
     args = ap.parse_args()
@@ -235,10 +286,12 @@ def main() -> None:
     catalog = [it for it in data.catalog if it.title]
     rng.shuffle(catalog)
     queries = query_pool(catalog, args.queries, rng)
-    runs = [("SQLite FTS5 (this tree)", ROOT / "src")]
-    tree = baseline_tree(args.baseline) if args.baseline else None
-    if tree is not None:
-        runs.append((f"TF-IDF ({args.baseline})", tree / "src"))
+    head = subprocess.run(
+        ["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"], capture_output=True, text=True
+    ).stdout.strip()
+    runs = [(f"this tree ({head})", ROOT / "src")]
+    trees = [(c, baseline_tree(c)) for c in args.baseline.split(",") if c]
+    runs += [(commit, tree / "src") for commit, tree in trees]
     procs: list[subprocess.Popen] = []
     stores = [tempfile.TemporaryDirectory() for _ in runs]
     try:
@@ -256,7 +309,7 @@ def main() -> None:
             stop(proc)
         for st in stores:
             st.cleanup()
-        if tree is not None:
+        for _, tree in trees:
             subprocess.run(["git", "-C", str(ROOT), "worktree", "remove", "--force", str(tree)])
     cpu = cpu_model()
     OUT.mkdir(exist_ok=True)
