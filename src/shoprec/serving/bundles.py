@@ -39,7 +39,7 @@ POLL_SECONDS = 2.0
 #: A version that failed to load is tried again after this many seconds (not at every poll).
 RETRY_SECONDS = 60.0
 #: Niceness of the process that aligns a newly published bundle (the server's requests first).
-NICE = 10
+NICE = 5
 
 
 class BundleWatcher:
