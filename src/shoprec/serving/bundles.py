@@ -40,6 +40,9 @@ POLL_SECONDS = 2.0
 RETRY_SECONDS = 60.0
 #: Niceness of the process that aligns a newly published bundle (the server's requests first).
 NICE = 5
+#: Catalogs at least this large are aligned in a separate process (smaller: milliseconds of
+#: work, less than starting a process).
+APART_ITEMS = 2000
 
 
 class BundleWatcher:
@@ -171,7 +174,7 @@ def watch_published(
 
     return BundleWatcher(
         shelf.published,
-        lambda v: load_published(shelf, engine, v, apart=True),
+        lambda v: load_published(shelf, engine, v, apart=len(engine.catalog) >= APART_ITEMS),
         engine.set_bundle,
         engine.bundle.version,
         interval,
