@@ -166,6 +166,7 @@ def main() -> None:
             replace(tuning.config, seed=seed),
             f"sasrec-tuned-{seed}",
             progress=False,
+            fitted=tuning.fit if seed == tuning.config.seed else None,
         )
         ranks = _test_ranks(trained.final, split)
         ndcg, hr = R.ndcg(ranks, 10), R.hit_rate(ranks, 10)

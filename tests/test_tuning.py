@@ -60,6 +60,9 @@ def test_tuning_keeps_to_its_budget_from_the_default() -> None:
     assert res.config.dim == best["params"]["dim"] and res.config.lr == best["params"]["lr"]
     assert res.config.epochs == BASE.epochs and res.config.seed == BASE.seed
     assert {r["state"] for r in res.trials} <= {"complete", "pruned"}
+    # the chosen trial's fit is handed on (train_sasrec does not train it again)
+    assert res.fit is not None and res.fit.config == res.config
+    assert res.fit.history_.best_score == best["network_valid_NDCG@10"]
 
 
 def test_the_bundle_manifest_records_the_trials(tmp_path: Path) -> None:

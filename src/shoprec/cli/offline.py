@@ -152,7 +152,10 @@ def train(
 
         dp = DPConfig(dp_noise, dp_clip, dp_delta)
         name += "-dp"
-    trained = train_sasrec(data, settings, config, name=name, max_seconds=max_seconds, dp=dp)
+    fit = None if tuning is None else tuning.fit  # the chosen trial's fit, not trained again
+    trained = train_sasrec(
+        data, settings, config, name=name, max_seconds=max_seconds, dp=dp, fitted=fit
+    )
     if trained.final.privacy_ is not None:
         eps = json.loads((trained.path / "manifest.json").read_text())["privacy"]
         console.print(f"differentially private: epsilon {eps['epsilon']:.2f} at delta {dp_delta}")

@@ -188,6 +188,7 @@ def train_bundle(
         max_seconds=budget,
         progress=progress,
         refit=not quick,
+        fitted=None if tuning is None else tuning.fit,
     )
     calib = json.loads((trained.path / "manifest.json").read_text()).get("calibration", {})
     shutil.rmtree(work, ignore_errors=True)

@@ -243,6 +243,7 @@ def train_sasrec(
     progress: bool = True,
     refit: bool = True,
     dp: DPConfig | None = None,
+    fitted: SASRecRecommender | None = None,
 ) -> TrainedSASRec:
     """Fit with validation early stopping, then refit for the best epoch count on the
     histories including the validation item; save both and return them.
@@ -254,7 +255,10 @@ def train_sasrec(
 
     ``dp`` trains both fits with differential privacy (:mod:`shoprec.training.dp`); the
     manifest gets the epsilon of the two composed, and the logit adjustment is skipped (its
-    item prior is raw interaction counts, not private)."""
+    item prior is raw interaction counts, not private).
+
+    ``fitted``: the early-stopped fit of ``config`` on this data, already made (the tuner's
+    chosen trial): used as the valid fit instead of training it again."""
     search_config = config
     if config.use_text:
         text = text_vectors_for(data, settings, progress)
@@ -265,15 +269,18 @@ def train_sasrec(
         text = None
     split = leave_one_out(data.sequences, data.timestamps)
     t0 = time.perf_counter()
-    valid = SASRecRecommender(config, max_seconds=max_seconds, progress=progress, dp=dp).fit(
-        TrainData(
-            histories=split.train,
-            n_items=data.n_items,
-            item_text_vectors=text,
-            valid_targets=split.valid,
-            timestamps=split.train_times(),
+    valid = fitted
+    if valid is None:
+        valid = SASRecRecommender(config, max_seconds=max_seconds, progress=progress, dp=dp)
+        valid.fit(
+            TrainData(
+                histories=split.train,
+                n_items=data.n_items,
+                item_text_vectors=text,
+                valid_targets=split.valid,
+                timestamps=split.train_times(),
+            )
         )
-    )
     if refit:
         epochs = max(1, valid.history_.best_epoch)
         final = SASRecRecommender(replace(config, epochs=epochs), progress=progress, dp=dp).fit(

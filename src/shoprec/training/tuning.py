@@ -68,7 +68,9 @@ def _with(values: list[int], value: int) -> list[int]:
     return sorted({*values, value})  # the base's own value is always a choice
 
 
-def suggest(trial: optuna.Trial, base: SASRecConfig, text: bool, times: bool) -> SASRecConfig:
+def suggest(
+    trial: optuna.Trial | optuna.trial.FixedTrial, base: SASRecConfig, text: bool, times: bool
+) -> SASRecConfig:
     """One point of the search space, around ``base`` (loss, batch size, patience kept)."""
     cfg = replace(
         base,
@@ -107,6 +109,8 @@ class TuneResult:
     budget_s: float
     seconds: float
     trials: list[dict] = field(default_factory=list)
+    #: the chosen trial's early-stopped fit (train_sasrec's ``fitted``: not trained again)
+    fit: SASRecRecommender | None = None
 
     def to_dict(self) -> dict:
         return {
@@ -123,8 +127,9 @@ class TuneResult:
 
 
 def _row(t: optuna.trial.FrozenTrial, t0: float) -> dict:
-    start = t.datetime_start.timestamp() - t0 if t.datetime_start else None
-    secs = (t.datetime_complete - t.datetime_start).total_seconds() if t.datetime_complete else None
+    begun, ended = t.datetime_start, t.datetime_complete
+    start = None if begun is None else begun.timestamp() - t0
+    secs = None if begun is None or ended is None else (ended - begun).total_seconds()
     return {
         "number": t.number,
         "state": t.state.name.lower(),
@@ -170,6 +175,7 @@ def tune_sasrec(
         timestamps=times,
     )
     counts = np.bincount(np.concatenate(split.train), minlength=data.n_items + 1)
+    best_fit: dict = {"value": float("-inf"), "number": -1, "model": None}
 
     def objective(trial: optuna.Trial) -> float:
         cfg = suggest(trial, base, has_text, has_times)
@@ -196,6 +202,8 @@ def tune_sasrec(
         betas = BETAS if cfg.use_text else (0.0,)
         grid = _grid_ndcg10(model, split.train, split.valid, times, counts, (0.0,), betas)
         (_, beta), value = max(grid.items(), key=lambda kv: (round(kv[1], 6), -kv[0][1]))
+        if value > best_fit["value"]:  # kept for train_sasrec (a small model)
+            best_fit.update(value=value, number=trial.number, model=model)
         stopped = "early stop" if h.stopped_early else "epochs"
         if not first and time.time() >= deadline and not h.stopped_early:
             stopped = "budget"
@@ -237,4 +245,5 @@ def tune_sasrec(
         budget_s=budget_s,
         seconds=time.time() - t0,
         trials=rows,
+        fit=best_fit["model"] if best_fit["number"] == best.number else None,
     )
