@@ -289,11 +289,13 @@ class SASRecEncoder:
     def scores_many(self, users: np.ndarray, latest: np.ndarray) -> np.ndarray:
         """``(B, n_items + 1)`` float32: :meth:`scores` of ``B`` user vectors ``(B, C)`` whose
         histories end in ``latest`` ``(B,)`` (0 = empty), column 0 ``-inf``. Each vector is
-        its own stack of the product (one BLAS call each, the same whatever ``B``): one
+        its own matrix-vector product (the same BLAS call whatever ``B``): one
         ``(B, C) @ (C, N)`` product would be faster, but BLAS may sum a row's terms in
         another order depending on how many rows it has, and a row must not depend on that."""
         u = np.asarray(users, np.float32) / np.float32(self.temperature)
-        s = (u[:, None, :] @ self.items.T)[:, 0]
+        s = np.empty((len(u), len(self.items)), np.float32)
+        for b in range(len(u)):
+            np.matmul(self.items, u[b], out=s[b])
         if self.bias is not None:
             s += self.bias
         if self.text_lift is not None:
