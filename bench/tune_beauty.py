@@ -27,6 +27,8 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
 from shoprec.data.datasets import load_dataset  # noqa: E402
+from shoprec.data.idmap import IdMap  # noqa: E402
+from shoprec.data.interactions import SequenceData  # noqa: E402
 from shoprec.data.splits import LeaveOneOut, leave_one_out  # noqa: E402
 from shoprec.models import rank_metrics as R  # noqa: E402
 from shoprec.models.sasrec_recommender import SASRecRecommender  # noqa: E402
@@ -77,7 +79,8 @@ def _write(doc: dict, tuning: TuneResult, out: Path) -> None:
     lines = [
         "# Per-shop tuning of the sequence model on Amazon Beauty",
         "",
-        f"Command: `{doc['command']}` (2 shared cores, load average {doc['load']}).",
+        f"Command: `{doc['command']}` (2 shared cores, load average {doc['load']}); "
+        f"{doc['shoppers']} shoppers, {doc['items']} items.",
         "",
         f"- Budget {t['budget_s'] / 60:.0f} min; tuning took {t['seconds'] / 60:.1f} min; "
         f"{len(states)} trials: {states.count('complete')} complete, "
@@ -132,24 +135,46 @@ def _test_ranks(model: SASRecRecommender, split: LeaveOneOut) -> np.ndarray:
     return np.concatenate(out)
 
 
+def _sample(data: SequenceData, share: float) -> SequenceData:
+    """A random ``share`` of the shoppers, every item kept (seed 0)."""
+    if share >= 1:
+        return data
+    rng = np.random.default_rng(0)
+    keep = np.sort(rng.choice(data.n_users, round(share * data.n_users), replace=False)).tolist()
+    users = data.users.to_list()
+    times = data.timestamps
+    return replace(
+        data,
+        sequences=[data.sequences[u] for u in keep],
+        timestamps=None if times is None else [times[u] for u in keep],
+        users=IdMap(users[u] for u in keep),
+    )
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--budget", default="30m")
     ap.add_argument("--seeds", type=int, default=3)
     ap.add_argument("--dataset", default="amazon-beauty", help="(synthetic: a smoke test)")
     ap.add_argument("--out", type=Path, default=OUT)
+    ap.add_argument(
+        "--shoppers", type=float, default=1.0, help="a random share of the shoppers (catalog kept)"
+    )
     args = ap.parse_args()
     out = args.out
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     budget = parse_duration(args.budget, "--budget")
     settings = Settings()
-    data = load_dataset(args.dataset, settings)
+    data = _sample(load_dataset(args.dataset, settings), args.shoppers)
     text = text_vectors_for(data, settings, progress=False)
     tuning = tune_sasrec(data, settings, budget, text=text)
     chosen = {r["number"]: r for r in tuning.trials}[tuning.best_trial]["params"]
     doc: dict = {
         "command": f"python bench/tune_beauty.py --budget {args.budget} --seeds {args.seeds}"
-        + ("" if args.dataset == "amazon-beauty" else f" --dataset {args.dataset}"),
+        + ("" if args.dataset == "amazon-beauty" else f" --dataset {args.dataset}")
+        + ("" if args.shoppers >= 1 else f" --shoppers {args.shoppers}"),
+        "shoppers": data.n_users,
+        "items": data.n_items,
         "load": " ".join(f"{x:.1f}" for x in os.getloadavg()),
         "tuning": tuning.to_dict(),
         "chosen_params": chosen,
