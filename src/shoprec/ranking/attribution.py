@@ -9,6 +9,8 @@ handful of table look-ups. Only the few shown items are scored, never the catalo
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 import numpy as np
 
 from shoprec.models.sasrec_infer import SASRecEncoder
@@ -73,15 +75,25 @@ def covis_drops(
     nb, sims = covis_ids[recent], covis_sims[recent]  # (M, K)
     # sim[m, j]: recent item m's co-visitation with item j (0 when j is not its neighbour)
     sim = (sims[:, :, None] * (nb[:, :, None] == items[None, None, :])).sum(1)  # (M, J)
-    w = 0.5 ** np.arange(m)
+    w, weights = _covis_weights(m)
     full = (w[:r, None] * sim[:r]).sum(0)
-    # without recent item k: items before k keep their weights, those after move up one
+    drops = full[None, :] - weights @ sim
+    return _latest_positions(len(hist), r), drops
+
+
+@lru_cache(maxsize=COVIS_RECENT + 2)
+def _covis_weights(m: int) -> tuple[np.ndarray, np.ndarray]:
+    """The weights of ``m`` recent items (latest first) and ``(R, m)`` those left after
+    removing each of the ``R = min(m, COVIS_RECENT)`` latest: items before it keep their
+    weights, those after move up one. The same few matrices for every request (read-only)."""
+    w = 0.5 ** np.arange(m)
+    r = min(m, COVIS_RECENT)
     weights = np.zeros((r, m))
     for k in range(r):
         keep = np.delete(np.arange(m), k)[:COVIS_RECENT]
         weights[k, keep] = w[: len(keep)]
-    drops = full[None, :] - weights @ sim
-    return _latest_positions(len(hist), r), drops
+    w.flags.writeable = weights.flags.writeable = False
+    return w, weights
 
 
 def _latest_positions(length: int, r: int) -> np.ndarray:
