@@ -290,3 +290,38 @@ def test_a_training_run_is_its_own_process_at_lower_priority_on_one_thread(
     assert job.run_once() == 0 and job.runs == 1 and job.failures == 0
     nice, threads = seen.read_text().split()
     assert int(nice) == min(19, os.nice(0) + retrain.NICE) and threads == "1"
+
+
+def test_a_bundle_aligned_in_a_separate_process_equals_the_one_aligned_here(
+    tmp_path: Path,
+) -> None:
+    """What a large catalog's switch runs (``apart``): the same bundle as in process."""
+    from types import SimpleNamespace
+
+    import numpy as np
+
+    from shoprec.data.records import Item
+    from shoprec.ranking.bundle_io import FittedBundle, save_bundle
+    from shoprec.ranking.bundle_shelf import BundleShelf
+    from shoprec.ranking.catalog import add_items
+    from shoprec.serving.bundles import load_published
+    from shoprec.settings import Settings
+
+    rng = np.random.default_rng(0)
+
+    def vectorize(texts: list[str]) -> np.ndarray:
+        v = rng.normal(size=(len(texts), 384)).astype(np.float32)
+        return v / np.linalg.norm(v, axis=1, keepdims=True)
+
+    catalog = Catalog()
+    add_items(catalog, [Item(f"it{i}", f"item {i}") for i in range(30)], [0.0] * 30, vectorize)
+    shelf = BundleShelf.for_store(tmp_path / "shop", Settings(artifacts_dir=tmp_path))
+    ids = [f"it{i}" for i in range(0, 40, 2)]  # some the catalog lacks
+    pop = np.arange(len(ids) + 1, dtype=np.float64)
+    path = save_bundle(FittedBundle(ids, None, None, pop, None), shelf.root)
+    engine = SimpleNamespace(catalog=catalog)
+    here = load_published(shelf, engine, path.name)  # type: ignore[arg-type]
+    apart = load_published(shelf, engine, path.name, apart=True)  # type: ignore[arg-type]
+    assert apart.version == here.version == path.name and apart.n_rows == here.n_rows == 31
+    for name in ("popularity", "text_ids", "text_sims", "covis_ids"):
+        assert np.array_equal(getattr(apart, name), getattr(here, name)), name

@@ -16,6 +16,7 @@ from __future__ import annotations
 import logging
 import multiprocessing
 import os
+import signal
 import threading
 import time
 from collections.abc import Callable
@@ -130,12 +131,26 @@ class CatalogSnapshot:
         return self
 
 
-def _align_apart(path: str, ids: list[str], vectors: np.ndarray) -> ModelBundle:
+def _die_with_parent(parent: int) -> None:
+    """End this process when the server that started it ends (no orphan aligning on): Linux's
+    parent-death signal, and at once if the server ended while this one was starting."""
+    try:
+        import ctypes
+
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):  # not Linux: the check below only
+        pass
+    if os.getppid() != parent:
+        os._exit(1)
+
+
+def _align_apart(parent: int, path: str, ids: list[str], vectors: np.ndarray) -> ModelBundle:
     """In the aligning process: at a lower priority, one BLAS thread."""
     from threadpoolctl import threadpool_limits
 
     from shoprec.ranking.bundle_io import align, load_bundle
 
+    _die_with_parent(parent)
     os.nice(NICE)
     threadpool_limits(1)
     return align(load_bundle(Path(path)), cast("Catalog", CatalogSnapshot(ids, vectors)))
@@ -157,7 +172,8 @@ def load_published(
     vectors = np.array(catalog.view().vectors[: len(ids)])
     spawn = multiprocessing.get_context("spawn")  # no fork of a threaded server
     with ProcessPoolExecutor(1, mp_context=spawn) as pool:
-        return pool.submit(_align_apart, str(shelf.path(version)), ids, vectors).result()
+        job = pool.submit(_align_apart, os.getpid(), str(shelf.path(version)), ids, vectors)
+        return job.result()
 
 
 def watch_published(
