@@ -94,7 +94,7 @@ class _Looking(list):
 
 def test_an_upsert_seen_half_written_is_read_at_the_next_look() -> None:
     cat = _catalog(*(Item(f"i{k}", f"Quorvex lavender bath salts {k}") for k in range(50)))
-    index, sem = LexicalIndex(cat), SemanticTop(cat, _vectorize)
+    index, sem, sem2 = LexicalIndex(cat), SemanticTop(cat, _vectorize), SemanticTop(cat, _vectorize)
     renamed = [Item("i7", "Blenthar carbon phone case")]
     query = renamed[0].text()  # its vector is the renamed row's: that row is the nearest
     n_rows = len(cat) + 1
@@ -102,6 +102,7 @@ def test_an_upsert_seen_half_written_is_read_at_the_next_look() -> None:
     def look() -> None:
         index.sync()
         sem.top(query, 1, n_rows)
+        sem2.top(query, 1, n_rows)
 
     look()
     vectors = _vectorize([query])
@@ -109,7 +110,9 @@ def test_an_upsert_seen_half_written_is_read_at_the_next_look() -> None:
     cat.upsert(renamed, vectors, tags, [1.0])
     assert [cat.ids[i] for i in index.search("blenthar", 10, n_rows)[0]] == ["i7"]
     assert "i7" not in [cat.ids[i] for i in index.search("quorvex", 99, n_rows)[0]]
-    assert [cat.ids[i] for i in sem.top(query, 1, n_rows)] == ["i7"]
+    assert [cat.ids[i] for i in sem2.top(query, 1, n_rows)] == ["i7"]  # that upsert the latest
+    add_items(cat, [Item("i9", "Argan oil shampoo")], [2.0], _vectorize)
+    assert [cat.ids[i] for i in sem.top(query, 1, n_rows)] == ["i7"]  # and once it is over
 
 
 @pytest.mark.parametrize(

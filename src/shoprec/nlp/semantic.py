@@ -48,6 +48,10 @@ class SemanticTop:
         self.catalog, self.embed = catalog, embed
         self._lists: OrderedDict[str, _Top] = OrderedDict()
         self._lock = threading.Lock()
+        # per generation a remembered list was made at: the rows it had stamped when first seen
+        # as the latest, and (once it is over) the rows it stamped after that
+        self._seen: dict[int, np.ndarray] = {}
+        self._late: dict[int, np.ndarray] = {}
 
     def top(self, query: str, k: int, n_rows: int) -> np.ndarray:
         """Ids (1 to ``n_rows - 1``) of the ``k`` items nearest ``query``, best first."""
@@ -59,6 +63,7 @@ class SemanticTop:
         stamped = int(np.count_nonzero(self.catalog.stamp[:n_rows] == generation))
         with self._lock:
             old = self._lists.get(query)
+            self._first_sight(generation)
         vec = self.embed([query])[0]
         now = (generation, stamped)
         new = self._update(old, vec, k, n_rows, now) if old is not None else None
@@ -70,6 +75,33 @@ class SemanticTop:
             while len(self._lists) > MEMORY:
                 self._lists.popitem(last=False)
         return new.ids[:k]
+
+    def _first_sight(self, generation: int) -> None:
+        """Note the rows ``generation`` has stamped so far (before any list made at it reads a
+        vector, so every list made at it scored them); forget generations no list was made at.
+        Under ``self._lock``."""
+        if generation in self._seen:
+            return
+        cat = self.catalog
+        self._seen[generation] = np.flatnonzero(cat.stamp[: len(cat) + 1] == generation)
+        keep = {t.generation for t in self._lists.values()} | {generation}
+        for g in [g for g in self._seen if g not in keep]:
+            del self._seen[g]
+            self._late.pop(g, None)
+
+    def _late_rows(self, generation: int) -> np.ndarray | None:
+        """Rows the (finished) upsert ``generation`` stamped after it was first seen, which a
+        list made at it may have missed; None when not known (then all its rows are suspect)."""
+        with self._lock:
+            if generation in self._late:
+                return self._late[generation]
+            if generation not in self._seen:
+                return None
+            cat = self.catalog
+            now = np.flatnonzero(cat.stamp[: len(cat) + 1] == generation)
+            late = np.setdiff1d(now, self._seen[generation], assume_unique=True)
+            self._late[generation] = late
+            return late
 
     def _scan(self, vec: np.ndarray, k: int, n_rows: int, now: tuple[int, int]) -> _Top:
         scores = self.catalog.view().vectors[:n_rows] @ vec
@@ -91,9 +123,15 @@ class SemanticTop:
         if now == (old.generation, old.stamped) and n_rows == old.n_rows:
             return old
         stamp = self.catalog.stamp[:n_rows]
-        # Catalog.upsert counts the generation up before it stamps its rows: the rows of
-        # ``old.generation`` may have been written after ``old`` was made, so they are re-scored
-        changed = np.flatnonzero(stamp >= old.generation)
+        # Catalog.upsert counts the generation up before it stamps its rows, so rows of
+        # ``old.generation`` may have been written after ``old`` was made: while it is the
+        # latest, all of its rows are re-scored; once over, the ones it stamped after it was
+        # first seen (none, unless that upsert was still writing then)
+        late = self._late_rows(old.generation) if now[0] > old.generation else None
+        if late is None:
+            changed = np.flatnonzero(stamp >= old.generation)
+        else:
+            changed = np.union1d(np.flatnonzero(stamp > old.generation), late[late < n_rows])
         changed = np.union1d(changed[changed > 0], np.arange(max(1, old.n_rows), n_rows))
         if len(changed) > RESCORE_AT * n_rows:
             return None  # a scan is cheaper (a list made at the catalog's first generation)
