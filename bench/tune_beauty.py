@@ -31,36 +31,37 @@ from shoprec.data.idmap import IdMap  # noqa: E402
 from shoprec.data.interactions import SequenceData  # noqa: E402
 from shoprec.data.splits import LeaveOneOut, leave_one_out  # noqa: E402
 from shoprec.models import rank_metrics as R  # noqa: E402
+from shoprec.models.sasrec import SASRecConfig  # noqa: E402
 from shoprec.models.sasrec_recommender import SASRecRecommender  # noqa: E402
 from shoprec.models.scoring import mask_histories  # noqa: E402
 from shoprec.models.validation import score_batch  # noqa: E402
 from shoprec.settings import Settings  # noqa: E402
 from shoprec.training.sasrec_job import text_vectors_for, train_sasrec  # noqa: E402
-from shoprec.training.tuning import TuneResult, parse_duration, tune_sasrec  # noqa: E402
+from shoprec.training.tuning import parse_duration, tune_sasrec  # noqa: E402
 
 OUT = Path(__file__).parent / "results"
 #: The published best on Beauty (WEARec), one seed.
 PUBLISHED = 0.0614
 
 
-def _plot(tuning: TuneResult, path: Path) -> None:
+def _plot(t: dict, path: Path) -> None:
     fig, ax = plt.subplots(figsize=(7, 4))
     best = float("-inf")
     xs, ys = [], []
-    for t in tuning.trials:
-        end = (t["start_s"] or 0) + (t["seconds"] or 0)
-        curve = t["valid_by_epoch"]
-        last = t["value"] if t["value"] is not None else (list(curve.values()) or [None])[-1]
+    for r in t["trials"]:
+        end = (r["start_s"] or 0) + (r["seconds"] or 0)
+        curve = r["valid_by_epoch"]
+        last = r["value"] if r["value"] is not None else (list(curve.values()) or [None])[-1]
         if last is None:
             continue
-        style = {"complete": "o", "pruned": "x"}.get(t["state"], ".")
-        ax.plot(end / 60, last, style, color="C0" if t["number"] else "C3")
-        if t["value"] is not None:
-            best = max(best, t["value"])
+        style = {"complete": "o", "pruned": "x"}.get(r["state"], ".")
+        ax.plot(end / 60, last, style, color="C0" if r["number"] else "C3")
+        if r["value"] is not None:
+            best = max(best, r["value"])
             xs.append(end / 60)
             ys.append(best)
     ax.step(xs, ys, where="post", color="C2", label="best so far")
-    ax.axhline(tuning.default_value, color="C3", ls="--", label="default (trial 0)")
+    ax.axhline(t["default_valid_NDCG@10"], color="C3", ls="--", label="default (trial 0)")
     ax.set_xlabel("minutes since the start of tuning (trial end)")
     ax.set_ylabel("validation NDCG@10")
     ax.set_title("SASRec tuning on Amazon Beauty (o complete, x pruned)")
@@ -70,10 +71,10 @@ def _plot(tuning: TuneResult, path: Path) -> None:
     plt.close(fig)
 
 
-def _write(doc: dict, tuning: TuneResult, out: Path) -> None:
+def _write(doc: dict, out: Path) -> None:
     out.mkdir(parents=True, exist_ok=True)
     (out / "tuning.json").write_text(json.dumps(doc, indent=1))
-    _plot(tuning, out / "tuning.png")
+    _plot(doc["tuning"], out / "tuning.png")
     t = doc["tuning"]
     states = [r["state"] for r in t["trials"]]
     lines = [
@@ -82,6 +83,7 @@ def _write(doc: dict, tuning: TuneResult, out: Path) -> None:
         f"Command: `{doc['command']}` (2 shared cores, load average {doc['load']}); "
         f"{doc['shoppers']} shoppers, {doc['items']} items.",
         "",
+        *([doc["note"], ""] if doc.get("note") else []),
         f"- Budget {t['budget_s'] / 60:.0f} min; tuning took {t['seconds'] / 60:.1f} min; "
         f"{len(states)} trials: {states.count('complete')} complete, "
         f"{states.count('pruned')} pruned.",
@@ -135,6 +137,41 @@ def _test_ranks(model: SASRecRecommender, split: LeaveOneOut) -> np.ndarray:
     return np.concatenate(out)
 
 
+def _seed_row(
+    data: SequenceData,
+    settings: Settings,
+    split: LeaveOneOut,
+    config: SASRecConfig,
+    fit: SASRecRecommender | None,
+) -> dict:
+    """Train ``config`` (valid fit unless ``fit``, refit, calibration) and score it on test."""
+    t0 = time.perf_counter()
+    name = f"sasrec-tuned-{config.seed}"
+    trained = train_sasrec(data, settings, config, name, progress=False, fitted=fit)
+    ranks = _test_ranks(trained.final, split)
+    row = {
+        "seed": config.seed,
+        "test_NDCG@10": R.ndcg(ranks, 10),
+        "test_HR@10": R.hit_rate(ranks, 10),
+        "valid_NDCG@10": trained.valid.history_.best_score,
+        "seconds": time.perf_counter() - t0,
+        "load": " ".join(f"{x:.1f}" for x in os.getloadavg()),
+    }
+    print(f"seed {config.seed}: {row}", flush=True)
+    return row
+
+
+def _summarise(doc: dict) -> None:
+    vals = [s["test_NDCG@10"] for s in doc["seeds"]]
+    doc["test_NDCG@10"] = {
+        "mean": statistics.fmean(vals),
+        "std": statistics.stdev(vals) if len(vals) > 1 else 0.0,
+        "min": min(vals),
+        "max": max(vals),
+    }
+    doc["load"] = doc["seeds"][-1]["load"]
+
+
 def _sample(data: SequenceData, share: float) -> SequenceData:
     """A random ``share`` of the shoppers, every item kept (seed 0)."""
     if share >= 1:
@@ -160,13 +197,41 @@ def main() -> None:
     ap.add_argument(
         "--shoppers", type=float, default=1.0, help="a random share of the shoppers (catalog kept)"
     )
+    ap.add_argument(
+        "--seed-list",
+        help="skip tuning: train the settings chosen in --out's tuning.json with these seeds "
+        "(comma-separated) and add them to it (a second process while the first runs seeds)",
+    )
+    ap.add_argument("--merge", action="store_true", help="add out/seeds-*.json to tuning.json")
+    ap.add_argument("--note", help="--merge: a paragraph for the top of tuning.md")
     args = ap.parse_args()
     out = args.out
+    if args.merge:
+        doc = json.loads((out / "tuning.json").read_text())
+        seen = {r["seed"] for r in doc["seeds"]}
+        for extra in sorted(out.glob("seeds-*.json")):
+            doc["seeds"] += [r for r in json.loads(extra.read_text()) if r["seed"] not in seen]
+            doc["command"] += f"; --seed-list {extra.stem[6:]} in a second process"
+        doc["seeds"].sort(key=lambda r: r["seed"])
+        if args.note:
+            doc["note"] = args.note
+        _summarise(doc)
+        _write(doc, out)
+        return
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     budget = parse_duration(args.budget, "--budget")
     settings = Settings()
     data = _sample(load_dataset(args.dataset, settings), args.shoppers)
     text = text_vectors_for(data, settings, progress=False)
+    split = leave_one_out(data.sequences, data.timestamps)
+    if args.seed_list:  # (its rows: out/seeds-<list>.json, merged by --merge)
+        before = json.loads((out / "tuning.json").read_text())
+        config = SASRecConfig(**before["tuning"]["chosen"])
+        rows = []
+        for seed in (int(x) for x in args.seed_list.split(",")):
+            rows.append(_seed_row(data, settings, split, replace(config, seed=seed), None))
+            (out / f"seeds-{args.seed_list}.json").write_text(json.dumps(rows, indent=1))
+        return
     tuning = tune_sasrec(data, settings, budget, text=text)
     chosen = {r["number"]: r for r in tuning.trials}[tuning.best_trial]["params"]
     doc: dict = {
@@ -180,40 +245,15 @@ def main() -> None:
         "chosen_params": chosen,
         "seeds": [],
     }
-    _write(doc, tuning, out)
-    split = leave_one_out(data.sequences, data.timestamps)
+    _write(doc, out)
     for i in range(args.seeds):
         seed = tuning.config.seed + i
-        t0 = time.perf_counter()
-        trained = train_sasrec(
-            data,
-            settings,
-            replace(tuning.config, seed=seed),
-            f"sasrec-tuned-{seed}",
-            progress=False,
-            fitted=tuning.fit if seed == tuning.config.seed else None,
-        )
-        ranks = _test_ranks(trained.final, split)
-        ndcg, hr = R.ndcg(ranks, 10), R.hit_rate(ranks, 10)
+        fit = tuning.fit if seed == tuning.config.seed else None
         doc["seeds"].append(
-            {
-                "seed": seed,
-                "test_NDCG@10": ndcg,
-                "test_HR@10": hr,
-                "valid_NDCG@10": trained.valid.history_.best_score,
-                "seconds": time.perf_counter() - t0,
-            }
+            _seed_row(data, settings, split, replace(tuning.config, seed=seed), fit)
         )
-        vals = [s["test_NDCG@10"] for s in doc["seeds"]]
-        doc["test_NDCG@10"] = {
-            "mean": statistics.fmean(vals),
-            "std": statistics.stdev(vals) if len(vals) > 1 else 0.0,
-            "min": min(vals),
-            "max": max(vals),
-        }
-        doc["load"] = " ".join(f"{x:.1f}" for x in os.getloadavg())
-        _write(doc, tuning, out)
-        print(f"seed {seed}: test NDCG@10 {ndcg:.4f}, HR@10 {hr:.4f}", flush=True)
+        _summarise(doc)
+        _write(doc, out)
 
 
 if __name__ == "__main__":

@@ -5,8 +5,8 @@ Trial 0 is the Beauty-chosen default (:data:`~shoprec.training.sasrec_job.BEST_C
 to its own early stop and never pruned or cut, so the chosen settings never score below the
 default on validation. Later trials are pruned by Optuna's median rule through the fit's
 per-validation callback, and the trial running when the budget ends is stopped by the training
-loop's time limit after the epoch it is in, and kept with the best score it had reached. No
-trial starts after the budget. A trial's value is its validation NDCG@10 with the text lift
+loop's time limit after the epoch it is in, and kept with the best score it had reached (or
+counted as pruned when it had not been validated yet). No trial starts after the budget. A trial's value is its validation NDCG@10 with the text lift
 (``beta``) chosen on the same validation; the logit adjustment is calibrated afterwards, for
 the chosen settings only (:func:`~shoprec.training.sasrec_job.calibrate`)."""
 
@@ -196,6 +196,10 @@ def tune_sasrec(
         model = SASRecRecommender(cfg, max_seconds=left, progress=False, on_validation=report)
         model.fit(replace(train, item_text_vectors=text if cfg.use_text else None))
         h = model.history_
+        if not h.valid:  # the budget ended it before its first validation: nothing to compare
+            trial.set_user_attr("stopped", "budget, before its first validation")
+            trial.set_user_attr("epochs", len(h.epoch_loss))
+            raise optuna.TrialPruned()
         if first:  # its curve, for the record (not reported: never pruned)
             for epoch, score in h.valid:
                 trial.report(score, epoch)
