@@ -18,11 +18,14 @@ never seen before get the cold feed and are also counted apart), then ``POST /v1
 the chunk (at most 1,000 per call, with ``event_id``). Any non-2xx answer is an error. A probe
 thread GETs one known shopper's feed every 100 ms throughout.
 
-Arm ``retrain``: at every ``--every`` of the stream, ``shoprec train --store COPY`` starts as a
-low-priority subprocess (nice +10, one thread, as ``serve --retrain-every`` runs it) while the
-stream continues; if the previous one still runs at the next mark, the stream waits for it (the
-wait is recorded). The server's watcher picks up what the gate publishes. Arm ``never``: the
-same stream, no training. Report: bench/results/replay.{json,md,png}.
+Arm ``retrain``: at every ``--every`` of the *whole* stream (so a ``--stream-fraction`` prefix
+runs the same schedule), ``shoprec train --store COPY`` starts as a low-priority subprocess
+(``--nice``, default +10, one thread, as ``serve --retrain-every`` runs it) while the stream
+continues; if the previous one still runs at the next mark, the stream waits for it (the wait is
+recorded); one still running when the stream ends is stopped. The server's watcher picks up
+what the gate publishes. Arm ``never``: the same stream, no training (``--parallel``: both arms
+at once). Report: bench/results/replay.{json,md,png}; the per-event scores go to
+``WORK/per_event.npz`` and the last half's paired difference gets a bootstrap interval.
 
     .venv/bin/python bench/replay.py [--stream-fraction 0.05] [--train-seconds 60]
 """
