@@ -145,8 +145,10 @@ def test_empty_folder_store_import_train_switch_and_restart(tmp_path: Path, env)
         )
         # the running server follows what the import wrote (serving/follow.py)
         wait_for(lambda: c.get("/healthz").json()["items"] == ITEMS, "the imported catalog")
-        trending = wait_for(lambda: feed(c, "u1")["items"] and feed(c, "u1"), "trending items")
+        trending = wait_for(lambda: feed(c, "new")["items"] and feed(c, "new"), "trending items")
         assert trending["fallback"] == NO_MODEL and len(trending["items"]) == 5
+        # a shopper with history: text neighbours of it, before any model (no fallback)
+        assert feed(c, "u1")["model_version"] == "none" and len(feed(c, "u1")["items"]) == 5
         shoprec(["train", "--store", str(shop), *TRAIN], env)
         version = wait_for(
             lambda: (v := c.get("/healthz").json()["model_version"]) != "none" and v,
@@ -202,13 +204,13 @@ def test_redis_store_two_workers_both_switch_to_the_trained_bundle(
     try:
         a, pid = client_on_worker(f"http://127.0.0.1:{port}")
         b, _ = client_on_worker(f"http://127.0.0.1:{port}", avoid=pid)
-        assert feed(a, "u2")["fallback"] == NO_MODEL
+        assert feed(a, "u2")["fallback"] == NO_MODEL  # nothing imported yet: no history
         shoprec(
             ["import", "--store", redis_store, "--items", str(items), "--events", str(events)], env
         )
         for c in (a, b):  # both workers read the catalog and the events from Redis
-            wait_for(lambda c=c: len(feed(c, "u2")["items"]) == 5, "trending items")
-            assert feed(c, "u2")["fallback"] == NO_MODEL
+            wait_for(lambda c=c: len(feed(c, "new")["items"]) == 5, "trending items")
+            assert feed(c, "new")["fallback"] == NO_MODEL
         shoprec(["train", "--store", redis_store, *TRAIN], env)
         versions = [
             wait_for(

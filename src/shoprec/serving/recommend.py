@@ -29,7 +29,8 @@ from shoprec.store.errors import StoreUnavailable
 
 #: The ``fallback`` of answers served while the shared store is unreachable.
 STORE_DOWN = "store unavailable: trending items"
-#: The ``fallback`` of feeds served before any bundle was trained (an empty store's).
+#: The ``fallback`` of feeds served before any bundle was trained (an empty store's) that the
+#: shopper's history does not personalise (by text neighbours).
 NO_MODEL = "no trained model yet: trending and new items"
 
 
@@ -155,8 +156,8 @@ class Recommender:
         self._review_reasons(result.items)
         if down:
             result.fallback = STORE_DOWN
-        elif bundle.version == "none":  # ranking/bundle_io.NO_BUNDLE: nothing trained yet
-            result.fallback = NO_MODEL
+        elif result.fallback and bundle.version == "none":  # bundle_io.NO_BUNDLE: untrained
+            result.fallback = NO_MODEL  # why a shopper without history gets trending
         self.stats.add_served([r.index for r in result.items], result.fallback is not None)
         if result.fallback:
             self.counters.fallbacks[result.fallback] = (
