@@ -62,6 +62,7 @@ def _plot(t: dict, path: Path) -> None:
             ys.append(best)
     ax.step(xs, ys, where="post", color="C2", label="best so far")
     ax.axhline(t["default_valid_NDCG@10"], color="C3", ls="--", label="default (trial 0)")
+    ax.set_xlim(left=0)
     ax.set_xlabel("minutes since the start of tuning (trial end)")
     ax.set_ylabel("validation NDCG@10")
     ax.set_title("SASRec tuning on Amazon Beauty (o complete, x pruned)")
@@ -169,7 +170,7 @@ def _summarise(doc: dict) -> None:
         "min": min(vals),
         "max": max(vals),
     }
-    doc["load"] = doc["seeds"][-1]["load"]
+    doc["load"] = doc["seeds"][-1].get("load", doc["load"])
 
 
 def _sample(data: SequenceData, share: float) -> SequenceData:
