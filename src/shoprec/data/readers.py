@@ -174,9 +174,7 @@ def read_interactions_table(path: Path) -> pd.DataFrame:
         if len(bad):
             value = types.iloc[bad[0]]
             what = f"unknown event type {value!r}" if value else "empty event type"
-            raise DataFormatError(
-                path, int(bad[0]) + 1, "type", f"{what} (one of {known})"
-            )
+            raise DataFormatError(path, int(bad[0]) + 1, "type", f"{what} (one of {known})")
         out["type"] = types.to_numpy()
     return out
 

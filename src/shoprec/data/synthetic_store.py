@@ -49,9 +49,7 @@ class SyntheticStore:
         timestamp, type``, sorted by user then time (repeats of an item kept)."""
         kinds = {t.value for t in INTERACTION_TYPES}
         rows = [
-            (e.user_id, e.item_id, e.timestamp, str(e.type))
-            for e in self.events
-            if e.type in kinds
+            (e.user_id, e.item_id, e.timestamp, str(e.type)) for e in self.events if e.type in kinds
         ]
         return pd.DataFrame(rows, columns=["user_id", "item_id", "timestamp", "type"])
 

@@ -153,7 +153,13 @@ class SASRecRecommender:
 
         if self.dp is not None:
             run = TrainRun(
-                self.model_, data.histories, gaps, cfg, rng, validate, self.max_seconds,
+                self.model_,
+                data.histories,
+                gaps,
+                cfg,
+                rng,
+                validate,
+                self.max_seconds,
                 self.progress,
             )
             self.history_, self.privacy_ = self.dp.train(run)

@@ -61,8 +61,15 @@ class DPConfig:
     def train(self, run: TrainRun) -> tuple[TrainHistory, PrivacyReport]:
         """:func:`dp_train` with this config (what ``SASRecRecommender.fit`` calls)."""
         return dp_train(
-            run.model, run.histories, run.gaps, run.cfg, self, run.rng, run.validate,
-            run.max_seconds, run.progress,
+            run.model,
+            run.histories,
+            run.gaps,
+            run.cfg,
+            self,
+            run.rng,
+            run.validate,
+            run.max_seconds,
+            run.progress,
         )
 
 

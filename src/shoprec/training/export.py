@@ -24,6 +24,7 @@ from shoprec.store.protocols import EventLog, ItemStore
 
 log = logging.getLogger(__name__)
 
+
 @dataclass(frozen=True)
 class ExportConfig:
     """What the export keeps.

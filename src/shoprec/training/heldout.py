@@ -71,9 +71,7 @@ def after_cutoff(data: SequenceData, events: EventLog, cutoff_seq: int) -> np.nd
             late.setdefault(state_key(e.user_id, e.session_id), set()).add(e.item_id)
     ids, users = data.items.to_list(), data.users.to_list()
     rows = [
-        u
-        for u, seq in enumerate(data.sequences)
-        if ids[int(seq[-1]) - 1] in late.get(users[u], ())
+        u for u, seq in enumerate(data.sequences) if ids[int(seq[-1]) - 1] in late.get(users[u], ())
     ]
     return np.array(rows, np.int64)
 
@@ -100,7 +98,10 @@ def choose_holdout(
             rule = f"last {SPAN_SHARE:.0%} of the log's time span"
         users = np.flatnonzero(last >= since)
     if len(users) < MIN_SHOPPERS:
-        users, rule = np.arange(data.n_users), "every shopper's last interaction (the time slice held too few)"
+        users, rule = (
+            np.arange(data.n_users),
+            "every shopper's last interaction (the time slice held too few)",
+        )
     if len(users) > MAX_SHOPPERS:
         rng = np.random.default_rng(seed)
         users = np.sort(rng.choice(users, MAX_SHOPPERS, replace=False))

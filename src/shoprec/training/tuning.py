@@ -6,9 +6,10 @@ to its own early stop and never pruned or cut, so the chosen settings never scor
 default on validation. Later trials are pruned by Optuna's median rule through the fit's
 per-validation callback, and the trial running when the budget ends is stopped by the training
 loop's time limit after the epoch it is in, and kept with the best score it had reached (or
-counted as pruned when it had not been validated yet). No trial starts after the budget. A trial's value is its validation NDCG@10 with the text lift
-(``beta``) chosen on the same validation; the logit adjustment is calibrated afterwards, for
-the chosen settings only (:func:`~shoprec.training.sasrec_job.calibrate`)."""
+counted as pruned when it had not been validated yet). No trial starts after the budget. A
+trial's value is its validation NDCG@10 with the text lift (``beta``) chosen on the same
+validation; the logit adjustment is calibrated afterwards, for the chosen settings only
+(:func:`~shoprec.training.sasrec_job.calibrate`)."""
 
 from __future__ import annotations
 

@@ -42,7 +42,7 @@ def rank_items(body: RankIn, engine: EngineDep) -> dict:
     ]
     items = items[: body.n]
     # an id that the events and feedback this list leads to can cite, like every list answer's
-    rid = engine.pages.record("rank", [it["item_id"] for it in items])
+    rid = engine.pages.record("rank", [str(it["item_id"]) for it in items])
     return {
         "recommendation_id": rid,
         "offset": 0,

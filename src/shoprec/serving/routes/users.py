@@ -88,9 +88,7 @@ async def recommendations(
     ids = engine.catalog.ids
     body = {
         "user_id": user_id,
-        "items": [
-            recommended_out(ids[r.index], r) for r in pg.items
-        ],
+        "items": [recommended_out(ids[r.index], r) for r in pg.items],
         "fallback": res.fallback,
         "strategy": arm.strategy.name if arm else engine.pipeline.strategy.name,
         "experiment": arm.experiment if arm else None,

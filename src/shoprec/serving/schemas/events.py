@@ -50,7 +50,7 @@ class EventIn(BaseModel):
         "declares in SHOPREC_EVENT_TYPES; any other is refused with the list of known types.",
         examples=["view"],
         # the types this server accepts, read when the OpenAPI document is built
-        json_schema_extra=lambda schema: schema.update(enum=event_types.known()),
+        json_schema_extra=lambda schema: schema.update(enum=list[JsonValue](event_types.known())),
     )
     timestamp: float | None = Field(
         default=None, ge=0, le=1e11, description="Unix seconds; default: when received."
