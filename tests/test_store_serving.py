@@ -8,6 +8,7 @@ refused while the served bundle stays."""
 from __future__ import annotations
 
 import csv
+import json
 import os
 import subprocess
 import sys
@@ -32,6 +33,8 @@ from shoprec.serving.retrain import parse_duration
 ITEMS, SHOPPERS, CATEGORIES = 48, 160, ("serum", "shampoo", "lipstick", "sunscreen")
 #: The training run's options: the quick preset on a few seconds' budget (a tiny shop).
 TRAIN = ["--quick", "--max-seconds", "4", "--no-verbose"]
+#: The shopper erased after the first training, and the only pair of items they viewed together.
+ERASED, ERASED_PAIR = "eve", ("it0", "it1")
 
 
 README = Path(__file__).resolve().parents[1] / "README.md"
@@ -62,6 +65,9 @@ def write_shop(folder: Path) -> tuple[Path, Path]:
                 item = (start + 4 * k) % ITEMS
                 kind = "purchase" if k % 3 == 2 else "view"
                 w.writerow([f"u{u}", f"it{item}", kind, 1_700_000_000 + u * 100 + k * 10])
+        # the one shopper who views it0 (a serum) with it1 (a shampoo): no walk crosses categories
+        for k, item in enumerate(ERASED_PAIR * 2):
+            w.writerow([ERASED, item, "view", 1_700_100_000 + k * 10])
     return items, events
 
 
@@ -92,6 +98,21 @@ def wait_for(check, what: str, timeout: float = 30.0):  # noqa: ANN001, ANN201
             return value
         time.sleep(0.3)
     raise AssertionError(f"timed out waiting for {what}")
+
+
+def covisited(c: httpx.Client, item: str, other: str) -> bool:
+    """Whether ``/similar`` of ``item`` lists ``other`` as a co-visitation neighbour."""
+    r = c.get(f"/v1/items/{item}/similar", params={"n": 40})
+    assert r.status_code == 200, r.text
+    return any(
+        x["item_id"] == other and x["reasons"][0].startswith("Often bought with")
+        for x in r.json()["items"]
+    )
+
+
+def shoppers_in(shop: Path, version: str) -> int:
+    """The shoppers a bundle of the folder store ``shop`` was trained on (its manifest)."""
+    return json.loads((shop / "bundles" / version / "manifest.json").read_text())["shoppers"]
 
 
 def feed(c: httpx.Client, user: str) -> dict:
@@ -162,6 +183,20 @@ def test_empty_folder_store_import_train_switch_and_restart(tmp_path: Path, env)
         metrics = c.get("/metrics").text
         assert f'shoprec_model_info{{version="{version}"}} 1.0' in metrics
         assert "shoprec_bundle_reloads_total 1.0" in metrics
+        # Done-when 4: the pair only the erased shopper viewed together leaves what is served
+        assert covisited(c, *ERASED_PAIR) and shoppers_in(shop, version) == SHOPPERS + 1
+        assert c.delete(f"/v1/users/{ERASED}").json()["events_deleted"] == 2 * len(ERASED_PAIR)
+        # the tolerance lets the same data minus one shopper through the gate (tested apart)
+        shoprec(["train", "--store", str(shop), *TRAIN], {**env, "SHOPREC_PROMOTE_TOLERANCE": "1"})
+        erased = wait_for(
+            lambda: (v := c.get("/healthz").json()["model_version"]) != version and v,
+            "the bundle trained after the erasure served",
+            timeout=90,
+        )
+        assert not covisited(c, *ERASED_PAIR)
+        assert c.get(f"/v1/users/{ERASED}/export").json()["events"] == []
+        assert shoppers_in(shop, erased) == SHOPPERS  # the bundle's inputs: all but the erased
+        version = erased
     finally:
         stop(proc)
     # a restart over a store with a published bundle loads it as is: no training stage
