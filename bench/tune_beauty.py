@@ -27,7 +27,6 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
 from shoprec.data.datasets import load_dataset  # noqa: E402
-from shoprec.data.idmap import IdMap  # noqa: E402
 from shoprec.data.interactions import SequenceData  # noqa: E402
 from shoprec.data.splits import LeaveOneOut, leave_one_out  # noqa: E402
 from shoprec.models import rank_metrics as R  # noqa: E402
@@ -173,22 +172,6 @@ def _summarise(doc: dict) -> None:
     doc["load"] = doc["seeds"][-1].get("load", doc["load"])
 
 
-def _sample(data: SequenceData, share: float) -> SequenceData:
-    """A random ``share`` of the shoppers, every item kept (seed 0)."""
-    if share >= 1:
-        return data
-    rng = np.random.default_rng(0)
-    keep = np.sort(rng.choice(data.n_users, round(share * data.n_users), replace=False)).tolist()
-    users = data.users.to_list()
-    times = data.timestamps
-    return replace(
-        data,
-        sequences=[data.sequences[u] for u in keep],
-        timestamps=None if times is None else [times[u] for u in keep],
-        users=IdMap(users[u] for u in keep),
-    )
-
-
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--budget", default="30m")
@@ -222,7 +205,7 @@ def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     budget = parse_duration(args.budget, "--budget")
     settings = Settings()
-    data = _sample(load_dataset(args.dataset, settings), args.shoppers)
+    data = load_dataset(args.dataset, settings).share_of_shoppers(args.shoppers)
     text = text_vectors_for(data, settings, progress=False)
     split = leave_one_out(data.sequences, data.timestamps)
     if args.seed_list:  # (its rows: out/seeds-<list>.json, merged by --merge)

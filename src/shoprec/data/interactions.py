@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -61,6 +61,22 @@ class SequenceData:
                 tags.update(f"{key}:{v}" for v in values)
             out.append(frozenset(tags))
         return out
+
+    def share_of_shoppers(self, fraction: float, seed: int = 0) -> SequenceData:
+        """A random ``fraction`` of the shoppers (at least one), every item kept: a weaker
+        training set for the promotion gate's test, a smaller one for a tuning bench."""
+        if fraction >= 1.0:
+            return self
+        rng = np.random.default_rng(seed)
+        n = max(1, round(fraction * self.n_users))
+        keep = np.sort(rng.choice(self.n_users, n, replace=False)).tolist()
+        users, times = self.users.to_list(), self.timestamps
+        return replace(
+            self,
+            sequences=[self.sequences[u] for u in keep],
+            timestamps=None if times is None else [times[u] for u in keep],
+            users=IdMap(users[u] for u in keep),
+        )
 
     def has_text(self) -> bool:
         return any(it.title or it.description for it in self.catalog)

@@ -22,7 +22,6 @@ from pathlib import Path
 
 import numpy as np
 
-from shoprec.data.idmap import IdMap
 from shoprec.data.interactions import SequenceData
 from shoprec.data.splits import leave_one_out
 from shoprec.models.sasrec import SASRecConfig
@@ -74,21 +73,6 @@ def _tagger() -> ItemTagger:
     from shoprec.text.encoder import TextEncoder
 
     return ItemTagger(TextEncoder())
-
-
-def _share(data: SequenceData, fraction: float, seed: int) -> SequenceData:
-    """A random ``fraction`` of the shoppers (a deliberately weaker bundle: the gate's test)."""
-    rng = np.random.default_rng(seed)
-    n = max(1, round(fraction * data.n_users))
-    keep = np.sort(rng.choice(data.n_users, n, replace=False)).tolist()
-    users = data.users.to_list()
-    times = data.timestamps
-    return replace(
-        data,
-        sequences=[data.sequences[u] for u in keep],
-        timestamps=None if times is None else [times[u] for u in keep],
-        users=IdMap(users[u] for u in keep),
-    )
 
 
 def _served(shelf: BundleShelf, version: str | None) -> tuple[FittedBundle | None, str]:
@@ -168,7 +152,7 @@ def train_bundle(
         events.close()
         items.close()
     lap("export")
-    train_data = data if fraction >= 1.0 else _share(data, fraction, settings.seed)
+    train_data = data.share_of_shoppers(fraction, settings.seed)
     cfg = config or BEST_CONFIG
     tuning = None
     if tune_budget is not None:
