@@ -99,3 +99,23 @@ def test_cache_misses_append_to_a_journal_then_compact(tmp_path) -> None:
     again.COMPACT_AT = 2
     again.embed(["a third new item"], fake)  # type: ignore[arg-type]
     assert not journal.exists() and len(VectorCache(path)) == 6
+
+
+def test_a_cache_of_wider_vectors_reads_its_own_journal(tmp_path) -> None:
+    """The sentiment model's layer features (4 x 384 wide) share the cache: their journal
+    records are as wide as their vectors (read as 384-wide they were misaligned garbage)."""
+    wide = 4 * DIM
+
+    class Wide:
+        def encode(self, texts, progress=False):  # noqa: ANN001, ANN201
+            return np.stack(
+                [np.random.default_rng(len(t)).normal(size=wide) for t in texts]
+            ).astype(np.float32)
+
+    path = tmp_path / "layers.npz"
+    VectorCache(path).embed(["one review", "two reviews"], Wide())  # type: ignore[arg-type]
+    new = VectorCache(path).embed(["a third review"], Wide())  # type: ignore[arg-type]
+    assert path.with_suffix(".journal").stat().st_size == 40 + wide * 4
+    again = VectorCache(path)
+    assert len(again) == 3
+    np.testing.assert_array_equal(again.embed(["a third review"], _Fake()), new)  # type: ignore[arg-type]

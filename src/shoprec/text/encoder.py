@@ -136,25 +136,31 @@ class VectorCache:
 
     COMPACT_AT = 4096
     _KEY = 40  # sha1 hex digits
-    _RECORD = _KEY + DIM * 4
 
     def __init__(self, path: Path | None = None) -> None:
         self.path = path
         self._vectors: dict[str, np.ndarray] = {}
         self._journaled = 0
+        # the vectors' width: DIM for item texts, wider for the sentiment model's layer features;
+        # a journal record is a key and one vector of the .npz's width (it exists only beside one)
+        self._dim = DIM
         if path is not None and path.is_file():
             with np.load(path, allow_pickle=False) as z:
-                for key, vec in zip(z["keys"].tolist(), z["vectors"], strict=True):
+                vectors = z["vectors"]
+                if vectors.ndim == 2 and len(vectors):
+                    self._dim = int(vectors.shape[1])
+                for key, vec in zip(z["keys"].tolist(), vectors, strict=True):
                     self._vectors[str(key)] = vec
         journal = self._journal()
         if journal is not None and journal.is_file():
             raw = journal.read_bytes()
-            whole = len(raw) - len(raw) % self._RECORD
-            for at in range(0, whole, self._RECORD):
+            record = self._KEY + self._dim * 4
+            whole = len(raw) - len(raw) % record
+            for at in range(0, whole, record):
                 key = raw[at : at + self._KEY].decode("ascii")
-                vec = np.frombuffer(raw, np.float32, DIM, at + self._KEY).copy()
+                vec = np.frombuffer(raw, np.float32, self._dim, at + self._KEY).copy()
                 self._vectors[key] = vec
-            self._journaled = whole // self._RECORD
+            self._journaled = whole // record
 
     def _journal(self) -> Path | None:
         return None if self.path is None else self.path.with_suffix(".journal")
@@ -193,8 +199,11 @@ class VectorCache:
         if journal is None:
             return
         self._journaled += len(keys)
-        if not self.path.is_file() or self._journaled > max(  # type: ignore[union-attr]
-            self.COMPACT_AT, len(self._vectors) // 8
+        other_width = any(len(self._vectors[k]) != self._dim for k in keys)
+        if (
+            other_width
+            or not self.path.is_file()  # type: ignore[union-attr]
+            or self._journaled > max(self.COMPACT_AT, len(self._vectors) // 8)
         ):
             self.save()
             return
@@ -215,6 +224,8 @@ class VectorCache:
             if self._vectors
             else np.zeros((0, DIM), np.float32)
         )
+        if len(vecs):
+            self._dim = int(vecs.shape[1])
         tmp = self.path.with_suffix(".tmp.npz")
         np.savez(tmp, keys=keys, vectors=vecs.astype(np.float32))
         os.replace(tmp, self.path)
