@@ -1,28 +1,45 @@
-"""Artifacts hot-reload: a newly published checkpoint is swapped in while requests keep
-being answered; a broken one is refused and the old models keep serving."""
+"""Hot reload of the published bundle: a newly published bundle is swapped in while requests
+keep being answered; a broken one is refused and the served models keep serving."""
 
 from __future__ import annotations
 
-import os
+import shutil
 import threading
 import time
 from pathlib import Path
 
 from fastapi.testclient import TestClient
 
-from shoprec.serving.build import watch_artifacts
-from shoprec.training.sasrec_job import checkpoint_dir
+from shoprec.ranking.bundle_io import MANIFEST, new_version, read_manifest
+from shoprec.ranking.bundle_shelf import BundleShelf
+from shoprec.serving.bundles import BundleWatcher, load_published
 
 
-def test_new_checkpoint_is_swapped_in_without_failed_requests(
+def _copy(shelf: BundleShelf, version: str) -> str:
+    """A copy of the bundle ``version`` under a new version ("training published again")."""
+    import json
+
+    new = new_version(time.time() + 1)
+    shutil.copytree(shelf.path(version), shelf.path(new))
+    manifest = read_manifest(shelf.path(new)) | {"version": new}
+    (shelf.path(new) / MANIFEST).write_text(json.dumps(manifest))
+    return new
+
+
+def test_new_bundle_is_swapped_in_without_failed_requests(
     built, client: TestClient, serving_root: Path
 ) -> None:
     from serving_fixtures import synthetic_settings
 
-    settings = synthetic_settings(serving_root)
-    watcher = watch_artifacts(built, settings, quick=True)
-    watcher.stop()  # driven by hand below, deterministically
-    path = checkpoint_dir(settings, built.data.name, "sasrec-quick")
+    shelf = BundleShelf.for_store(built.store, synthetic_settings(serving_root))
+    first = shelf.published()
+    assert first is not None and built.engine.bundle.version == first  # published at start-up
+    watcher = BundleWatcher(
+        shelf.published,
+        lambda v: load_published(shelf, built.engine, v),
+        built.engine.set_bundle,
+        first,
+    )  # not started: driven by hand below, deterministically
     users = built.data.users.to_list()
     errors, done = [], []
     stop = threading.Event()
@@ -36,52 +53,24 @@ def test_new_checkpoint_is_swapped_in_without_failed_requests(
 
     t = threading.Thread(target=load)
     t.start()
+    old = built.engine.bundle
     try:
-        old = built.engine.bundle
-        manifest = path / "manifest.json"
-        later = time.time() + 5
-        os.utime(manifest, (later, later))  # "training published a new version"
+        second = _copy(shelf, first)
+        shelf.publish(second, "test: training published a new version")
         assert watcher.check()
-        assert built.engine.bundle is not old and watcher.reloads == 1
-        assert not watcher.check()  # nothing new: no reload
+        assert built.engine.bundle is not old and built.engine.bundle.version == second
+        assert watcher.reloads == 1 and not watcher.check()  # nothing new: no reload
         # a broken publication is refused; the current models keep serving
         current = built.engine.bundle
-        weights = path / "model.safetensors"
-        saved = weights.read_bytes()
-        weights.write_bytes(b"not a checkpoint")
-        os.utime(manifest, (later + 5, later + 5))
-        try:
-            assert not watcher.check()
-            assert built.engine.bundle is current
-        finally:
-            weights.write_bytes(saved)
+        broken = _copy(shelf, first)
+        (shelf.path(broken) / "sasrec" / "model.safetensors").write_bytes(b"not a checkpoint")
+        shelf.publish(broken, "test: a broken bundle")
+        assert not watcher.check()
+        assert built.engine.bundle is current and watcher.failures == 1
         time.sleep(0.5)
     finally:
         stop.set()
         t.join()
+        shelf.publish(first, "test: back to the session's bundle")
+        built.engine.set_bundle(old)
     assert errors == [] and len(done) > 5
-
-
-def test_quick_server_takes_the_full_model_train_publishes(built, serving_root: Path) -> None:
-    """``make demo`` serves the quick preset; ``shoprec train`` then publishes the full model
-    for the same dataset, and the running server switches to it."""
-    import shutil
-
-    from serving_fixtures import synthetic_settings
-
-    settings = synthetic_settings(serving_root)
-    watcher = watch_artifacts(built, settings, quick=True)
-    watcher.stop()
-    quick = checkpoint_dir(settings, built.data.name, "sasrec-quick")
-    full = checkpoint_dir(settings, built.data.name, "sasrec")
-    assert not full.exists()  # the session's models are the quick preset only
-    old = built.engine.bundle
-    try:
-        shutil.copytree(quick, full)
-        later = time.time() + 60
-        os.utime(full / "manifest.json", (later, later))
-        assert watcher.check()
-        assert watcher.path == full and built.engine.bundle is not old
-        assert not watcher.check()  # the quick checkpoint, older, does not swap back
-    finally:
-        shutil.rmtree(full, ignore_errors=True)

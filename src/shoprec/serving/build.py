@@ -15,18 +15,14 @@ import numpy as np
 from shoprec.data.datasets import dataset_reviews
 from shoprec.data.interactions import SequenceData
 from shoprec.data.records import Event, EventType
-from shoprec.data.splits import leave_one_out
-from shoprec.models.sasrec_recommender import SASRecRecommender
 from shoprec.online.state import UserState
 from shoprec.online.tags import ItemTagger
-from shoprec.ranking.bundle import ModelBundle
 from shoprec.ranking.bundle_io import save_bundle
 from shoprec.ranking.bundle_shelf import BundleShelf
-from shoprec.ranking.fit import ServingPhase, build_phase, fit_phases, offline_catalog
+from shoprec.ranking.fit import ServingPhase, fit_phases, offline_catalog
 from shoprec.serving.bundles import BundleWatcher
 from shoprec.serving.engine import Engine
 from shoprec.serving.pages import pages_for
-from shoprec.serving.reload import ArtifactWatcher, artifact_stamp
 from shoprec.serving.sentiment import SentimentSource
 from shoprec.serving.shared import SharedState
 from shoprec.settings import Settings
@@ -314,30 +310,3 @@ def watch_store(built: Built, settings: Settings) -> BundleWatcher:
     if built.sentiment is not None:
         built.sentiment.watch(built.engine)
     return watch_published(built.engine, BundleShelf.for_store(built.store, settings))
-
-
-def watch_artifacts(built: Built, settings: Settings, quick: bool) -> ArtifactWatcher:
-    """Hot reload of a dataset's checkpoints, for an engine fitted at start-up (``shoprec
-    serve`` follows the store's published bundle instead, :func:`watch_store`): when training
-    publishes a new checkpoint of the served model, rebuild and swap the bundle. A quick-preset
-    engine also takes the full model that ``shoprec train`` publishes for the same dataset. A
-    second watcher switches the review sentiment model to the one ``train-sentiment``
-    publishes."""
-    data, final = built.data, built.final
-    assert data is not None and final is not None, "fitted at start-up from a dataset"
-    split = leave_one_out(data.sequences, data.timestamps)
-    ranker = final.bundle.ranker
-
-    def rebuild(path: Path) -> ModelBundle:
-        model = SASRecRecommender.load(path)
-        phase = build_phase(
-            data, built.engine.catalog, model, split.test_histories(), split.test_times(), ranker
-        )
-        phase.bundle.version = f"{artifact_stamp(path):.0f}"
-        return phase.bundle
-
-    names = ["sasrec-quick", "sasrec"] if quick else ["sasrec"]
-    paths = [checkpoint_dir(settings, data.name, n) for n in names]
-    if built.sentiment is not None:  # and the sentiment model train-sentiment publishes
-        built.sentiment.watch(built.engine)
-    return ArtifactWatcher(paths, rebuild, built.engine.set_bundle).start()

@@ -1,10 +1,7 @@
-"""Artifact hot reload: a watcher notices a newly published sequence-model checkpoint and
-swaps a rebuilt model bundle into the engine; requests in flight keep the old one. The same
-watcher, given its own ``install``, switches the review sentiment model
-(``serving/sentiment.py``).
-
-It may watch several checkpoint folders (a quick-preset server also watches the full model's,
-so that ``shoprec train`` upgrades a ``make demo`` server); the newest publication wins."""
+"""Artifact hot reload by checkpoint: a watcher notices a newly published checkpoint folder
+(its manifest's modification time) and installs what it rebuilds from it. The review sentiment
+model switches this way (``serving/sentiment.py``); the recommendation models follow the
+store's published bundle instead (``serving/bundles.py``)."""
 
 from __future__ import annotations
 
