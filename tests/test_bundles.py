@@ -24,6 +24,7 @@ from shoprec.ranking.bundle_io import (
     empty_bundle,
     load_bundle,
     new_version,
+    read_manifest,
     save_bundle,
 )
 from shoprec.ranking.bundle_shelf import BundleShelf
@@ -88,6 +89,18 @@ def test_save_load_round_trip_scores_equal(tmp_path: Path) -> None:
     assert empty.version == "none" and empty.encoder is None and not empty.covis_ids.any()
     with pytest.raises(FileExistsError):
         save_bundle(fitted, tmp_path)
+
+
+def test_a_copy_missing_a_model_is_refused(tmp_path: Path) -> None:
+    """A bundle copied without one of its models (a partial sync to shared storage) is not
+    loaded as a bundle without that model."""
+    import shutil
+
+    path = save_bundle(tiny_fitted(), tmp_path)
+    assert {"sasrec", "itemknn", "ranker", "popularity.npy"} <= set(read_manifest(path)["parts"])
+    shutil.rmtree(path / "ranker")
+    with pytest.raises(FileNotFoundError, match="ranker"):
+        load_bundle(path)
 
 
 def _exercise(shelf: BundleShelf) -> None:

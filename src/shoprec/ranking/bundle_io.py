@@ -80,7 +80,13 @@ def save_bundle(fitted: FittedBundle, root: Path) -> Path:
             pop = np.asarray(fitted.popularity, np.float64)
             np.save(tmp / "popularity.npy", pop, allow_pickle=False)
         (tmp / "item_ids.json").write_text(json.dumps(list(fitted.item_ids)))
-        manifest = {**fitted.manifest, "format": FORMAT, "items": len(fitted.item_ids)}
+        parts = sorted(p.name for p in tmp.iterdir() if p.name != "item_ids.json")
+        manifest = {
+            **fitted.manifest,
+            "format": FORMAT,
+            "items": len(fitted.item_ids),
+            "parts": parts,  # a copy missing one is refused, not served without that model
+        }
         (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2, sort_keys=True, default=str))
         os.replace(tmp, final)
     except BaseException:
@@ -100,6 +106,9 @@ def load_bundle(path: Path) -> FittedBundle:
     manifest = read_manifest(path)
     if manifest.get("format") != FORMAT:
         raise ValueError(f"{path}: unsupported bundle format {manifest.get('format')!r}")
+    missing = [part for part in manifest.get("parts", []) if not (path / part).exists()]
+    if missing:
+        raise FileNotFoundError(f"{path}: incomplete bundle, missing {', '.join(missing)}")
     item_ids = json.loads((path / "item_ids.json").read_text())
     pop = path / "popularity.npy"
     return FittedBundle(
