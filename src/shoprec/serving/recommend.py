@@ -15,6 +15,7 @@ from shoprec.online.state import HISTORY, UserState
 from shoprec.ranking.attribution import MAX_ATTRIBUTED
 from shoprec.ranking.batched import prepare_requests
 from shoprec.ranking.bundle import ModelBundle, extend, neighbours
+from shoprec.ranking.bundle_io import NO_BUNDLE
 from shoprec.ranking.candidates import Request, head_size
 from shoprec.ranking.catalog import Catalog
 from shoprec.ranking.explain import short
@@ -96,10 +97,7 @@ class Recommender:
         live, out = self.live, {}
         bundle = live.bundle
         for u in dict.fromkeys(user_ids):
-            try:
-                state, down = live.states.get(state_key(u, None)), False
-            except StoreUnavailable:
-                state, down = None, True
+            state, down = self._state(u, None)
             out[u] = Prepared(state, down, self.request_for(state), bundle)
         cap = MAX_ATTRIBUTED if self.pipeline.attribute else None  # no reasons' attribution
         k = head_size(self.pipeline.strategy)  # an experiment's other size: computed per shopper
@@ -125,10 +123,7 @@ class Recommender:
         if prepared is not None and prepared.bundle is bundle:
             state, down, req = prepared.state, prepared.down, prepared.req
         else:
-            try:
-                state, down = live.states.get(state_key(user_id, session_id)), False
-            except StoreUnavailable:  # answer anyway, from in-process trending (flagged below)
-                state, down = None, True
+            state, down = self._state(user_id, session_id)
             req = self.request_for(state)
         excl = set(live.catalog.indices(list(exclude)).tolist()) | bought(live.catalog, state)
         filters = Filters(frozenset(excl), category, min_price, max_price)
@@ -156,7 +151,7 @@ class Recommender:
         self._review_reasons(result.items)
         if down:
             result.fallback = STORE_DOWN
-        elif result.fallback and bundle.version == "none":  # bundle_io.NO_BUNDLE: untrained
+        elif result.fallback and bundle.version == NO_BUNDLE:  # untrained
             result.fallback = NO_MODEL  # why a shopper without history gets trending
         self.stats.add_served([r.index for r in result.items], result.fallback is not None)
         if result.fallback:
@@ -164,6 +159,14 @@ class Recommender:
                 self.counters.fallbacks.get(result.fallback, 0) + 1
             )
         return result
+
+    def _state(self, user_id: str, session_id: str | None) -> tuple[UserState | None, bool]:
+        """The shopper's state and whether the shared store was down (then None: the answer
+        goes on, from in-process trending or unpersonalised, and is flagged)."""
+        try:
+            return self.live.states.get(state_key(user_id, session_id)), False
+        except StoreUnavailable:
+            return None, True
 
     def _review_reasons(self, items: list[Recommended]) -> None:
         for r in items if self.reviews.reviews else ():  # a true fact from reviews
@@ -183,10 +186,7 @@ class Recommender:
         (:func:`~shoprec.ranking.rank_list.rank_list`): items the shopper bought and items out
         of stock move after the others unless kept, unknown ids come last."""
         live = self.live
-        try:
-            state, down = live.states.get(state_key(user_id or "", session_id)), False
-        except StoreUnavailable:  # answer anyway, not personalised (flagged below)
-            state, down = None, True
+        state, down = self._state(user_id or "", session_id)
         catalog = live.catalog
         get = catalog.index.get
         idx = np.fromiter((get(i, 0) for i in item_ids), np.int64, len(item_ids))
