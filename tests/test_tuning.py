@@ -49,7 +49,9 @@ def test_tuning_keeps_to_its_budget_from_the_default() -> None:
     # past the budget, and the one running at it stops after the epoch it is in
     first_end = first["start_s"] + first["seconds"]
     assert took <= max(budget, first_end) + 2.0, (took, res.trials)
-    assert all(r["start_s"] < budget for r in res.trials[1:])
+    # Optuna checks the clock before it creates a trial; the trial's recorded start comes a few
+    # milliseconds after that check, so one begun at the budget's edge may read just past it
+    assert all(r["start_s"] < budget + 0.05 for r in res.trials[1:]), res.trials
     if first_end < budget - 1.0:  # (a loaded machine may spend the budget on trial 0)
         assert len(res.trials) >= 2, res.trials
     assert first["params"] == default_params(BASE, True, True) and first["state"] == "complete"

@@ -136,7 +136,7 @@ def _row(t: optuna.trial.FrozenTrial, t0: float) -> dict:
         "state": t.state.name.lower(),
         "value": t.value,
         "params": t.params,
-        "start_s": None if start is None else round(start, 1),
+        "start_s": None if start is None else round(start, 3),
         "seconds": None if secs is None else round(secs, 1),
         "valid_by_epoch": {str(k): v for k, v in sorted(t.intermediate_values.items())},
         **t.user_attrs,
