@@ -192,23 +192,30 @@ class Ingest:
         return add_items(self.live.catalog, items, added_at, self.vectorize, self.tagger)
 
     def delete_user(self, user_id: str, experiments: ExperimentRegistry) -> int:
-        """Erase the user's events, state, experiment records and reviews; returns the number
-        of events erased."""
-        with self.lock:
-            theirs = self.events.user_events(user_id)
+        """Erase the user's events, state, experiment records and reviews, with the anonymous
+        sessions they signed in from; returns the number of events erased.
+
+        The log is read and rewritten (a WAL checkpoint, maybe a wait for readers) without the
+        engine's lock, so events keep being acknowledged meanwhile; the lock is held only for
+        the last step: events of theirs appended during the erasure, and the live states."""
+        theirs = self.events.user_events(user_id)
+        sessions = {e.session_id for e in theirs if e.session_id}
+        n = self.events.delete_user(user_id)
+        for session_id in sorted(sessions):  # the anonymous events merged at login, or since
+            n += self.events.delete_session(session_id)
+        with self.lock:  # no ingest between the last look at the log and the states' removal
+            late = self.events.user_events(user_id)
+            if late:
+                n += self.events.delete_user(user_id)
+                theirs += late
+                sessions |= {e.session_id for e in late if e.session_id}
+            keys = [user_id, *map(session_key, sorted(sessions))]
+            for key in keys:  # the user's state holds the sessions merged into it at login
+                self.live.states.delete(key)
             gone = {review_id(e) for e in theirs if e.type is EventType.REVIEW}
-            n = self.events.delete_user(user_id)
-            self.live.states.delete(user_id)  # with the sessions merged into it at login
-            experiments.forget(user_id)
-            # the sessions they signed in from: the anonymous events (merged at login, or
-            # since), the session's state and experiment records
-            sessions = sorted({e.session_id for e in theirs if e.session_id})
-            for session_id in sessions:
-                n += self.events.delete_session(session_id)
-                self.live.states.delete(session_key(session_id))
-                experiments.forget(session_key(session_id))
             if gone:
                 self.reviews.reviews.remove_reviews(gone)
-        for key in [user_id, *map(session_key, sessions)]:  # outside the lock: files can be big
+        for key in keys:  # outside the lock: store round trips and export files can be big
+            experiments.forget(key)
             self.backend.erase(key)
         return n

@@ -11,7 +11,7 @@ router = api_router(tags=["assistant"])
 
 
 @router.post("/assistant", response_model=AssistantOut, dependencies=[READ])
-async def ask_assistant(body: AssistantIn, engine: EngineDep) -> dict:
+def ask_assistant(body: AssistantIn, engine: EngineDep) -> dict:  # sync: encodes text
     """Answer a shopper's question; every fact in ``answer`` comes from a cited record."""
     a = engine.assistant().ask(body.question, body.user_id)
     return {

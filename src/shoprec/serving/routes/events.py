@@ -12,7 +12,7 @@ router = api_router(tags=["events"])
 
 
 @router.post("/events", response_model=EventsOut, dependencies=[WRITE], responses=UNAVAILABLE)
-async def post_events(body: EventsIn, engine: EngineDep) -> dict:
+def post_events(body: EventsIn, engine: EngineDep) -> dict:  # sync: takes the engine's lock
     """Append 1 to 1,000 events; an ``event_id`` seen before is not applied twice. While the
     store is unreachable: 503 with Retry-After (resend the same ``event_id`` values)."""
     events = body.to_events()

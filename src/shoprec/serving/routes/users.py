@@ -12,6 +12,7 @@ from shoprec.data.keys import session_key
 from shoprec.ranking.pipeline import Result
 from shoprec.ranking.strategy import Strategy
 from shoprec.serving.degrade import unavailable
+from shoprec.serving.offload import heavy
 from shoprec.serving.pages import owner_of
 from shoprec.serving.routes.deps import ADMIN, READ, WRITE, EngineDep, api_router
 from shoprec.serving.routes.paging import PAGED, Cursor, Offset, page
@@ -129,15 +130,15 @@ async def profile(
 
 
 @router.delete("/users/{user_id}", response_model=DeletedOut, dependencies=[WRITE])
-def delete_user(user_id: UserPath, engine: EngineDep) -> dict:
+async def delete_user(user_id: UserPath, engine: EngineDep) -> dict:
     """Erase every event and all state of the user."""
-    # a plain def (FastAPI's thread pool): erasing rewrites SQLite pages and export files,
-    # and may wait for an export's lock; the event loop keeps serving meanwhile
-    return {"user_id": user_id, "events_deleted": engine.delete_user(user_id)}
+    # in the heavy pool: erasing rewrites SQLite pages and export files, and may wait for an
+    # export's lock; the event loop and the other routes' threads serve on meanwhile
+    return {"user_id": user_id, "events_deleted": await heavy(engine.delete_user, user_id)}
 
 
 @router.post("/feedback", response_model=FeedbackOut, dependencies=[WRITE], responses=UNAVAILABLE)
-async def feedback(body: FeedbackIn, engine: EngineDep) -> dict:
+def feedback(body: FeedbackIn, engine: EngineDep) -> dict:  # sync: takes the engine's lock
     """Impressions and clicks on served recommendations: stored in the event log as
     ``impression`` and ``click`` events (with the ``recommendation_id`` named; so they reach
     training export and experiments; an impression is exposure, never interest), and counted
