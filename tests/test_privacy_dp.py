@@ -137,3 +137,20 @@ def test_train_sasrec_with_dp_publishes_epsilon_and_no_item_counts(tmp_path: Pat
     assert manifest["privacy"]["epsilon"] > max(r["epsilon"] for r in runs)  # composed
     assert manifest["calibration"]["tau"] == 0.0
     assert not (run.path / "log_prior.npy").exists()  # raw item counts would not be private
+
+
+def test_no_epoch_is_chosen_on_private_validation_data() -> None:
+    """Issue 23, Why 10: the epoch count is fixed in advance. Picking the best epoch (or
+    stopping early) on the users' validation items would release them outside the epsilon,
+    so under DP validation is never run and the weights are the last step's."""
+    data = tiny(100)
+    data.valid_targets = np.array([int(h[-1]) % data.n_items + 1 for h in data.histories])
+    scores: list[float] = []
+    rec = SASRecRecommender(
+        replace(CFG, epochs=3, patience=1), progress=False, dp=DPConfig(delta=1e-3, n_negatives=8)
+    )
+    rec.on_validation = scores.append
+    rec.fit(data)
+    assert scores == []  # the old code validated each epoch and kept the best one
+    assert rec.history_.valid == [] and rec.history_.best_epoch == 3  # the last epoch
+    assert rec.privacy_.steps >= 3 * round(100 / 32) - 1

@@ -59,7 +59,8 @@ class DPConfig:
         return asdict(self)
 
     def train(self, run: TrainRun) -> tuple[TrainHistory, PrivacyReport]:
-        """:func:`dp_train` with this config (what ``SASRecRecommender.fit`` calls)."""
+        """:func:`dp_train` with this config (what ``SASRecRecommender.fit`` calls).
+        ``run.validate`` is not used: see :func:`dp_train` on the epoch count."""
         return dp_train(
             run.model,
             run.histories,
@@ -67,7 +68,6 @@ class DPConfig:
             run.cfg,
             self,
             run.rng,
-            run.validate,
             run.max_seconds,
             run.progress,
         )
@@ -97,7 +97,6 @@ def dp_train(
     cfg: SASRecConfig,
     dp: DPConfig,
     rng: np.random.Generator,
-    validate: Callable[[], float] | None = None,
     max_seconds: float | None = None,
     progress: bool = True,
 ) -> tuple[TrainHistory, PrivacyReport]:
@@ -108,17 +107,23 @@ def dp_train(
     model : a fresh :class:`SASRec`.
     histories : per-user training sequences (users with fewer than 2 items are not sampled).
     gaps : per-user :func:`~shoprec.models.sasrec.gap_buckets` (when ``cfg.time_gaps``).
-    cfg : the model's config (``lr``, ``batch_size`` = expected users per step, ``epochs``,
-        early stopping).
+    cfg : the model's config (``lr``, ``batch_size`` = expected users per step, ``epochs``);
+        its early stopping is not used.
     dp : noise, clipping and delta.
     rng : draws the users and the negatives.
-    validate, max_seconds, progress : as in :func:`shoprec.models.train_loop.train`.
+    max_seconds, progress : as in :func:`shoprec.models.train_loop.train`.
 
     Returns
     -------
     tuple[TrainHistory, PrivacyReport]
-        The epsilon covers every step taken, including those after the best validation epoch
-        (the returned weights are the best epoch's, but the others were released to it).
+        The weights after the last step; the epsilon covers every step taken.
+
+    Notes
+    -----
+    The number of epochs is fixed in advance (``cfg.epochs``, a public choice; ``max_seconds``
+    may end it sooner, a wall-clock cut that reads no data): no validation score on the
+    users' data picks the epoch returned or stops early. Choosing the best epoch on private
+    validation data would be a release of that data outside the reported epsilon.
     """
     from opacus import GradSampleModule
     from opacus.accountants import RDPAccountant
@@ -167,9 +172,7 @@ def dp_train(
                 max(1, round(1.0 / q)),
                 loss,
                 cfg.epochs,
-                validate=validate,
-                eval_every=cfg.eval_every,
-                patience=cfg.patience,
+                validate=None,  # a fixed epoch count: no choice made on private validation
                 max_seconds=max_seconds,
                 progress=progress,
                 desc="sasrec-dp",
