@@ -99,12 +99,21 @@ def rank_metrics(items: list[str], target: str) -> tuple[float, float]:
     return 1.0, 1.0 / math.log2(r + 2)
 
 
+#: How far one posted event may be ahead of the served clock (30 days: the stream's gaps).
+REPLAY_SKEW_S = 30 * 86_400
+
+
 def env(args: argparse.Namespace) -> dict[str, str]:
     return {
         **os.environ,
         "SHOPREC_DATA_DIR": args.data_dir,
         "SHOPREC_ARTIFACTS_DIR": args.artifacts,
         "SHOPREC_TEXT_CACHE": args.text_cache,
+        # the stream is 2014-2015 history posted into `serve --store` (a live shop's wall clock
+        # by default, which would decay it all): the data clock follows the stream's own time,
+        # and may move ahead by the longest gap between two of its days
+        "SHOPREC_CLOCK": "data",
+        "SHOPREC_MAX_FUTURE_SKEW_S": str(REPLAY_SKEW_S),
     }
 
 

@@ -59,6 +59,27 @@ class Settings(BaseSettings):
         description="Embedded event log: fsync = an acknowledged event survives a power cut "
         "(SQLite synchronous=FULL); os = it survives a process crash only (synchronous=NORMAL).",
     )
+    clock: Literal["auto", "wall", "data"] = Field(
+        default="auto",
+        description="The engine's clock (decay, trending, new arrivals): wall = the wall clock, "
+        "no event moves it (a live shop); data = the latest accepted event time (a historic "
+        "dataset replayed, the demo, benchmarks); auto = data when `shoprec serve` is given "
+        "--dataset, else wall. See docs/operations.md, 'The clock'.",
+    )
+    max_future_skew_s: float | None = Field(
+        default=None,
+        gt=0,
+        description="An event timed more than this many seconds ahead of the engine's clock is "
+        "refused (422 naming events.N.timestamp); unset = 300 under the wall clock, 86400 "
+        "under the data clock.",
+    )
+    retain_days: float | None = Field(
+        default=None,
+        gt=0,
+        description="Events older than this many days before the engine's clock are refused "
+        "(422; shoprec import: exit 2); unset = no lower bound.",
+    )
+
 
     write_keys: str = Field(
         default="", description="Comma-separated API keys for write endpoints (empty = open)."

@@ -10,6 +10,7 @@ from typing import Annotated
 import typer
 
 from shoprec.cli.common import console, open_store, setup
+from shoprec.settings import Settings
 
 #: Exit status of an import refused for bad input (a file, row and field named).
 BAD_INPUT = 2
@@ -18,6 +19,18 @@ FileOption = Annotated[
     Path | None,
     typer.Option(help="CSV, JSONL or Parquet file (by its suffix); columns: docs/import.md"),
 ]
+
+
+def import_window(settings: Settings) -> tuple[float, float]:
+    """The event times an import accepts: those the engine's clock would (wall clock: from
+    ``now - SHOPREC_RETAIN_DAYS`` to ``now + SHOPREC_MAX_FUTURE_SKEW_S``); under the data
+    clock only the upper bound, from the wall clock (history has no lower one)."""
+    from shoprec.serving.clock import EngineClock
+
+    clock = EngineClock.from_settings(settings, historic=False)
+    if clock.mode == "data":
+        clock.retain_s = None
+    return clock.window()
 
 
 def import_(
@@ -47,7 +60,7 @@ def import_(
     settings = setup(verbose)  # the shop's declared event types, before any file is read
     try:
         with console.status("reading and validating the files"):
-            files = read_files(items, events, reviews)
+            files = read_files(items, events, reviews, window=import_window(settings))
     except DataFormatError as exc:
         console.print(f"[red]import refused, nothing written:[/] {exc}")
         raise typer.Exit(BAD_INPUT) from None

@@ -21,6 +21,7 @@ from shoprec.ranking.bundle_io import save_bundle
 from shoprec.ranking.bundle_shelf import BundleShelf
 from shoprec.ranking.fit import ServingPhase, fit_phases, offline_catalog
 from shoprec.serving.bundles import BundleWatcher
+from shoprec.serving.clock import EngineClock
 from shoprec.serving.engine import Engine
 from shoprec.serving.pages import pages_for
 from shoprec.serving.sentiment import SentimentSource
@@ -133,7 +134,13 @@ def build_engine(
     source = SentimentSource(sentiment_settings or settings, lambda: vectorize.encoder)
     source.prepare()
     clock.lap("sentiment")
-    engine = Engine(events, items, states, vectorize, tagger, sentiment=source.load, shared=shared)
+    # a dataset served is history: its own time is now (SHOPREC_CLOCK=auto); a store alone is
+    # a live shop, on the wall clock
+    now = EngineClock.from_settings(settings, historic=data is not None)
+    log.info("engine clock: %s, future skew %.0f s", now.mode, now.skew)
+    engine = Engine(
+        events, items, states, vectorize, tagger, sentiment=source.load, shared=shared, clock=now
+    )
     attach_experiments(engine, store_dir)
     engine.pages = pages_for(settings, shared)
     attach_rules(engine, store_dir)

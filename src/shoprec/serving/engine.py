@@ -32,6 +32,8 @@ from shoprec.ranking.pipeline import Pipeline
 from shoprec.ranking.rules import RuleBook
 from shoprec.ranking.strategy import Strategy
 from shoprec.serving.backend import EmbeddedBackend, SharedBackend, StateBackend
+from shoprec.serving.census import Census
+from shoprec.serving.clock import EngineClock
 from shoprec.serving.discovery import Discovery
 from shoprec.serving.ingest import Ingest
 from shoprec.serving.live import Live
@@ -63,6 +65,8 @@ class Engine:
         :class:`~shoprec.serving.sentiment.ServedSentiment` or a bare model; may raise
         ``SentimentUnavailable`` saying why there is none (asked again at most every 30 s).
     shared : the Redis stores shared by replicas (None: embedded, one process).
+    clock : the engine's clock and the window of event times it accepts (default: the data
+        clock, :mod:`~shoprec.serving.clock`).
     """
 
     def __init__(
@@ -75,12 +79,13 @@ class Engine:
         strategy: Strategy | None = None,
         sentiment: Callable[[], ServedSentiment | SentimentModel] | None = None,
         shared: SharedState | None = None,
+        clock: EngineClock | None = None,
     ) -> None:
         self.events, self.items, self.states, self.shared = events, items, states, shared
         self.catalog = Catalog()
         self.trending = Trending()
         empty = build_bundle(self.catalog, None, None, None, [])
-        self.live = Live(self.catalog, self.trending, states, empty)
+        self.live = Live(self.catalog, self.trending, states, empty, clock or EngineClock())
         #: the shop's business rules (build_engine swaps in the durable store)
         self.rules = RuleBook(MemoryStateStore[dict]())
         self.pipeline = Pipeline(self.catalog, strategy, rules=self.rules)
@@ -88,6 +93,8 @@ class Engine:
         self.experiments = ExperimentRegistry(MemoryStateStore[dict]())
         self.counters = Counters()
         self.stats = LiveStats()
+        #: the shopper count and sample, walked at most every 30 s (not per request)
+        self.census = Census(states)
         self.review_scoring = ReviewScoring(self.catalog, sentiment)
         self.reviews = self.review_scoring.reviews
         backend: StateBackend = (
@@ -122,8 +129,13 @@ class Engine:
 
     @property
     def clock(self) -> float:
-        """The latest event time seen: "now" for trending and new arrivals."""
+        """Now for decay, trending and new arrivals: the wall clock, or under the data clock
+        the latest accepted event time (:mod:`~shoprec.serving.clock`)."""
         return self.live.clock
+
+    def stamp(self) -> float:
+        """The time given to an event sent without one."""
+        return self.live.time.stamp()
 
     # -- start-up and reload ----------------------------------------------------------------
     def load(self) -> None:
@@ -137,7 +149,9 @@ class Engine:
 
     # -- writes -----------------------------------------------------------------------------
     def ingest(self, events: Sequence[Event]) -> tuple[int, int]:
-        """Durably log ``events`` and apply the new ones; returns (accepted, duplicates)."""
+        """Durably log ``events`` and apply the new ones; returns (accepted, duplicates).
+        Raises ``OutOfWindow`` (an event time refused, nothing stored) and
+        ``StoreUnavailable`` (not acknowledged: resend)."""
         return self.writer.ingest(events, self.experiments)
 
     def fold(self, state: UserState | None, events: list[Event]) -> UserState:

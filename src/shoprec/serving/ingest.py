@@ -24,12 +24,18 @@ from shoprec.serving.backend import StateBackend
 from shoprec.serving.live import Live
 from shoprec.serving.reviews import ReviewScoring, review_id
 from shoprec.serving.stats import Counters, LiveStats
+from shoprec.store.errors import StoreUnavailable
 from shoprec.store.protocols import EventLog, ItemStore
 
 log = logging.getLogger(__name__)
 
 #: Events replayed per batch at start-up.
 REPLAY_PAGE = 10_000
+
+
+class NotApplied(StoreUnavailable):
+    """Events were stored, but applying them (states, trending, experiment) failed: they are
+    owed and applied before any later event; a resend is acknowledged once they are."""
 
 
 class Ingest:
@@ -61,6 +67,8 @@ class Ingest:
         self.lock = threading.Lock()  # one writer at a time: log, states, trending, reviews
         #: the last seq :meth:`load` replayed (a store follower goes on from there)
         self.loaded_seq = 0
+        #: stored events whose application failed, with the steps still to run
+        self._owed: tuple[list[Event], list[Callable[[], None]]] | None = None
 
     # -- start-up ---------------------------------------------------------------------------
     def load(self) -> None:
@@ -100,20 +108,59 @@ class Ingest:
 
     # -- events -----------------------------------------------------------------------------
     def ingest(self, events: Sequence[Event], experiments: ExperimentRegistry) -> tuple[int, int]:
-        """Durably log ``events`` and apply the new ones; returns (accepted, duplicates)."""
+        """Durably log ``events`` and apply the new ones; returns (accepted, duplicates).
+
+        Raises :class:`~shoprec.serving.clock.OutOfWindow` (nothing stored) for an event time
+        the clock refuses, and :class:`NotApplied` when the events were stored but applying
+        them failed twice: they are owed, and applied before any later event (a resend of
+        the same ``event_id`` values is then acknowledged as accepted, not as duplicates)."""
         with self.lock:
+            self.live.time.check(events)
+            settled = self._settle(experiments)
             stored = self.events.append(events)
             fresh = [e for e, new in zip(events, stored, strict=True) if new]
-            self.backend.ingested(fresh, self.fold, self._observe)
-            # this process's next request sees its events' time even before the stream does
-            self.live.clock = max([self.live.clock, *(e.timestamp for e in fresh)])
-            if experiments.running is not None:  # attribute to the serving variant
-                experiments.on_events(fresh, self.live.catalog.price_of)
-            accepted = sum(stored)
+            self._apply(fresh, experiments)
+            # a resend of events stored before but applied only now: acknowledged as new
+            late = [e.event_id in settled for e in events]
+            accepted = sum(a or b for a, b in zip(stored, late, strict=True))
             self.stats.add_events(accepted)
             self.counters.events += accepted
             self.counters.duplicates += len(events) - accepted
         return accepted, len(events) - accepted
+
+    def _apply(self, fresh: list[Event], experiments: ExperimentRegistry) -> None:
+        """After the commit: the states, trending, clock and reviews, then the running
+        experiment. A step that fails is owed, with the steps after it, and run again whole
+        before the next events (:meth:`_settle`)."""
+        steps: list[Callable[[], None]] = [
+            lambda: self.backend.ingested(fresh, self.fold, self._observe),
+            lambda: self.live.time.accepted(fresh),
+        ]
+        if experiments.running is not None:  # attribute to the serving variant
+            steps.append(lambda: experiments.on_events(fresh, self.live.catalog.price_of))
+        for k, step in enumerate(steps):
+            try:
+                step()
+            except Exception as exc:  # stored: never a 500 that a deduplicated resend hides
+                self._owed = (fresh, steps[k:])
+                log.exception("applying %d stored event(s) failed; owed", len(fresh))
+                raise NotApplied(f"events stored but not yet applied ({exc})") from exc
+
+    def _settle(self, experiments: ExperimentRegistry) -> set[str | None]:
+        """Apply what a failed :meth:`_apply` owes, first (so events apply in log order);
+        returns the owed events' ids. Raises :class:`NotApplied` while it still fails."""
+        if self._owed is None:
+            return set()
+        events, steps = self._owed
+        for k, step in enumerate(steps):
+            try:
+                step()
+            except Exception as exc:
+                self._owed = (events, steps[k:])
+                raise NotApplied(f"earlier events stored but not yet applied ({exc})") from exc
+        self._owed = None
+        log.info("applied %d owed event(s)", len(events))
+        return {e.event_id for e in events if e.event_id is not None}
 
     def apply_stored(self, events: Sequence[Event]) -> None:
         """Events another process appended to this process's log (read back by
@@ -131,7 +178,9 @@ class Ingest:
         self.reviews.score(events)
 
     def _track(self, events: Sequence[Event]) -> None:
-        """The clock and trending after ``events`` (trending counts catalog items only)."""
+        """The clock and trending after ``events`` read back from a log (trending counts
+        catalog items only; events timed beyond the clock's window are left out)."""
+        events = self.live.time.stored(events)
         if not events:
             return
         get = self.live.catalog.get
@@ -141,7 +190,6 @@ class Ingest:
             weight = trending_weight(event.type)  # by role: declared types too
             if idx and weight:  # an impression (weight 0) is exposure, not demand
                 hit.append((idx, weight, event.timestamp))
-        self.live.clock = max(self.live.clock, max(e.timestamp for e in events))
         if hit:
             idx_a, w_a, t_a = (np.array(col) for col in zip(*hit, strict=True))
             self.live.trending.add_many(idx_a, w_a, t_a)

@@ -58,6 +58,11 @@ class Metrics:
         self.refused = Counter(
             "shoprec_events_refused", "Events answered 503: the store was unreachable", registry=r
         )
+        self.clock_ignored = Counter(
+            "shoprec_clock_ignored_events",
+            "Stored events timed beyond the clock's window, left out of the clock and trending",
+            registry=r,
+        )
         self.store_failures = Counter(
             "shoprec_store_failures", "Calls that found the store unreachable", registry=r
         )
@@ -118,6 +123,7 @@ class Metrics:
         self._publish("events", c.events, self.events)
         self._publish("duplicates", c.duplicates, self.duplicates)
         self._publish("refused", c.refused, self.refused)
+        self._publish("clock_ignored", self.engine.live.time.ignored, self.clock_ignored)
         self._publish("reloads", c.reloads, self.reloads)
         self._publish("reload_failures", c.reload_failures, self.reload_failures)
         for reason, n in list(c.fallbacks.items()):

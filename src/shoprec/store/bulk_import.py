@@ -28,7 +28,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from shoprec.data.readers import read_events, read_items_table, read_reviews
+from shoprec.data.readers import DataFormatError, read_events, read_items_table, read_reviews
 from shoprec.data.records import Event, EventType, Item, Review
 from shoprec.store.protocols import EventLog, ItemStore
 
@@ -115,19 +115,42 @@ def read_files(
     items_file: Path | None = None,
     events_file: Path | None = None,
     reviews_file: Path | None = None,
+    window: tuple[float, float] | None = None,
 ) -> ImportFiles:
-    """Read and validate the given files whole (module doc), before any store is touched.
+    """Read and validate the given files whole (module doc), before any store is touched;
+    with ``window`` = ``(lowest, highest)``, a timestamp outside it is a bad row too (the
+    engine's clock refuses it: ``shoprec.serving.clock``).
 
     Raises
     ------
     shoprec.data.readers.DataFormatError
         A file is missing, unreadable or has a bad row (named, with the field).
     """
-    return ImportFiles(
+    files = ImportFiles(
         read_items_table(items_file) if items_file else [],
         derive_ids(read_events(events_file)) if events_file else [],
         review_events(read_reviews(reviews_file)) if reviews_file else [],
     )
+    if window is not None:
+        for path, rows in ((events_file, files.events), (reviews_file, files.reviews)):
+            if path is not None:
+                _check_times(path, rows, *window)
+    return files
+
+
+def _check_times(path: Path, events: Sequence[Event], low: float, high: float) -> None:
+    """Rows are the events' positions (one event per data row, in file order)."""
+    for row, e in enumerate(events, start=1):
+        if not low <= e.timestamp <= high:
+            when = "ahead of" if e.timestamp > high else "older than"
+            bound = high if e.timestamp > high else low
+            raise DataFormatError(
+                path,
+                row,
+                "timestamp",
+                f"{e.timestamp:.0f} is {when} the window the engine's clock accepts "
+                f"(bound {bound:.0f}; SHOPREC_MAX_FUTURE_SKEW_S, SHOPREC_RETAIN_DAYS)",
+            )
 
 
 def import_rows(

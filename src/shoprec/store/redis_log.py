@@ -5,6 +5,13 @@ A Redis Stream whose entry ids are ``<seq>-0`` (seq from ``INCR``), so ``replay(
 script, atomically across replicas. A per-user list of entry ids makes erasure
 ``O(user's events)``.
 
+Exactly once over retries: the client retries a call that timed out (``redis_health.connect``),
+and a timed-out call may still run once Redis answers again (a stall, a restart replaying its
+AOF). Every append call carries an id chosen before its first attempt; the script records each
+event's result under it (``append:<id>``, kept :data:`CALL_TTL_S`), so a second run of the same
+call stores nothing again, events without an ``event_id`` included; and an event's seen mark is
+its last write, so a script that fails half-way never leaves an id seen but not stored.
+
 Durability is Redis's: with AOF (``appendfsync everysec`` or ``always``) an acknowledged event
 survives a Redis restart; the development Redis of this project runs without persistence. A
 production Redis needs ``appendonly yes`` and ``appendfsync always`` for "acknowledged = durable"
@@ -24,6 +31,7 @@ the shared :class:`~shoprec.store.redis_health.Breaker`).
 from __future__ import annotations
 
 import json
+import secrets
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict
 from typing import Any
@@ -35,27 +43,43 @@ from shoprec.data.keys import session_key
 from shoprec.data.records import Event
 from shoprec.store.redis_health import Breaker, guarded
 
-# KEYS: seq counter, stream, seen ids; ARGV: user key prefix, then per event (event_id or "",
-# user_id, json, pending list key or ""). Returns 1/0 per event.
+# KEYS: seq counter, stream, seen ids, this call's record; ARGV: user key prefix, the record's
+# lifetime (s), then per event (event_id or "", user_id, json, pending list key or "").
+# Returns 1/0 per event. Each event's writes come in one step, the seen mark last (a failing
+# write never leaves an id marked but unstored), then its result goes into the call's record:
+# a retry of the call (a timed-out attempt that did run) returns the recorded results and
+# appends nothing again, events without an event_id included.
 _APPEND = """
 local out = {}
-local n = (#ARGV - 1) / 4
+local n = (#ARGV - 2) / 4
 for i = 0, n - 1 do
-  local b = 2 + 4 * i
+  local b = 3 + 4 * i
   local eid, user, body, pending = ARGV[b], ARGV[b + 1], ARGV[b + 2], ARGV[b + 3]
+  local done = redis.call('HGET', KEYS[4], i)
   local fresh = 1
-  if eid ~= '' then fresh = redis.call('SADD', KEYS[3], eid) end
-  if fresh == 1 then
-    local seq = redis.call('INCR', KEYS[1])
-    local id = seq .. '-0'
-    redis.call('XADD', KEYS[2], id, 'e', body)
-    redis.call('RPUSH', ARGV[1] .. user, id)
-    if pending ~= '' then redis.call('RPUSH', pending, body) end
+  if done then
+    fresh = tonumber(done)
+  else
+    if eid ~= '' and redis.call('SISMEMBER', KEYS[3], eid) == 1 then fresh = 0 end
+    if fresh == 1 then
+      local seq = redis.call('INCR', KEYS[1])
+      local id = seq .. '-0'
+      redis.call('XADD', KEYS[2], id, 'e', body)
+      redis.call('RPUSH', ARGV[1] .. user, id)
+      if pending ~= '' then redis.call('RPUSH', pending, body) end
+      if eid ~= '' then redis.call('SADD', KEYS[3], eid) end
+    end
+    redis.call('HSET', KEYS[4], i, fresh)
+    redis.call('EXPIRE', KEYS[4], ARGV[2])
   end
   out[#out + 1] = fresh
 end
 return out
 """
+
+#: How long a call's record outlives it: the longest a timed-out attempt may wait in Redis
+#: before it runs (behind a stall or a restart's AOF load) and still be recognised.
+CALL_TTL_S = 3600
 
 
 def _event_json(e: Event) -> str:
@@ -117,11 +141,14 @@ class RedisEventLog:
     def append(self, events: Sequence[Event]) -> list[bool]:
         if not events:
             return []
-        argv: list[str] = [self.p + "user:"]
+        argv: list[str] = [self.p + "user:", str(CALL_TTL_S)]
         for e in events:
             pending = self.pending_key(self.state_key(e)) if self.state_key else ""
             argv += [e.event_id or "", e.user_id, _event_json(e), pending]
-        keys = [self.p + "seq", self.p + "events", self.p + "event_ids"]
+        # the call's id, chosen before the first attempt: the client's retry of a timed-out
+        # call carries it, so the events are stored once (module doc)
+        call = self.p + "append:" + secrets.token_hex(12)
+        keys = [self.p + "seq", self.p + "events", self.p + "event_ids", call]
         return [bool(x) for x in self._append(keys=keys, args=argv)]
 
     def replay(self, after: int = 0, batch_size: int = 10_000) -> Iterator[tuple[int, Event]]:

@@ -25,6 +25,7 @@ from typing import Any, Literal, Self, TypeVar
 
 from shoprec.data import event_types
 from shoprec.data.records import Event
+from shoprec.store.errors import StoreUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -84,6 +85,9 @@ DROP INDEX IF EXISTS events_user_id;
 _EVENT_FIELDS = tuple(f.name for f in fields(Event))
 _EVENT_COLS = ", ".join(_EVENT_FIELDS)
 _event_fields = attrgetter(*_EVENT_FIELDS)
+#: SQLite's primary result codes of a store that cannot take a write now (busy, locked, I/O
+#: error, full, cannot open): StoreUnavailable, not a bug.
+_UNAVAILABLE = {5, 6, 10, 13, 14}
 _LAST_SEQ = "SELECT seq FROM sqlite_sequence WHERE name = 'events'"
 _EVENT_INSERT = f"INSERT INTO events ({_EVENT_COLS}) VALUES ({_marks(len(_EVENT_FIELDS))})"
 
@@ -126,14 +130,20 @@ class _SQLiteBase:
         """
         with self._lock:
             conn = self._db()
-            conn.execute("BEGIN IMMEDIATE")
             try:
-                result = statements(conn)
-                conn.execute("COMMIT")
-            except BaseException:
-                if conn.in_transaction:
-                    conn.execute("ROLLBACK")
-                raise
+                conn.execute("BEGIN IMMEDIATE")
+                try:
+                    result = statements(conn)
+                    conn.execute("COMMIT")
+                except BaseException:
+                    if conn.in_transaction:
+                        conn.execute("ROLLBACK")
+                    raise
+            except sqlite3.OperationalError as exc:
+                if exc.sqlite_errorcode & 0xFF not in _UNAVAILABLE:
+                    raise
+                # rolled back: nothing written; the caller answers 503, a retry may succeed
+                raise StoreUnavailable(f"SQLite {self.path.name}: {exc}", 1.0) from exc
         return result
 
     def _query(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:

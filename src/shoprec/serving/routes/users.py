@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from typing import Annotated
 
 import orjson
@@ -11,6 +10,7 @@ from fastapi import Path, Query, Response
 from shoprec.data.keys import session_key
 from shoprec.ranking.pipeline import Result
 from shoprec.ranking.strategy import Strategy
+from shoprec.serving.clock import OutOfWindow
 from shoprec.serving.degrade import unavailable
 from shoprec.serving.offload import heavy
 from shoprec.serving.pages import owner_of
@@ -144,7 +144,9 @@ def feedback(body: FeedbackIn, engine: EngineDep) -> dict:  # sync: takes the en
     training export and experiments; an impression is exposure, never interest), and counted
     for the click-through rate. While the store is unreachable: 503 with Retry-After."""
     try:
-        stored, _ = engine.ingest(body.to_events(time.time()))
+        stored, _ = engine.ingest(body.to_events(engine.stamp()))
+    except OutOfWindow as exc:
+        raise exc.invalid("timestamp") from None
     except StoreUnavailable as exc:  # not acknowledged: a resend with the id is stored once
         raise unavailable(exc, "feedback not stored") from exc
     engine.observe_feedback(len(body.impressions), len(body.clicks))

@@ -7,6 +7,8 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, Field
 
+from shoprec.data.keys import SESSION_PREFIX, is_session_key
+
 Id = Annotated[str, Field(min_length=1, max_length=256)]
 MAX_BATCH = 1000
 
@@ -16,6 +18,17 @@ def not_bool(v: object) -> object:
     are not numbers."""
     if isinstance(v, bool):
         raise ValueError("must be a number, not a boolean")
+    return v
+
+
+def not_session_key(v: str | None) -> str | None:
+    """A user id validator: ``session:<id>`` is an anonymous session's key, so a user id with
+    that prefix would share the session's state; refused."""
+    if v and is_session_key(v):
+        raise ValueError(
+            f"must not start with {SESSION_PREFIX!r} (the prefix of anonymous sessions' keys; "
+            "send the session id as session_id)"
+        )
     return v
 
 

@@ -11,7 +11,7 @@ from pydantic.json_schema import JsonDict, JsonValue
 
 from shoprec.data import event_types
 from shoprec.data.records import Event, EventType
-from shoprec.serving.schemas.common import MAX_BATCH, not_bool
+from shoprec.serving.schemas.common import MAX_BATCH, not_bool, not_session_key
 
 ITEM_EVENTS = {"view", "click", "add_to_cart", "purchase", "review", "impression"}
 
@@ -43,7 +43,12 @@ EVENT_RULES: JsonDict = {
 class EventIn(BaseModel):
     model_config = ConfigDict(extra="forbid", json_schema_extra=EVENT_RULES)
 
-    user_id: str = Field(default="", max_length=256, description="Empty for anonymous sessions.")
+    user_id: str = Field(
+        default="",
+        max_length=256,
+        description="Empty for anonymous sessions; not starting with `session:` (the prefix "
+        "of an anonymous session's key).",
+    )
     item_id: str = Field(default="", max_length=256)
     type: str = Field(
         description="view, click, add_to_cart, purchase, search, review, or a type the shop "
@@ -53,7 +58,12 @@ class EventIn(BaseModel):
         json_schema_extra=lambda schema: schema.update(enum=list[JsonValue](event_types.known())),
     )
     timestamp: float | None = Field(
-        default=None, ge=0, le=1e11, description="Unix seconds; default: when received."
+        default=None,
+        ge=0,
+        le=1e11,
+        description="Unix seconds; default: when received (under the data clock: the engine's "
+        "clock). Refused (422) beyond SHOPREC_MAX_FUTURE_SKEW_S ahead of the engine's clock, "
+        "or older than SHOPREC_RETAIN_DAYS when set.",
     )
     event_id: str | None = Field(default=None, min_length=1, max_length=256)
     session_id: str | None = Field(default=None, min_length=1, max_length=256)
@@ -68,6 +78,7 @@ class EventIn(BaseModel):
     )
 
     _numbers = field_validator("timestamp", "rating", mode="before")(not_bool)
+    _user = field_validator("user_id")(not_session_key)
 
     @field_validator("type")
     @classmethod
@@ -110,8 +121,9 @@ class EventsIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     events: list[EventIn] = Field(min_length=1, max_length=MAX_BATCH)
 
-    def to_events(self) -> list[Event]:
-        now = time.time()
+    def to_events(self, now: float | None = None) -> list[Event]:
+        """The events, those sent without a time at ``now`` (default: the wall clock)."""
+        now = time.time() if now is None else now
         return [e.to_event(now) for e in self.events]
 
 

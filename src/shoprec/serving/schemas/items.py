@@ -55,7 +55,20 @@ class ItemIn(BaseModel):
 
 class ItemsIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    items: list[ItemIn] = Field(min_length=1, max_length=MAX_BATCH)
+    items: list[ItemIn] = Field(
+        min_length=1, max_length=MAX_BATCH, description="One row per item_id (422 otherwise)."
+    )
+
+    @field_validator("items")
+    @classmethod
+    def _one_row_per_item(cls, v: list[ItemIn]) -> list[ItemIn]:
+        # two rows for one id would leave it unclear which wins, and miscount `new`
+        first: dict[str, int] = {}
+        for k, it in enumerate(v):
+            j = first.setdefault(it.item_id, k)
+            if j != k:
+                raise ValueError(f"items {j} and {k} have the same item_id {it.item_id!r}")
+        return v
 
 
 class ItemsOut(BaseModel):

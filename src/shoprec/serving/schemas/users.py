@@ -5,10 +5,24 @@ from __future__ import annotations
 import math
 from typing import Self
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from shoprec.data.records import Event, EventType
-from shoprec.serving.schemas.common import MAX_BATCH, Id, ListAnswer, RecommendedItem, not_bool
+from shoprec.serving.schemas.common import (
+    MAX_BATCH,
+    Id,
+    ListAnswer,
+    RecommendedItem,
+    not_bool,
+    not_session_key,
+)
 
 
 class RecommendationsOut(ListAnswer):
@@ -88,6 +102,7 @@ class FeedbackIn(BaseModel):
     )
 
     _numbers = field_validator("timestamp", mode="before")(not_bool)
+    _user = field_validator("user_id")(not_session_key)
 
     @field_validator("timestamp")
     @classmethod
@@ -101,6 +116,19 @@ class FeedbackIn(BaseModel):
         if not self.impressions and not self.clicks:
             raise ValueError("impressions or clicks must be non-empty")
         return self
+
+    @field_validator("clicks")
+    @classmethod
+    def _clicked_shown(cls, v: list[str], info: ValidationInfo) -> list[str]:
+        """Each item clicked once, and with impressions one of them: never more clicks than
+        impressions (clicks alone report clicks on a list reported before)."""
+        if len(set(v)) < len(v):
+            raise ValueError("an item is clicked at most once per report")
+        shown = info.data.get("impressions") or []
+        if shown and not set(v) <= set(shown):
+            odd = sorted(set(v) - set(shown))[:5]
+            raise ValueError(f"{odd} not among this report's impressions")
+        return v
 
     def to_events(self, now: float) -> list[Event]:
         """The impressions and clicks as events of the log. With a ``recommendation_id`` each
