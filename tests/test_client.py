@@ -190,6 +190,9 @@ def test_client_calls_every_route_of_a_real_server(live_server: str, operations:
         assert shop.delete_user(me)["events_deleted"] >= 4
         assert "shoprec_http_requests_total" in shop.get_metrics()
         assert shop.get_stats()["items"] > 0
+        with pytest.raises(ShoprecError) as err:  # this server has no token secret: 409
+            shop.create_token(user_id=me)
+        assert err.value.status == 409 and "SHOPREC_SHOPPER_TOKEN_SECRET" in err.value.error
     assert called == set(operations)
 
     async def async_calls() -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 #: A shop-declared event type's name (stored in the event log, sent by the shop).
@@ -80,13 +80,55 @@ class Settings(BaseSettings):
         "(422; shoprec import: exit 2); unset = no lower bound.",
     )
 
-
     write_keys: str = Field(
-        default="", description="Comma-separated API keys for write endpoints (empty = open)."
+        default="",
+        description="Comma-separated API keys for write endpoints (events, items, erasure, "
+        "tokens). With no key of any kind configured the whole API is open (development); once "
+        "any key or the token secret is, a level without keys accepts only higher keys: see "
+        "docs/security.md.",
     )
-    admin_keys: str = Field(default="", description="Comma-separated API keys for admin endpoints.")
-    read_keys: str = Field(default="", description="Comma-separated keys required on reads.")
-    rate_limit_per_s: float = Field(default=0.0, ge=0, description="Requests/s per key; 0 = off.")
+    admin_keys: str = Field(
+        default="",
+        description="Comma-separated API keys for admin endpoints (rules, experiments, "
+        "audiences, messages, any shopper's export). Never open once any key is configured: "
+        "without admin keys, admin endpoints answer 403.",
+    )
+    read_keys: str = Field(
+        default="",
+        description="Comma-separated keys required on catalog reads (empty = catalog reads "
+        "open). A shopper's own data always needs a key or that shopper's token once any key "
+        "is configured.",
+    )
+    shopper_token_secret: str = Field(
+        default="",
+        description="The shop's secret (at least 32 characters) that signs shopper tokens "
+        "(HS256 JWTs naming one shopper or anonymous session); empty = no tokens. Keep it "
+        "as secret as the admin keys.",
+    )
+    shopper_token_max_ttl_s: int = Field(
+        default=3600,
+        ge=1,
+        le=7 * 86400,
+        description="The longest a shopper token may live; a token minted for longer is "
+        "refused (the storefront's own tokens live min(900 s, this)).",
+    )
+    storefront: bool = Field(
+        default=True,
+        description="Serve the demo storefront page at / (false: 404). With keys configured "
+        "it lists no shopper ids and shows one shopper through that shopper's token.",
+    )
+    rate_limit_per_s: float = Field(
+        default=0.0,
+        ge=0,
+        description="Requests/s per caller (verified key, shopper token's shopper, else client "
+        "address); 0 = off. Shared by the workers through Redis when the store is Redis.",
+    )
+    rate_limit_burst: int = Field(
+        default=100,
+        ge=1,
+        description="Requests a caller may send at once: the limit is this many per "
+        "burst / rate_limit_per_s seconds (a moving window).",
+    )
     max_body_bytes: int = Field(default=4_000_000, ge=1024, description="Request body limit.")
     max_concurrency: int = Field(
         default=256, ge=1, description="Connections and requests open per process (more: 503)."
@@ -131,6 +173,13 @@ class Settings(BaseSettings):
         description="Promotion gate: a new bundle is published unless its held-out NDCG@10 is "
         "below the served bundle's by more than this (absolute).",
     )
+
+    @field_validator("shopper_token_secret")
+    @classmethod
+    def _long_secret(cls, value: str) -> str:
+        if value and len(value) < 32:
+            raise ValueError("at least 32 characters (HS256 needs a key as long as its hash)")
+        return value
 
     def has_data(self) -> bool:
         """Whether the public data folder is present."""

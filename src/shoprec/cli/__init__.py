@@ -1,7 +1,8 @@
 """The ``shoprec`` command line (entry point ``shoprec.cli:main``).
 
 Commands: demo, serve and export-events (``serving.py``); import (``importing.py``);
-recommend (``recommend.py``); train, train-sentiment, evaluate and bench (``offline.py``);
+recommend (``recommend.py``); token (``token.py``); train, train-sentiment, evaluate and bench
+(``offline.py``);
 experiments tune (``tune.py``); what they share (console, set-up, loading a dataset, opening a
 store) is ``common.py``. The top-level help is :data:`HELP`.
 
@@ -17,6 +18,7 @@ import typer
 
 from shoprec.cli import importing, offline, recommend, serving, tune
 from shoprec.cli.bundles import app as bundles_app
+from shoprec.cli.token import token
 from shoprec.cli.trainer import trainer
 
 #: The top-level ``shoprec --help`` text.
@@ -30,7 +32,7 @@ bundles rollback.
 Offline: train, train-sentiment, evaluate, bench.
 Retraining: serve --retrain-every 6h, or trainer --store S --every 6h beside the servers.
 Operations: import (a shop's files into its store), export-events (Redis stream to a training
-file), experiments tune (off-policy).
+file), experiments tune (off-policy), token (a shopper token for a shopper's browser).
 """
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help=HELP)
@@ -66,6 +68,7 @@ app.command()(serving.serve)
 app.command()(recommend.recommend)
 app.command("import")(importing.import_)
 app.command("export-events")(serving.export_events)
+app.command()(token)
 app.command()(offline.bench)
 app.command()(trainer)
 

@@ -104,9 +104,9 @@ def serve(
     from shoprec.serving.security import from_settings
 
     def make_app():  # noqa: ANN202
-        app_ = create_app(
-            built.engine, reports_dir=Path("bench/results/beauty"), security=from_settings(settings)
-        )
+        # over Redis the rate limit's windows live there: one limit for all the workers
+        security = from_settings(settings, redis_url)
+        app_ = create_app(built.engine, reports_dir=Path("bench/results/beauty"), security=security)
         return degrade.install(app_)
 
     url = f"http://{host}:{port}"

@@ -29,13 +29,15 @@ from shoprec.client.types import (
     Recommendations,
     SearchResults,
     SentimentScored,
+    ShopperToken,
     SimilarItems,
     UserExport,
 )
 
 
 class AsyncClient:
-    """A shoprec server at ``base_url``; ``api_key`` is sent as ``X-API-Key``. Every method
+    """A shoprec server at ``base_url``; ``api_key`` is sent as ``X-API-Key``, a shopper
+    ``token`` (from :meth:`create_token`) as ``Authorization: Bearer``. Every method
     raises :class:`~shoprec.client.ShoprecError` on a non-2xx answer. ``transport`` is
     httpx's (tests pass an ASGI or mock transport)."""
 
@@ -46,11 +48,12 @@ class AsyncClient:
         *,
         timeout: float = 30.0,
         extra_headers: dict[str, str] | None = None,
+        token: str | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
         self.http = httpx.AsyncClient(
             base_url=base_url,
-            headers=headers(api_key, extra_headers),
+            headers=headers(api_key, extra_headers, token),
             timeout=timeout,
             transport=transport,
         )
@@ -302,3 +305,11 @@ class AsyncClient:
 
     async def delete_rule(self, rule_id: str) -> JsonObject:
         return await self._send(Call("DELETE", f"{API}/rules/{seg(rule_id)}"))
+
+    # -- tokens -------------------------------------------------------------------------------
+    async def create_token(
+        self, user_id: str | None = None, session_id: str | None = None, ttl_s: int | None = None
+    ) -> ShopperToken:
+        """A shopper token (write key): hand it to the shopper's browser or app."""
+        payload = body(user_id=user_id, session_id=session_id, ttl_s=ttl_s)
+        return await self._send(Call("POST", f"{API}/tokens", json=payload))

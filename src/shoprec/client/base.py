@@ -64,10 +64,16 @@ def csv(ids: Sequence[str] | str | None) -> str | None:
     return ids if ids is None or isinstance(ids, str) else ",".join(ids)
 
 
-def headers(api_key: str | None, extra: dict[str, str] | None) -> dict[str, str]:
+def headers(
+    api_key: str | None, extra: dict[str, str] | None, token: str | None = None
+) -> dict[str, str]:
+    """The headers of every request: a server key as ``X-API-Key``, a shopper token as
+    ``Authorization: Bearer`` (its holder acts for that one shopper)."""
     out = {"accept": "application/json"}
     if api_key:
         out["x-api-key"] = api_key
+    if token:
+        out["authorization"] = f"Bearer {token}"
     return {**out, **(extra or {})}
 
 

@@ -28,13 +28,15 @@ from shoprec.client.types import (
     Recommendations,
     SearchResults,
     SentimentScored,
+    ShopperToken,
     SimilarItems,
     UserExport,
 )
 
 
 class Client:
-    """A shoprec server at ``base_url``; ``api_key`` is sent as ``X-API-Key``. Every method
+    """A shoprec server at ``base_url``; ``api_key`` is sent as ``X-API-Key``, a shopper
+    ``token`` (from :meth:`create_token`) as ``Authorization: Bearer``. Every method
     raises :class:`~shoprec.client.ShoprecError` on a non-2xx answer. ``transport`` is
     httpx's (tests pass an ASGI or mock transport)."""
 
@@ -45,11 +47,12 @@ class Client:
         *,
         timeout: float = 30.0,
         extra_headers: dict[str, str] | None = None,
+        token: str | None = None,
         transport: httpx.BaseTransport | None = None,
     ) -> None:
         self.http = httpx.Client(
             base_url=base_url,
-            headers=headers(api_key, extra_headers),
+            headers=headers(api_key, extra_headers, token),
             timeout=timeout,
             transport=transport,
         )
@@ -301,3 +304,11 @@ class Client:
 
     def delete_rule(self, rule_id: str) -> JsonObject:
         return self._send(Call("DELETE", f"{API}/rules/{seg(rule_id)}"))
+
+    # -- tokens -------------------------------------------------------------------------------
+    def create_token(
+        self, user_id: str | None = None, session_id: str | None = None, ttl_s: int | None = None
+    ) -> ShopperToken:
+        """A shopper token (write key): hand it to the shopper's browser or app."""
+        payload = body(user_id=user_id, session_id=session_id, ttl_s=ttl_s)
+        return self._send(Call("POST", f"{API}/tokens", json=payload))

@@ -126,6 +126,13 @@ class Deleted(TypedDict):
     events_deleted: int
 
 
+class ShopperToken(TypedDict):
+    token: str
+    user_id: str | None
+    session_id: str | None
+    expires_at: float
+
+
 class UserExport(TypedDict):
     user_id: str
     events: list[dict[str, Any]]

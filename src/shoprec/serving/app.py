@@ -12,13 +12,13 @@ from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from shoprec.serving.access import Gate, policy_of
 from shoprec.serving.engine import Engine
 from shoprec.serving.metrics import Metrics
 from shoprec.serving.observe import ObserveRequests
 from shoprec.serving.openapi import TAGS, document, operation_id
-from shoprec.serving.routes.deps import ADMIN, READ, WRITE
 from shoprec.serving.schemas.common import ERRORS
-from shoprec.serving.security import BodyLimitMiddleware, SecurityConfig, guard
+from shoprec.serving.security import BodyLimitMiddleware, SecurityConfig
 from shoprec.serving.shedding import ShedAbandoned
 
 log = logging.getLogger(__name__)
@@ -47,10 +47,12 @@ def create_app(
         search,
         sentiment,
         sessions,
+        tokens,
         users,
     )
     from shoprec.serving.web import routes as web
 
+    sec = security or SecurityConfig()
     app = FastAPI(
         title=title,
         version="0.1.0",
@@ -61,20 +63,23 @@ def create_app(
         generate_unique_id_function=operation_id,
     )
     app.state.engine = engine
-    sec = security or SecurityConfig()
-    app.state.guards = {level: guard(sec, level) for level in ("read", "write", "admin")}
+    app.state.gate = Gate(sec)  # the access rules and this process's one rate limiter
     app.state.metrics = Metrics(engine)
     groups = (
         *(events, items, users, sessions, batch, rank, rules, experiments),
-        *(search, assistant, marketing, sentiment),
+        *(search, assistant, marketing, sentiment, tokens),
     )
     for group in groups:
         app.include_router(group.router)  # under routes.deps.API_PREFIX
     app.include_router(ops.router)
     app.include_router(ops.api)
-    levels = {d.dependency: lvl for d, lvl in ((READ, "read"), (WRITE, "write"), (ADMIN, "admin"))}
     routers = [*(g.router for g in groups), ops.router, ops.api]
     app.state.api_routes = [r for rt in routers for r in rt.routes if isinstance(r, APIRoute)]
+    levels = {
+        p: p.level + ("+token" if p.tokens else "")
+        for r in app.state.api_routes
+        if (p := policy_of(r)) is not None
+    }
     document(app, app.state.api_routes, levels)
     app.include_router(web.router)
     app.mount("/static", StaticFiles(directory=web.STATIC), name="static")

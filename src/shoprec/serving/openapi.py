@@ -6,7 +6,7 @@ example on every operation's parameters, request body and answer
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from fastapi import FastAPI
@@ -35,6 +35,7 @@ TAGS: list[dict[str, str]] = [
     {"name": "experiments", "description": "A/B tests and bandits over ranking strategies"},
     {"name": "rules", "description": "Business rules: pin, boost, bury, block (admin)"},
     {"name": "ops", "description": "Probes, Prometheus metrics and the dashboard's figures"},
+    {"name": "tokens", "description": "Shopper tokens for a shopper's browser or app"},
 ]
 
 #: How a key is presented (serving/security.py reads either); a route needs one of them.
@@ -44,13 +45,15 @@ SECURITY_SCHEMES = {
         "in": "header",
         "name": "X-API-Key",
         "description": "A key from SHOPREC_READ_KEYS, SHOPREC_WRITE_KEYS or SHOPREC_ADMIN_KEYS "
-        "(admin keys pass every level, write keys writes and reads). A level with no keys "
-        "configured is open.",
+        "(admin keys pass every level, write keys writes and reads). With no key configured "
+        "the API is open; once any is, admin is never open (docs/security.md).",
     },
     "Bearer": {
         "type": "http",
         "scheme": "bearer",
-        "description": "The same key as `Authorization: Bearer <key>`.",
+        "description": "The same key as `Authorization: Bearer <key>`, or a shopper token "
+        "(POST /v1/tokens) on the routes whose description says they take one, for that "
+        "shopper's data only.",
     },
 }
 
@@ -65,7 +68,7 @@ def operation_id(route: APIRoute) -> str:
     return f"{_METHOD_VERB.get(method, method.lower())}_{name}"
 
 
-def route_levels(routes: Iterable[APIRoute], levels: dict[Callable[..., Any], str]) -> dict:
+def route_levels(routes: Iterable[APIRoute], levels: Mapping[Any, str]) -> dict:
     """``{(path, method): access level}`` of the routes with a key check among ``levels``."""
     out: dict[tuple[str, str], str] = {}
     for route in routes:
@@ -81,12 +84,15 @@ def _decorate(schema: dict, levels: dict[tuple[str, str], str]) -> None:
     schema.setdefault("components", {})["securitySchemes"] = SECURITY_SCHEMES
     for path, operations in schema.get("paths", {}).items():
         for method, op in operations.items():
-            level = levels.get((path, method))
-            if level:
+            label = levels.get((path, method))
+            if label:  # "read", or "read+token" where a shopper token is taken too
+                level, _, token = label.partition("+")
                 op["security"] = [{"ApiKey": []}, {"Bearer": []}]
                 op["x-shoprec-access"] = level
+                op["x-shoprec-shopper-token"] = bool(token)
+                who = " or that shopper's own token" if token else ""
                 op["description"] = (
-                    op.get("description", "") + f"\n\nAccess: a {level}-level key."
+                    op.get("description", "") + f"\n\nAccess: a {level}-level key{who}."
                 ).strip()
             _add_examples(op)
 
@@ -107,7 +113,7 @@ def _add_examples(op: dict) -> None:
                 media.setdefault("example", given["response"])
 
 
-def document(app: FastAPI, routes: Iterable[APIRoute], levels: dict[Callable[..., Any], str]):
+def document(app: FastAPI, routes: Iterable[APIRoute], levels: Mapping[Any, str]):
     """Make ``app.openapi()`` add the security schemes and examples to FastAPI's document
     (once per document: FastAPI caches it until the routes change)."""
     by_route = route_levels(list(routes), levels)

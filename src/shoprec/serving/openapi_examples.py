@@ -175,6 +175,15 @@ EXAMPLES: dict[str, dict[str, Any]] = {
         "response": _RULE,
     },
     "delete_rule": {"response": {"rule_id": "rule-3f9a", "deleted": True}},
+    "create_token": {
+        "request": {"user_id": "A3NHUQ33CFH3VM", "ttl_s": 900},
+        "response": {
+            "token": "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiJBM05IVVEzM0NGSDNWTSJ9.c2ln",
+            "user_id": "A3NHUQ33CFH3VM",
+            "session_id": None,
+            "expires_at": 1735690500.0,
+        },
+    },
     "get_profile": {
         "response": {
             "user_id": "A3NHUQ33CFH3VM",

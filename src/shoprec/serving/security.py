@@ -1,39 +1,79 @@
-"""API keys (compared in constant time), per-key rate limits (429) and request size limits
-(413). Keys come from settings; with none configured the API is open (development)."""
+"""What a shop configures about access: its server keys (read / write / admin, compared in
+constant time), the secret of its shopper tokens, the rate limit, the body limit and whether the
+storefront page is served. :mod:`shoprec.serving.access` enforces it; docs/security.md says
+what each credential may do."""
 
 from __future__ import annotations
 
 import hmac
-import threading
-import time
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from fastapi import HTTPException, Request
+
+#: Access levels, lowest first: a key of one level passes every level below it.
+LEVELS = ("read", "write", "admin")
+#: The setting that configures each level's keys (named in refusals).
+SETTING = {
+    "read": "SHOPREC_READ_KEYS",
+    "write": "SHOPREC_WRITE_KEYS",
+    "admin": "SHOPREC_ADMIN_KEYS",
+}
 
 
 @dataclass(frozen=True)
 class SecurityConfig:
     """Attributes
     ----------
-    write_keys : keys accepted on write endpoints (events, items, feedback, deletion).
-    admin_keys : keys accepted on admin endpoints (audiences, messages, export); write keys
-        are not admin keys.
-    read_keys : when non-empty, reads need one of these (or a write/admin key).
-    rate_per_s, burst : token bucket per key (or per client address without a key); 0 = off.
+    write_keys : keys accepted on write endpoints (events, items, feedback, deletion, tokens).
+    admin_keys : keys accepted on admin endpoints (rules, experiments, audiences, messages,
+        export); write keys are not admin keys.
+    read_keys : when non-empty, catalog reads need one of these (or a write/admin key).
+    token_secret : signs shopper tokens (empty: none are accepted or minted).
+    token_max_ttl_s : the longest a shopper token may live.
+    storefront : serve the demo page at ``/`` (False: 404).
+    rate_per_s, burst : per caller, at most ``burst`` requests in any ``burst / rate_per_s``
+        seconds (a moving window); 0 = off.
+    rate_storage : a ``redis://`` URL to share the limit between workers (None: in memory).
+    rate_prefix : the key prefix of the limiter's Redis keys (one shop's).
     max_body_bytes : larger request bodies get 413.
     """
 
     write_keys: tuple[str, ...] = ()
     admin_keys: tuple[str, ...] = ()
     read_keys: tuple[str, ...] = ()
+    token_secret: str = ""
+    token_max_ttl_s: float = 3600.0
+    storefront: bool = True
     rate_per_s: float = 0.0
     burst: int = 100
+    rate_storage: str | None = None
+    rate_prefix: str = "shoprec:"
     max_body_bytes: int = 4_000_000
 
+    def keys_of(self, level: str) -> tuple[str, ...]:
+        return {"read": self.read_keys, "write": self.write_keys, "admin": self.admin_keys}[level]
 
-def from_settings(settings: Any) -> SecurityConfig:
+    @property
+    def secured(self) -> bool:
+        """Whether any credential is configured: from then on nothing is open that the
+        configuration does not open (admin never is)."""
+        return bool(self.read_keys or self.write_keys or self.admin_keys or self.token_secret)
+
+    def key_level(self, key: str) -> str | None:
+        """The highest level ``key`` is configured for, or None. Every configured key is
+        compared, in constant time, so timing reveals neither the key nor its level."""
+        found = None
+        for level in LEVELS:
+            if _matches(key, self.keys_of(level)):
+                found = level
+        return found
+
+
+def from_settings(settings: Any, redis_url: str | None = None) -> SecurityConfig:
+    """The access configuration of ``settings``; with ``redis_url`` (the store) the rate limit
+    is shared by every worker of the shop."""
+
     def keys(raw: str) -> tuple[str, ...]:
         return tuple(k.strip() for k in raw.split(",") if k.strip())
 
@@ -41,7 +81,13 @@ def from_settings(settings: Any) -> SecurityConfig:
         write_keys=keys(settings.write_keys),
         admin_keys=keys(settings.admin_keys),
         read_keys=keys(settings.read_keys),
+        token_secret=settings.shopper_token_secret,
+        token_max_ttl_s=float(settings.shopper_token_max_ttl_s),
+        storefront=settings.storefront,
         rate_per_s=settings.rate_limit_per_s,
+        burst=settings.rate_limit_burst,
+        rate_storage=redis_url,
+        rate_prefix=settings.redis_prefix,
         max_body_bytes=settings.max_body_bytes,
     )
 
@@ -54,64 +100,22 @@ def _matches(key: str, keys: tuple[str, ...]) -> bool:
     return ok
 
 
-def presented_key(request: Request) -> str:
+def presented(request: Request) -> tuple[str, str]:
+    """``(header, value)`` of the credential a request presents: ``X-API-Key`` first, else
+    ``Authorization: Bearer`` (a server key or a shopper token); ``("", "")`` for none."""
     key = request.headers.get("x-api-key", "")
+    if key:
+        return "X-API-Key", key
     auth = request.headers.get("authorization", "")
-    if not key and auth.lower().startswith("bearer "):
-        key = auth[7:].strip()
-    return key
-
-
-@dataclass
-class RateLimiter:
-    rate: float
-    burst: int
-    _buckets: dict[str, tuple[float, float]] = field(default_factory=dict)
-    _lock: threading.Lock = field(default_factory=threading.Lock)
-
-    def allow(self, who: str) -> float:
-        """0 if allowed now, else the seconds until a token is available."""
-        now = time.monotonic()
-        with self._lock:
-            tokens, last = self._buckets.get(who, (float(self.burst), now))
-            tokens = min(float(self.burst), tokens + (now - last) * self.rate)
-            if tokens >= 1.0:
-                self._buckets[who] = (tokens - 1.0, now)
-                return 0.0
-            self._buckets[who] = (tokens, now)
-            return (1.0 - tokens) / self.rate
-
-
-def guard(cfg: SecurityConfig, level: str) -> Callable[[Request], None]:
-    """A dependency enforcing ``level`` ("read", "write" or "admin") and the rate limit."""
-    limiter = RateLimiter(cfg.rate_per_s, cfg.burst) if cfg.rate_per_s > 0 else None
-    accepted = {
-        "read": cfg.read_keys + cfg.write_keys + cfg.admin_keys if cfg.read_keys else (),
-        "write": cfg.write_keys + cfg.admin_keys,
-        "admin": cfg.admin_keys,
-    }[level]
-
-    def check(request: Request) -> None:
-        key = presented_key(request)
-        if accepted and not (key and _matches(key, accepted)):
-            raise HTTPException(
-                401,
-                f"{level} endpoint: missing or invalid API key (X-API-Key header)",
-                headers={"WWW-Authenticate": "Bearer"},
-            )
-        if limiter is not None:
-            who = key or (request.client.host if request.client else "anonymous")
-            wait = limiter.allow(who)
-            if wait > 0:
-                raise HTTPException(
-                    429, "rate limit exceeded", headers={"Retry-After": str(max(1, round(wait)))}
-                )
-
-    return check
+    if auth[:7].lower() == "bearer " and auth[7:].strip():
+        return "Authorization", auth[7:].strip()
+    return "", ""
 
 
 class BodyLimitMiddleware:
-    """413 for bodies over ``max_bytes`` (declared or streamed), before any parsing."""
+    """413 for bodies over ``max_bytes``: a declared length at once, a streamed (chunked) body as
+    soon as it passes the limit. The streamed case raises an ``HTTPException`` from ``receive``:
+    FastAPI re-raises those from its body parsing (any other exception there becomes a 400)."""
 
     def __init__(self, app: Any, max_bytes: int) -> None:
         self.app, self.max_bytes = app, max_bytes
@@ -131,7 +135,7 @@ class BodyLimitMiddleware:
             message = await receive()
             seen += len(message.get("body", b""))
             if seen > self.max_bytes:
-                raise _TooLarge
+                raise _TooLarge(self.max_bytes)
             return message  # type: ignore[no-any-return]
 
         try:
@@ -140,8 +144,9 @@ class BodyLimitMiddleware:
             await _too_large(send, self.max_bytes)
 
 
-class _TooLarge(Exception):
-    pass
+class _TooLarge(HTTPException):
+    def __init__(self, limit: int) -> None:
+        super().__init__(413, f"body: request larger than {limit} bytes")
 
 
 async def _too_large(send: Any, limit: int) -> None:

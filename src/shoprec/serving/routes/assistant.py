@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from dataclasses import asdict
 
-from shoprec.serving.routes.deps import READ, EngineDep, api_router
+from shoprec.serving.routes.deps import SHOPPER_READ, EngineDep, api_router
 from shoprec.serving.schemas.search import AssistantIn, AssistantOut
 
 router = api_router(tags=["assistant"])
 
 
-@router.post("/assistant", response_model=AssistantOut, dependencies=[READ])
+@router.post("/assistant", response_model=AssistantOut, dependencies=[SHOPPER_READ])
 def ask_assistant(body: AssistantIn, engine: EngineDep) -> dict:  # sync: encodes text
     """Answer a shopper's question; every fact in ``answer`` comes from a cited record."""
     a = engine.assistant().ask(body.question, body.user_id)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi.responses import StreamingResponse
 
 from shoprec.serving.batch import feed_chunks
-from shoprec.serving.routes.deps import READ, EngineDep, api_router
+from shoprec.serving.routes.deps import SHOPPERS_READ, EngineDep, api_router
 from shoprec.serving.schemas.batch import BatchIn
 
 router = api_router(tags=["recommendations"])
@@ -15,7 +15,7 @@ NDJSON = "application/x-ndjson"
 
 @router.post(
     "/recommendations/batch",
-    dependencies=[READ],
+    dependencies=[SHOPPERS_READ],
     response_class=StreamingResponse,
     responses={
         200: {

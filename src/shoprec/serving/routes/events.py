@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from shoprec.serving.clock import OutOfWindow
 from shoprec.serving.degrade import unavailable
-from shoprec.serving.routes.deps import WRITE, EngineDep, api_router
+from shoprec.serving.routes.deps import SHOPPER_WRITE, EngineDep, api_router
 from shoprec.serving.schemas.common import UNAVAILABLE
 from shoprec.serving.schemas.events import EventsIn, EventsOut
 from shoprec.store.errors import StoreUnavailable
@@ -12,7 +12,9 @@ from shoprec.store.errors import StoreUnavailable
 router = api_router(tags=["events"])
 
 
-@router.post("/events", response_model=EventsOut, dependencies=[WRITE], responses=UNAVAILABLE)
+@router.post(
+    "/events", response_model=EventsOut, dependencies=[SHOPPER_WRITE], responses=UNAVAILABLE
+)
 def post_events(body: EventsIn, engine: EngineDep) -> dict:  # sync: takes the engine's lock
     """Append 1 to 1,000 events; an ``event_id`` seen before is not applied twice. While the
     store is unreachable: 503 with Retry-After (resend the same ``event_id`` values). An event

@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import HTTPException, Path, Query
 
 from shoprec.serving.pages import owner_of
-from shoprec.serving.routes.deps import READ, WRITE, EngineDep, api_router
+from shoprec.serving.routes.deps import CATALOG, WRITE, EngineDep, api_router
 from shoprec.serving.routes.paging import PAGED, Cursor, Offset, page
 from shoprec.serving.schemas.common import NOT_FOUND
 from shoprec.serving.schemas.items import ItemOut, ItemsIn, ItemsOut, SimilarOut
@@ -25,7 +25,7 @@ def put_items(body: ItemsIn, engine: EngineDep) -> dict:  # sync: encoding runs 
     return {"upserted": len(items), "new": len({i.item_id for i in items}) - before}
 
 
-@router.get("/{item_id}", response_model=ItemOut, dependencies=[READ], responses=NOT_FOUND)
+@router.get("/{item_id}", response_model=ItemOut, dependencies=[CATALOG], responses=NOT_FOUND)
 async def get_item(item_id: ItemPath, engine: EngineDep) -> dict:
     """One catalog item with its derived tags."""
     idx = engine.catalog.get(item_id)
@@ -46,7 +46,9 @@ async def get_item(item_id: ItemPath, engine: EngineDep) -> dict:
     }
 
 
-@router.get("/{item_id}/similar", response_model=SimilarOut, dependencies=[READ], responses=PAGED)
+@router.get(
+    "/{item_id}/similar", response_model=SimilarOut, dependencies=[CATALOG], responses=PAGED
+)
 async def similar_items(
     item_id: ItemPath,
     engine: EngineDep,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections import Counter
 
-from shoprec.serving.routes.deps import READ, EngineDep, api_router
+from shoprec.serving.routes.deps import SHOPPER_READ, EngineDep, api_router
 from shoprec.serving.schemas.rank import RankIn, RankOut
 
 router = api_router(tags=["recommendations"])
@@ -13,7 +13,7 @@ router = api_router(tags=["recommendations"])
 UNKNOWN = ["Not in the catalog"]
 
 
-@router.post("/rank", response_model=RankOut, dependencies=[READ])
+@router.post("/rank", response_model=RankOut, dependencies=[SHOPPER_READ])
 def rank_items(body: RankIn, engine: EngineDep) -> dict:
     """The caller's items (a category page, third-party search results) re-ranked for the
     shopper by the feed's pipeline, with scores and reasons. Nothing is dropped: items the

@@ -8,14 +8,14 @@ from fastapi import Query
 
 from shoprec.nlp.search import Hit
 from shoprec.serving.pages import owner_of
-from shoprec.serving.routes.deps import READ, EngineDep, api_router
+from shoprec.serving.routes.deps import CATALOG, EngineDep, api_router
 from shoprec.serving.routes.paging import PAGED, Cursor, Offset, page
 from shoprec.serving.schemas.search import SearchOut
 
 router = api_router(tags=["search"])
 
 
-@router.get("/search", response_model=SearchOut, dependencies=[READ], responses=PAGED)
+@router.get("/search", response_model=SearchOut, dependencies=[CATALOG], responses=PAGED)
 def search(  # sync: FastAPI runs it in a worker thread, off the event loop (CPU-bound)
     q: Annotated[str, Query(min_length=1, max_length=500)],
     engine: EngineDep,

@@ -6,14 +6,16 @@ from typing import Annotated
 
 from fastapi import HTTPException, Path
 
-from shoprec.serving.routes.deps import READ, EngineDep, api_router
+from shoprec.serving.routes.deps import CATALOG, EngineDep, api_router
 from shoprec.serving.schemas.common import NOT_FOUND, UNAVAILABLE
 from shoprec.serving.schemas.sentiment import ItemSentimentOut, SentimentIn, SentimentOut
 
 router = api_router(tags=["sentiment"])
 
 
-@router.post("/sentiment", response_model=SentimentOut, dependencies=[READ], responses=UNAVAILABLE)
+@router.post(
+    "/sentiment", response_model=SentimentOut, dependencies=[CATALOG], responses=UNAVAILABLE
+)
 def score_sentiment(body: SentimentIn, engine: EngineDep) -> dict:
     """Negative / neutral / positive with an intensity in [0, 1] per text, and the model
     (quick or fine-tuned) and version that scored them."""
@@ -34,7 +36,7 @@ def score_sentiment(body: SentimentIn, engine: EngineDep) -> dict:
 @router.get(
     "/items/{item_id}/sentiment",
     response_model=ItemSentimentOut,
-    dependencies=[READ],
+    dependencies=[CATALOG],
     responses=NOT_FOUND,
 )
 async def item_sentiment(

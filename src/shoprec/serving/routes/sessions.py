@@ -9,7 +9,7 @@ from fastapi import Path, Query, Response
 
 from shoprec.data.keys import session_key
 from shoprec.serving.routes import users
-from shoprec.serving.routes.deps import READ, EngineDep, api_router
+from shoprec.serving.routes.deps import SHOPPER_READ, EngineDep, api_router
 from shoprec.serving.routes.paging import PAGED, Cursor, Offset
 from shoprec.serving.schemas.users import RecommendationsOut
 
@@ -20,7 +20,7 @@ SessionPath = Annotated[str, Path(min_length=1, max_length=256)]
 @router.get(
     "/sessions/{session_id}/recommendations",
     response_model=RecommendationsOut,
-    dependencies=[READ],
+    dependencies=[SHOPPER_READ],
     responses=PAGED,
 )
 async def session_recommendations(

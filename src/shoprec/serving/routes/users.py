@@ -14,7 +14,14 @@ from shoprec.serving.clock import OutOfWindow
 from shoprec.serving.degrade import unavailable
 from shoprec.serving.offload import heavy
 from shoprec.serving.pages import owner_of
-from shoprec.serving.routes.deps import ADMIN, READ, WRITE, EngineDep, api_router
+from shoprec.serving.routes.deps import (
+    SHOPPER_EXPORT,
+    SHOPPER_READ,
+    SHOPPER_WRITE,
+    WRITE,
+    EngineDep,
+    api_router,
+)
 from shoprec.serving.routes.paging import PAGED, Cursor, Offset, page
 from shoprec.serving.schemas.common import UNAVAILABLE, recommended_out
 from shoprec.serving.schemas.users import (
@@ -35,7 +42,7 @@ Price = Annotated[float | None, Query(ge=0, le=1e9)]
 @router.get(
     "/users/{user_id}/recommendations",
     response_model=RecommendationsOut,
-    dependencies=[READ],
+    dependencies=[SHOPPER_READ],
     responses=PAGED,
 )
 async def recommendations(
@@ -104,7 +111,7 @@ async def recommendations(
     return Response(orjson.dumps(body), media_type="application/json")
 
 
-@router.get("/users/{user_id}/profile", response_model=ProfileOut, dependencies=[READ])
+@router.get("/users/{user_id}/profile", response_model=ProfileOut, dependencies=[SHOPPER_READ])
 async def profile(
     user_id: UserPath, engine: EngineDep, top: Annotated[int, Query(ge=1, le=100)] = 20
 ) -> dict:
@@ -137,7 +144,9 @@ async def delete_user(user_id: UserPath, engine: EngineDep) -> dict:
     return {"user_id": user_id, "events_deleted": await heavy(engine.delete_user, user_id)}
 
 
-@router.post("/feedback", response_model=FeedbackOut, dependencies=[WRITE], responses=UNAVAILABLE)
+@router.post(
+    "/feedback", response_model=FeedbackOut, dependencies=[SHOPPER_WRITE], responses=UNAVAILABLE
+)
 def feedback(body: FeedbackIn, engine: EngineDep) -> dict:  # sync: takes the engine's lock
     """Impressions and clicks on served recommendations: stored in the event log as
     ``impression`` and ``click`` events (with the ``recommendation_id`` named; so they reach
@@ -157,7 +166,7 @@ def feedback(body: FeedbackIn, engine: EngineDep) -> dict:  # sync: takes the en
     return {"impressions": len(body.impressions), "clicks": len(body.clicks), "stored": stored}
 
 
-@router.get("/users/{user_id}/export", response_model=UserExportOut, dependencies=[ADMIN])
+@router.get("/users/{user_id}/export", response_model=UserExportOut, dependencies=[SHOPPER_EXPORT])
 async def export_user(user_id: UserPath, engine: EngineDep) -> dict:
     """Everything held on a user: every stored event and the online state (profile)."""
     from dataclasses import asdict

@@ -53,7 +53,8 @@ def _error(description: str) -> dict:
 #: default 422 body, which is not what the app sends).
 ERRORS: dict[int | str, dict] = {
     400: _error("The body is not valid JSON"),
-    401: _error("Missing or invalid API key"),
+    401: _error("Missing or invalid API key or shopper token"),
+    403: _error("The credential may not do this (level, or another shopper); `error` says"),
     413: _error("Request body too large"),
     422: _error("Invalid input; `error` names the field"),
     429: _error("Rate limit exceeded; retry after Retry-After seconds"),

@@ -4,8 +4,9 @@ with a little JavaScript that talks to the public API. Everything is served loca
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Annotated
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
 
@@ -33,20 +34,33 @@ def sample_shoppers(engine, n: int = 12) -> list[str]:  # noqa: ANN001
 
 
 @router.get("/", response_class=HTMLResponse)
-async def storefront(request: Request, engine: EngineDep) -> HTMLResponse:
-    return templates.TemplateResponse(
-        request, "store.html", {"shoppers": sample_shoppers(engine), "items": len(engine.catalog)}
-    )
+async def storefront(
+    request: Request,
+    engine: EngineDep,
+    shopper: Annotated[str | None, Query(min_length=1, max_length=256)] = None,
+) -> HTMLResponse:
+    """The demo storefront. With no credential configured: a picker of known shoppers. Once
+    any is, no shopper ids are listed: the page shows one shopper, a fresh guest (or, for a
+    caller presenting a server key, ``?shopper=``), and carries that shopper's own token (when
+    the shop has a token secret) for its calls. ``SHOPREC_STOREFRONT=false``: 404."""
+    from shoprec.serving.web.storefront import page_shopper
+
+    gate = request.app.state.gate
+    if not gate.cfg.storefront:
+        raise HTTPException(404, "the storefront is switched off (SHOPREC_STOREFRONT=false)")
+    context: dict = {"items": len(engine.catalog), "token": None, "fixed": gate.cfg.secured}
+    if gate.cfg.secured:
+        user, context["token"] = await page_shopper(request, gate, shopper)
+        context["shoppers"] = [user]
+    else:
+        context["shoppers"] = [shopper] if shopper else sample_shoppers(engine)
+    return templates.TemplateResponse(request, "store.html", context)
 
 
 def shop_rules(request: Request, engine) -> list[dict] | None:  # noqa: ANN001
     """The business rules for the dashboard's list, or None when the admin API is closed to
-    this request (admin keys configured, none presented): the page itself is public."""
-    from fastapi import HTTPException
-
-    try:
-        request.app.state.guards["admin"](request)
-    except HTTPException:
+    this request (keys configured, no admin key presented): the page itself is public."""
+    if not request.app.state.gate.allows(request, "admin"):
         return None
     now = engine.rules.clock()
     return [

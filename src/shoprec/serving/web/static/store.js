@@ -152,7 +152,8 @@ async function chooseShopper(user) {
   await loadFeed();
 }
 
-$("use-shopper").addEventListener("click", () => {
+// absent once the shop configures keys: the page then shows one shopper (see key.js)
+if ($("use-shopper")) $("use-shopper").addEventListener("click", () => {
   const v = $("new-shopper").value.trim();
   if (v) chooseShopper(v);
 });
