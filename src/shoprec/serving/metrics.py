@@ -138,7 +138,7 @@ class Metrics:
         if shared is not None:
             self.store_up.set(float(shared.breaker.up))
         try:  # with Redis a count is a scan: skipped while it is down, never a 500
-            self.users.set(len(self.engine.states))
+            self.users.set(self.engine.census.shoppers())
             if shared is not None:
                 for stat, v in shared.state_bytes().items():
                     self.state_bytes.labels(stat).set(v)

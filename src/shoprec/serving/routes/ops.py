@@ -86,7 +86,7 @@ async def stats(engine: EngineDep) -> dict:
     return {
         **engine.stats.snapshot(len(engine.catalog)),
         "items": len(engine.catalog),
-        "shoppers": len(engine.states),
+        "shoppers": engine.census.shoppers(),  # cached: a count walks the store
         "model_version": engine.bundle.version,
         "falling_sentiment": [
             {
