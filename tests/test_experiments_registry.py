@@ -13,6 +13,7 @@ import pytest
 import redis
 
 from shoprec.data.records import Event, EventType
+from shoprec.experiments.exploration import keyed
 from shoprec.experiments.records import Experiment, ExperimentError
 from shoprec.experiments.registry import ExperimentRegistry
 from shoprec.ranking.strategy import Strategy
@@ -52,6 +53,8 @@ def test_assignment_is_sticky_across_requests_and_restarts(open_store) -> None:
     reg.create(experiment())
     first = {f"u{i}": reg.serve(f"u{i}").variant for i in range(200)}
     assert set(first.values()) == {"control", "worse"}
+    for u in first:  # exposed: the shop reports what it showed
+        reg.on_feedback(u, 1, 0)
     for _ in range(3):
         assert {u: reg.serve(u).variant for u in first} == first
     again = ExperimentRegistry(open_store())
@@ -68,6 +71,7 @@ def test_bandit_assignment_stays_sticky_while_shares_move(open_store) -> None:
     for i in range(400):
         user = f"u{i}"
         seen[user] = reg.serve(user).variant
+        reg.on_feedback(user, 1, 0)  # exposed: from now on the record keeps the variant
         if seen[user] == "control":  # control converts, the other never does
             reg.on_events([Event(user, "x", EventType.PURCHASE, 1.0)], lambda _: 2.0)
     assert exp.shares[0] == pytest.approx(0.95, abs=1e-6)
@@ -97,8 +101,7 @@ def test_attribution_counts_every_event_exactly(open_store) -> None:
                 want[variant[u]]["revenue"] += price[e.item_id]
         bought = any(e.type is EventType.PURCHASE for e in events)
         want[variant[u]]["converted"] += bought
-    # never served by the experiment: not attributed anywhere
-    reg.on_feedback("stranger", 5, 5)
+    # never exposed (no feedback): not attributed anywhere
     reg.on_events([Event("stranger", "a", EventType.PURCHASE, 1.0)], price.__getitem__)
     for rep in (reg, ExperimentRegistry(open_store())):
         if rep is not reg:
@@ -119,6 +122,7 @@ def test_stop_promotes_a_clear_winner_else_rolls_back(open_store) -> None:
         reg.create(experiment("s2"))
     for i in range(300):
         a = reg.serve(f"u{i}")
+        reg.on_feedback(f"u{i}", 1, 0)
         if a.variant == "worse" or i % 10 == 0:  # "worse" converts 100%, control 10%
             reg.on_events([Event(f"u{i}", "x", EventType.PURCHASE, 1.0)], lambda _: 1.0)
     out = reg.stop("s1")
@@ -140,6 +144,7 @@ def test_forget_erases_a_shopper_and_their_counts(open_store) -> None:
     reg.create(experiment())
     for u in ("a", "b"):
         reg.serve(u)
+        reg.on_feedback(u, 1, 0)
         reg.on_events([Event(u, "x", EventType.PURCHASE, 1.0)], lambda _: 4.0)
     reg.forget("a")
     rows = reg.report("e1")["variants"]
@@ -162,6 +167,8 @@ def test_two_processes_share_experiments_assignment_and_counts(open_store) -> No
     assert a.running is not None and a.running.name == "m1"  # refresh_s=0: at once
     users = [f"u{i}" for i in range(60)]
     variant = {u: (a if i % 2 else b).serve(u).variant for i, u in enumerate(users)}
+    for i, u in enumerate(users):
+        (b if i % 2 else a).on_feedback(u, 1, 0)
     lists = Counter({u: 1 for u in users})
 
     def serve(reg: ExperimentRegistry, rounds: int) -> None:
@@ -212,3 +219,42 @@ def test_exploration_feedback_through_another_process_is_credited(open_store) ->
     assert (rec.clicks, rec.purchases, rec.served) == (1, 1, 1)
     b.forget("u1")
     assert a.exploration_log("x1")[1] == []
+
+
+def _keys(store) -> set[str]:  # noqa: ANN001
+    return set(store.users())
+
+
+def test_serving_never_seen_ids_writes_no_record_of_them(open_store) -> None:
+    """Issue 23, Why 6: a list served is no exposure record; the variant is a pure hash."""
+    store = open_store()
+    reg = ExperimentRegistry(store)
+    reg.create(experiment())
+    reg.serve("warm-up")  # this process's totals record, written once
+    before = _keys(store)
+    variants = {f"flood-{i}": reg.serve(f"flood-{i}").variant for i in range(300)}
+    assert _keys(store) == before
+    again = ExperimentRegistry(open_store())
+    again.load()
+    assert {u: again.serve(u).variant for u in variants} == variants  # sticky by hash alone
+    assert sum(r["lists"] for r in reg.report("e1")["variants"]) == 301 + 300
+
+
+def test_exploration_log_is_bounded_and_erased_whole(open_store) -> None:
+    """Why 6: an explore experiment logs its first ``log_limit`` requests, no more. Why 7: an
+    erasure removes every logged request naming the shopper, not only the latest 200."""
+    store = open_store()
+    reg = ExperimentRegistry(store, refresh_s=0)
+    grid = [("base", Strategy()), ("plain", Strategy(name="plain", rerank=False))]
+    reg.create(Experiment("x2", grid, [0.5, 0.5], "explore", log_limit=250))
+    rids = [reg.log_exploration("loud", [["i1"], ["i2"]], 0, [0.0, 0.0]) for _ in range(240)]
+    rids += [reg.log_exploration(f"other-{i}", [["i1"], ["i2"]], 1, [0.0, 0.0]) for i in range(20)]
+    assert all(rids[:250]) and rids[250:] == [None] * 10
+    assert len(reg.exploration_log("x2")[1]) == 250
+    assert not reg.serve("someone").explore  # full: no other lists computed for nothing
+    held = reg.held("loud")["exploration"]
+    assert len(held) == 240 and {h["request_id"] for h in held} == set(rids[:240])
+    reg.forget("loud")
+    left = [b["user"] for _, b in keyed(store, "log:x2:")]
+    assert len(left) == 10 and "loud" not in left
+    assert not any("loud" in k for k in _keys(store))

@@ -1,8 +1,11 @@
 """The live exploration log behind off-policy tuning.
 
-While an ``explore`` experiment runs, every recommendation request computes the list of every
+While an ``explore`` experiment runs, a recommendation request computes the list of every
 variant (weight setting), serves the shopper's sticky variant, and logs one record: all the
-lists, which one was served, their diversity, and the feedback that follows. Clicks arrive by
+lists, which one was served, their diversity, and the feedback that follows. The log is
+bounded: the first ``log_limit`` requests of the experiment are logged (counted in
+``logged:<experiment>``), later ones are served without computing the other lists, so a flood
+of requests cannot grow the store. Clicks arrive by
 the ``request_id`` the response carried (``POST /v1/feedback``); purchases by last touch: the
 shopper's latest logged list that held the item. :func:`~shoprec.experiments.offpolicy.estimate`
 reads the records (``shoprec experiments tune --store ... --experiment ...``).
@@ -31,6 +34,11 @@ class ExplorationLog:
 
     def __init__(self, store: StateStore[dict]) -> None:
         self.store = store
+        self._full: set[str] = set()  # experiments whose log reached its limit
+
+    def full(self, name: str) -> bool:
+        """Whether ``name``'s log reached its limit (as this process found)."""
+        return name in self._full
 
     def record(
         self,
@@ -40,17 +48,29 @@ class ExplorationLog:
         served: int,
         diversity: list[float],
         shares: list[float],
-    ) -> str:
-        """Log one exploration request; returns its request id."""
+        limit: int = 100_000,
+    ) -> str | None:
+        """Log one exploration request; returns its request id, or None when the
+        experiment's log holds ``limit`` requests already (nothing is written)."""
         rid = uuid.uuid4().hex
         body = {
             "user": user_key,
             **asdict(Logged(lists, served, 0, 0, diversity, list(shares))),
         }
 
+        def count(old: dict | None) -> tuple[dict | None, Mapping[str, dict]]:
+            n = old["n"] if old else 0
+            if n >= limit:
+                return old, {}
+            return {"n": n + 1}, {f"log:{name}:{rid}": body}
+
+        before, after = self.store.update(f"logged:{name}", count)
+        if after is None or (before is not None and after["n"] == before["n"]):
+            self._full.add(name)
+            return None
+
         def touch(old: dict | None) -> tuple[dict, Mapping[str, dict]]:
-            ids = [*(old["ids"] if old else []), rid][-TOUCHES:]
-            return {"ids": ids}, {f"log:{name}:{rid}": body}
+            return {"ids": [*(old["ids"] if old else []), rid][-TOUCHES:]}, {}
 
         self.store.update(f"touch:{name}:{user_key}", touch)
         return rid
@@ -90,12 +110,24 @@ class ExplorationLog:
         ]
 
     def forget(self, user_key: str, names: Iterable[str]) -> None:
-        """Erase a shopper's records in experiments ``names`` (``DELETE /v1/users/{id}``)."""
+        """Erase a shopper's records in experiments ``names`` (``DELETE /v1/users/{id}``):
+        every logged request naming them, not only the latest :data:`TOUCHES` (a scan of the
+        logs, bounded by their limits)."""
         for name in names:
-            touched = self.store.get(f"touch:{name}:{user_key}")
-            for rid in touched["ids"] if touched else []:
-                self.store.delete(f"log:{name}:{rid}")
+            for key, _ in self._theirs(user_key, name):
+                self.store.delete(key)
             self.store.delete(f"touch:{name}:{user_key}")
+
+    def held(self, user_key: str, names: Iterable[str]) -> list[dict]:
+        """Every logged request naming the shopper, with its experiment and request id."""
+        out = []
+        for name in names:
+            for key, body in self._theirs(user_key, name):
+                out.append({"experiment": name, "request_id": key.rsplit(":", 1)[1], **body})
+        return out
+
+    def _theirs(self, user_key: str, name: str) -> list[tuple[str, dict]]:
+        return [(k, b) for k, b in keyed(self.store, f"log:{name}:") if b.get("user") == user_key]
 
 
 #: Logged requests remembered per shopper for crediting purchases (the latest ones).

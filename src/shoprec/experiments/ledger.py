@@ -63,6 +63,16 @@ class Ledger:
                 user_record(new) if new is not None else None,
             )
 
+    def count_list(self, exp: Experiment, variant: int) -> None:
+        """One list served by ``variant``: counted in this process's totals only (one record
+        per process, however many shoppers ask)."""
+        with self._lock:
+            totals = [Totals.from_dict(t.to_dict()) for t in self._shard(exp)]
+            totals[variant].lists += 1
+            shard = {"variants": [t.to_dict() for t in totals]}
+            self.store.update(f"totals:{exp.name}:{self.shard}", lambda _old: (shard, {}))
+            self._mine[exp.name] = totals
+
     def _shard(self, exp: Experiment) -> list[Totals]:
         """This process's totals for ``exp``, its shard listed in the store on first use."""
         mine = self._mine.get(exp.name)

@@ -29,8 +29,10 @@ class Experiment:
     variants : (variant name, strategy) pairs; ``control`` indexes the baseline.
     traffic : fixed shares (mode ``fixed``) or the bandit's starting shares.
     mode : ``fixed``, ``bandit`` (Thompson sampling on conversion, ``floor`` per variant) or
-        ``explore`` (fixed shares; every request also logs every variant's list for
-        off-policy tuning, see :mod:`shoprec.experiments.exploration`).
+        ``explore`` (fixed shares; requests also log every variant's list for off-policy
+        tuning, see :mod:`shoprec.experiments.exploration`).
+    log_limit : ``explore``: at most this many requests are logged (the first ones); later
+        requests are served their variant and not logged.
     shares : the shares new shoppers are assigned with now.
     status : ``running`` or ``stopped``; ``outcome`` says what stopping did.
     """
@@ -46,6 +48,7 @@ class Experiment:
     stopped_at: float | None = None
     outcome: dict | None = None
     shares: list[float] = field(default_factory=list)
+    log_limit: int = 100_000
 
     def __post_init__(self) -> None:
         if not self.shares:
@@ -65,7 +68,9 @@ class Experiment:
 
 @dataclass
 class UserRecord:
-    """One exposed shopper in one experiment: the sticky variant and attributed counts."""
+    """One exposed shopper in one experiment (written at their first feedback, never by a
+    served list alone): the variant and attributed counts. ``lists`` is kept for records
+    written before served lists were counted per process only."""
 
     variant: int
     lists: int = 0

@@ -6,11 +6,16 @@ serves (workers on one machine, replicas on several).
   token on each change. All definition changes are one atomic update of this record, so a
   stop and a bandit's share update from two processes cannot overwrite each other; every
   process re-reads it when its token changed (checked at most every :data:`REFRESH_S`).
-- ``user:<experiment>:<user key>``: one exposed shopper's sticky variant and attributed counts,
-  changed by atomic read-modify-write (two replicas serving one shopper lose no count).
-- ``totals:<experiment>:<process>``: the per-variant sums of the changes one process made,
-  written in the same transaction as the shopper's record (so they never disagree); a report
-  sums the processes listed in ``shards:<experiment>``.
+- ``user:<experiment>:<user key>``: one exposed shopper's variant and attributed counts,
+  written at their first feedback (``POST /v1/feedback``: the shop reports what it showed),
+  never by a served list alone; changed by atomic read-modify-write (two replicas serving one
+  shopper lose no count).
+- ``totals:<experiment>:<process>``: the per-variant sums of one process's changes (written
+  with the shopper's record) and served lists; a report sums those in ``shards:<experiment>``.
+
+Serving a list writes no record of the shopper: the variant is a hash of (experiment,
+shopper) over the shares (:mod:`.assignment`); under a bandit, whose shares move, a shopper
+with a record keeps its variant.
 
 The records' types are in :mod:`.records`, the per-shopper and per-process counting in
 :mod:`.ledger`, the report's statistics in :mod:`.report`.
@@ -224,7 +229,8 @@ class ExperimentRegistry:
     # -- serving --------------------------------------------------------------------------
     def serve(self, user_key: str) -> Assignment | None:
         """The running experiment's variant for ``user_key`` (sticky), counting one served
-        list; None when no experiment runs."""
+        list in this process's totals (no record of the shopper is written); None when no
+        experiment runs."""
         exp = self.running
         if exp is None or not user_key:
             return None
@@ -235,17 +241,20 @@ class ExperimentRegistry:
             return None
 
     def _serve(self, exp: Experiment, user_key: str) -> Assignment:
-        def step(old: UserRecord | None) -> UserRecord:
-            if old is None:
-                return UserRecord(pick(bucket(exp.name, user_key), exp.shares), lists=1)
-            return UserRecord(**{**asdict(old), "lists": old.lists + 1})
+        variant = self.variant_of(exp, user_key)
+        self.ledger.count_list(exp, variant)
+        name, strategy = exp.variants[variant]
+        explore = exp.mode == "explore" and not self.exploration.full(exp.name)
+        return Assignment(exp.name, name, strategy, explore)
 
-        old, new = self.ledger.change(exp, user_key, step)
-        assert new is not None
-        if old is None and exp.mode == "bandit":
-            self._update_shares(exp)
-        name, strategy = exp.variants[new.variant]
-        return Assignment(exp.name, name, strategy, exp.mode == "explore")
+    def variant_of(self, exp: Experiment, user_key: str) -> int:
+        """The shopper's variant: the hash of (experiment, shopper) over the shares; a
+        bandit's shopper with a record keeps the record's (its shares move)."""
+        if exp.mode == "bandit":
+            body = self.store.get(f"user:{exp.name}:{user_key}")
+            if body is not None:
+                return int(body["variant"])
+        return pick(bucket(exp.name, user_key), exp.shares)
 
     def totals(self, name: str, fresh: bool = True) -> list[Totals]:
         """Per-variant totals over every process; ``fresh=False`` may reuse the others'
@@ -271,9 +280,21 @@ class ExperimentRegistry:
     def on_feedback(
         self, user_key: str, impressions: int, clicks: int, request_id: str | None = None
     ) -> None:
-        """Impressions and clicks reported on served lists (``POST /v1/feedback``)."""
-        self._attribute(user_key, {"impressions": impressions, "clicks": clicks})
+        """Impressions and clicks reported on served lists (``POST /v1/feedback``): the
+        shopper's exposure, recorded at the first feedback."""
         exp = self.running
+        if exp is not None and user_key and (impressions or clicks):
+            variant = self.variant_of(exp, user_key)
+
+            def step(old: UserRecord | None) -> UserRecord:
+                d = asdict(old) if old is not None else asdict(UserRecord(variant))
+                d["impressions"] += impressions
+                d["clicks"] += clicks
+                return UserRecord(**d)
+
+            old, _ = self.ledger.change(exp, user_key, step)
+            if old is None and exp.mode == "bandit":
+                self._update_shares(exp)
         if exp is not None and exp.mode == "explore" and request_id:
             self.exploration.on_feedback(exp.name, user_key, request_id, clicks)
 
@@ -284,7 +305,9 @@ class ExperimentRegistry:
         exp = self.running
         if exp is None or exp.mode != "explore":
             return None
-        return self.exploration.record(exp.name, user_key, lists, served, diversity, exp.shares)
+        return self.exploration.record(
+            exp.name, user_key, lists, served, diversity, exp.shares, exp.log_limit
+        )
 
     def exploration_log(self, name: str) -> tuple[list[Strategy], list[Logged]]:
         """The weight grid (the variants' strategies) and the logged records of ``name``."""
@@ -332,12 +355,25 @@ class ExperimentRegistry:
         self.ledger.change(exp, user_key, step)
 
     def forget(self, user_key: str) -> None:
-        """Erase a shopper from every experiment (``DELETE /v1/users/{id}``)."""
+        """Erase a shopper from every experiment (``DELETE /v1/users/{id}``): their records
+        and every exploration record naming them."""
         self.refresh()
         for exp in list(self.experiments.values()):
             if self.store.get(f"user:{exp.name}:{user_key}") is not None:
                 self.ledger.change(exp, user_key, lambda old: None)
         self.exploration.forget(user_key, list(self.experiments))
+
+    def held(self, user_key: str) -> dict[str, list[dict]]:
+        """Every experiment and exploration record naming a shopper (their export)."""
+        self.refresh()
+        names = list(self.experiments)
+        records = []
+        for name in names:
+            body = self.store.get(f"user:{name}:{user_key}")
+            if body is not None:
+                variant = self.experiments[name].variants[int(body["variant"])][0]
+                records.append({"experiment": name, "variant_name": variant, **body})
+        return {"experiments": records, "exploration": self.exploration.held(user_key, names)}
 
     # -- statistics -----------------------------------------------------------------------
     def report(self, name: str, level: float = 0.95) -> dict:

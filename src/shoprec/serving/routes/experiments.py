@@ -54,6 +54,7 @@ async def create_experiment(body: ExperimentIn, engine: EngineDep) -> dict:
         mode=body.mode,
         floor=body.floor,
         control=names.index(body.control) if body.control else 0,
+        log_limit=body.log_limit,
     )
     try:
         engine.experiments.create(exp)

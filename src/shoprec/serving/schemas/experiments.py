@@ -61,6 +61,13 @@ class ExperimentIn(BaseModel):
         default=0.05, ge=0, le=0.5, description="Bandit: the least share any variant keeps."
     )
     control: Name | None = Field(default=None, description="Default: the first variant.")
+    log_limit: int = Field(
+        default=100_000,
+        ge=1,
+        le=10_000_000,
+        description="explore: requests logged at most (the first ones); later requests are "
+        "served their variant unlogged.",
+    )
 
     @model_validator(mode="after")
     def _consistent(self) -> Self:
