@@ -77,7 +77,17 @@ class Settings(BaseSettings):
         default=None,
         gt=0,
         description="Events older than this many days before the engine's clock are refused "
-        "(422; shoprec import: exit 2); unset = no lower bound.",
+        "(422; shoprec import: exit 2); unset = no lower bound. The same window drops them "
+        "from the log: `shoprec compact`, and `shoprec serve` every SHOPREC_COMPACT_EVERY_S.",
+    )
+    compact_every_s: float = Field(
+        default=3600.0,
+        gt=0,
+        description="How often `shoprec serve` tidies in the background: anonymous sessions idle "
+        "for a week leave the embedded store (as their Redis keys expire), and with "
+        "SHOPREC_RETAIN_DAYS set the log drops the events older than the window, as `shoprec "
+        "compact` does (one worker or replica per round over Redis). See docs/operations.md, "
+        "'Retention'.",
     )
 
     write_keys: str = Field(
