@@ -180,6 +180,8 @@ def test_deleted_user_is_absent_from_every_store(shop: Shop) -> None:
         "user_id": VICTIM,
         "events": [],
         "state": None,
+        "experiments": [],
+        "exploration": [],
     }
     assert raw_mentions(shop, VICTIM) == []
     assert raw_mentions(shop, '"v1"') == []  # nor the ids of their events (dedup set)

@@ -37,6 +37,9 @@ class StateBackend(Protocol):
     def erase(self, user_id: str) -> None:
         """Erase the shopper's copies beyond the log and the states (after those are gone)."""
 
+    def announce(self, keys: Sequence[str], review_ids: set[str]) -> None:
+        """Tell the other processes serving the shop what they must drop from memory."""
+
 
 class EmbeddedBackend:
     """States in this process: folded here, rebuilt from the log at every start; what this
@@ -59,6 +62,9 @@ class EmbeddedBackend:
 
     def erase(self, user_id: str) -> None:
         """Nothing: the log and the states were the only copies."""
+
+    def announce(self, keys: Sequence[str], review_ids: set[str]) -> None:
+        """Nothing: one process serves an embedded store."""
 
     def _fold(self, events: Sequence[Event], fold: Fold) -> None:
         states = self.states
@@ -109,3 +115,7 @@ class SharedBackend:
         from shoprec.store.redis_export import erase_user
 
         erase_user(self.shared.log, user_id)  # the training-export files copied from the stream
+
+    def announce(self, keys: Sequence[str], review_ids: set[str]) -> None:
+        with self.shared.breaker.guard():  # digests only (serving/erasures.py)
+            self.shared.erasures.announce(keys, review_ids)

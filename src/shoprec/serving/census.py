@@ -59,9 +59,9 @@ class Census:
 
         return list(self._cached(f"sample:{n}:{min_events}", walk))
 
-    def forget(self, user_id: str) -> None:
-        """Drop cached answers naming ``user_id`` (it was erased)."""
+    def forget(self) -> None:
+        """Drop the cached samples (a shopper was erased, maybe one of them): the next asks
+        the store again."""
         with self._lock:
-            for key, (_, value) in list(self._cache.items()):
-                if isinstance(value, list) and user_id in value:
-                    del self._cache[key]
+            for key in [k for k in self._cache if k.startswith("sample:")]:
+                del self._cache[key]

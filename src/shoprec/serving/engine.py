@@ -173,7 +173,25 @@ class Engine:
 
     def delete_user(self, user_id: str) -> int:
         """Erase the user's events and state; returns the number of events erased."""
-        return self.writer.delete_user(user_id, self.experiments)
+        n = self.writer.delete_user(user_id, self.experiments)
+        self.census.forget()
+        return n
+
+    def delete_session(self, session_id: str) -> int:
+        """Erase an anonymous session's events and state; returns the number of events."""
+        return self.writer.delete_session(session_id, self.experiments)
+
+    def erased(self, keys: set[str], reviews: set[str]) -> None:
+        """Another process erased shoppers (``keys`` and ``reviews`` as digests,
+        :mod:`~shoprec.serving.erasures`): drop their reviews and the cached shopper sample."""
+        from shoprec.serving.erasures import digest
+
+        if reviews:
+            held = self.reviews.snapshot()
+            gone = {r.review_id for _, r in held if digest(r.review_id) in reviews}
+            if gone:
+                self.reviews.remove_reviews(gone)
+        self.census.forget()
 
     # -- review sentiment -------------------------------------------------------------------
     @property

@@ -266,4 +266,18 @@ class Ingest:
         for key in keys:  # outside the lock: store round trips and export files can be big
             experiments.forget(key)
             self.backend.erase(key)
+        self.backend.announce(keys, gone)  # the other processes drop their copies
+        return n
+
+    def delete_session(self, session_id: str, experiments: ExperimentRegistry) -> int:
+        """Erase an anonymous session: its anonymous events, its state and its experiment
+        records; returns the number of events erased. (A session merged into a user at sign-in
+        lives on in the user's state: erase the user for that.)"""
+        key = session_key(session_id)
+        n = self.events.delete_session(session_id)  # a scan of the log: without the lock
+        with self.lock:
+            self.live.states.delete(key)
+        experiments.forget(key)
+        self.backend.erase(key)
+        self.backend.announce([key], set())
         return n

@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from shoprec.data.keys import state_key
 from shoprec.data.records import Event, Item
 from shoprec.online.state import MAX_RECENT, UserState, absorbed, login_session
+from shoprec.serving.erasures import ErasureNews
 from shoprec.serving.follow import CatalogFollower
 from shoprec.store.errors import StoreUnavailable
 from shoprec.store.redis_groups import StreamGroup
@@ -55,6 +56,8 @@ class Replica(Protocol):
     def fold(self, state: UserState | None, events: list[Event]) -> UserState: ...
 
     def index_items(self, stored: Sequence[tuple[Item, float]]) -> int: ...
+
+    def erased(self, keys: set[str], reviews: set[str]) -> None: ...
 
 
 def _encode(state: UserState) -> dict[str, Any]:
@@ -93,6 +96,8 @@ class SharedState:
         self.states: RedisStateStore[UserState] = RedisStateStore(
             self.client, _encode, UserState.from_dict, prefix, session_ttl_s, self.breaker
         )
+        #: erasures announced to every process (digests only)
+        self.erasures = ErasureNews(self.client, prefix)
         self._state_bytes: dict[str, float] = {}
         self._sampled_at = -1e9
 
@@ -254,6 +259,9 @@ class StreamFollower:
         if time.monotonic() - self._last_items > 1.0:
             self._last_items = time.monotonic()
             self.catalog.step()
+            keys, reviews = self.shared.erasures.read()  # another process's erasures
+            if keys or reviews:
+                self.replica.erased(keys, reviews)
         return len(rows)
 
     def _update_profiles(self) -> None:

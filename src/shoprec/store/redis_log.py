@@ -178,20 +178,34 @@ class RedisEventLog:
 
     @guarded
     def delete_user(self, user_id: str) -> int:
+        """Erase every event of ``user_id`` in one optimistic transaction: the user's list and
+        pending list are watched, so an append by another replica between the read and the
+        erasure (an entry the list would have lost track of) makes it start again."""
         if not user_id:
             raise ValueError("user_id must be non-empty (an empty id would erase anonymous events)")
-        key = self.p + "user:" + user_id
-        self.r.delete(self.pending_key(user_id))  # events not yet folded are erased too
-        ids = self.r.lrange(key, 0, -1)
-        if not ids:
-            return 0
-        eids = [e.event_id for e in self.user_events(user_id) if e.event_id]
-        pipe = self.r.pipeline(transaction=True)
-        pipe.xdel(self.p + "events", *ids)
-        if eids:  # forget the ids too: nothing of the user remains
-            pipe.srem(self.p + "event_ids", *eids)
-        pipe.delete(key)
-        return int(pipe.execute()[0])
+        key, pending, stream = self.p + "user:" + user_id, self.pending_key(user_id), self.stream
+        with self.r.pipeline(transaction=True) as pipe:
+            while True:
+                try:
+                    pipe.watch(key, pending)
+                    ids = pipe.lrange(key, 0, -1)
+                    eids = []
+                    for s in range(0, len(ids), 1000):  # the entries, for their event ids
+                        read = self.r.pipeline(transaction=False)
+                        for entry_id in ids[s : s + 1000]:
+                            read.xrange(stream, min=entry_id, max=entry_id)
+                        for rows in read.execute():
+                            eids += [event_from_json(f[b"e"]).event_id for _, f in rows]
+                    pipe.multi()
+                    if ids:
+                        pipe.xdel(stream, *ids)
+                    if eids := [e for e in eids if e]:  # nothing of the user remains
+                        pipe.srem(self.p + "event_ids", *eids)
+                    pipe.delete(key, pending)  # events not yet folded are erased too
+                    done = pipe.execute()
+                    return int(done[0]) if ids else 0
+                except redis.WatchError:  # appended meanwhile: read again
+                    continue
 
     @guarded
     def delete_session(self, session_id: str) -> int:

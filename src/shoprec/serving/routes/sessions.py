@@ -8,17 +8,18 @@ from typing import Annotated
 from fastapi import Path, Query, Response
 
 from shoprec.data.keys import session_key
+from shoprec.serving.offload import heavy
 from shoprec.serving.routes import users
-from shoprec.serving.routes.deps import SHOPPER_READ, EngineDep, api_router
+from shoprec.serving.routes.deps import SHOPPER_READ, WRITE, EngineDep, api_router
 from shoprec.serving.routes.paging import PAGED, Cursor, Offset
-from shoprec.serving.schemas.users import RecommendationsOut
+from shoprec.serving.schemas.users import RecommendationsOut, SessionDeletedOut
 
 router = api_router(tags=["sessions"])
 SessionPath = Annotated[str, Path(min_length=1, max_length=256)]
 
 
 @router.get(
-    "/sessions/{session_id}/recommendations",
+    "/sessions/{session_id:path}/recommendations",
     response_model=RecommendationsOut,
     dependencies=[SHOPPER_READ],
     responses=PAGED,
@@ -53,3 +54,15 @@ async def session_recommendations(
         offset=offset,
         cursor=cursor,
     )
+
+
+@router.delete(
+    "/sessions/{session_id:path}", response_model=SessionDeletedOut, dependencies=[WRITE]
+)
+async def delete_session(session_id: SessionPath, engine: EngineDep) -> dict:
+    """Erase an anonymous session: its anonymous events, its state and its experiment records
+    (a session whose shopper signed in is erased with the shopper, ``DELETE /v1/users``)."""
+    return {
+        "session_id": session_id,
+        "events_deleted": await heavy(engine.delete_session, session_id),
+    }

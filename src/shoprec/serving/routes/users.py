@@ -35,12 +35,14 @@ from shoprec.serving.schemas.users import (
 from shoprec.store.errors import StoreUnavailable
 
 router = api_router(tags=["users"])
+# ``{user_id:path}`` in the routes: an id may hold "/" (sent percent-encoded, %2F), which the
+# server decodes before routing
 UserPath = Annotated[str, Path(min_length=1, max_length=256)]
 Price = Annotated[float | None, Query(ge=0, le=1e9)]
 
 
 @router.get(
-    "/users/{user_id}/recommendations",
+    "/users/{user_id:path}/recommendations",
     response_model=RecommendationsOut,
     dependencies=[SHOPPER_READ],
     responses=PAGED,
@@ -111,7 +113,7 @@ async def recommendations(
     return Response(orjson.dumps(body), media_type="application/json")
 
 
-@router.get("/users/{user_id}/profile", response_model=ProfileOut, dependencies=[SHOPPER_READ])
+@router.get("/users/{user_id:path}/profile", response_model=ProfileOut, dependencies=[SHOPPER_READ])
 async def profile(
     user_id: UserPath, engine: EngineDep, top: Annotated[int, Query(ge=1, le=100)] = 20
 ) -> dict:
@@ -136,7 +138,7 @@ async def profile(
     }
 
 
-@router.delete("/users/{user_id}", response_model=DeletedOut, dependencies=[WRITE])
+@router.delete("/users/{user_id:path}", response_model=DeletedOut, dependencies=[WRITE])
 async def delete_user(user_id: UserPath, engine: EngineDep) -> dict:
     """Erase every event and all state of the user."""
     # in the heavy pool: erasing rewrites SQLite pages and export files, and may wait for an
@@ -166,9 +168,12 @@ def feedback(body: FeedbackIn, engine: EngineDep) -> dict:  # sync: takes the en
     return {"impressions": len(body.impressions), "clicks": len(body.clicks), "stored": stored}
 
 
-@router.get("/users/{user_id}/export", response_model=UserExportOut, dependencies=[SHOPPER_EXPORT])
-async def export_user(user_id: UserPath, engine: EngineDep) -> dict:
-    """Everything held on a user: every stored event and the online state (profile)."""
+@router.get(
+    "/users/{user_id:path}/export", response_model=UserExportOut, dependencies=[SHOPPER_EXPORT]
+)
+def export_user(user_id: UserPath, engine: EngineDep) -> dict:  # sync: reads the whole log
+    """Everything held on a user: every stored event, the online state (profile), and their
+    experiment and exploration records."""
     from dataclasses import asdict
 
     st = engine.state(user_id)
@@ -176,4 +181,5 @@ async def export_user(user_id: UserPath, engine: EngineDep) -> dict:
         "user_id": user_id,
         "events": [{**asdict(e), "type": str(e.type)} for e in engine.events.user_events(user_id)],
         "state": st.to_dict() if st else None,
+        **engine.experiments.held(user_id),
     }

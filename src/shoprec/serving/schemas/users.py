@@ -54,6 +54,14 @@ class UserExportOut(BaseModel):
     user_id: str
     events: list[StoredEvent] = Field(description="Every stored event, in append order")
     state: dict | None = Field(description="The online state (profile), or null")
+    experiments: list[dict] = Field(
+        default_factory=list,
+        description="Their record in each experiment: variant and attributed counts",
+    )
+    exploration: list[dict] = Field(
+        default_factory=list,
+        description="Every logged exploration request of theirs: the lists shown and feedback",
+    )
 
 
 class TagWeight(BaseModel):
@@ -163,4 +171,9 @@ class FeedbackOut(BaseModel):
 
 class DeletedOut(BaseModel):
     user_id: str
+    events_deleted: int
+
+
+class SessionDeletedOut(BaseModel):
+    session_id: str
     events_deleted: int
