@@ -27,6 +27,9 @@ MAX_RECENT = 200
 SESSION_GAP_S = 30 * 60.0
 #: Most recent search queries kept per shopper.
 MAX_QUERIES = 10
+#: An anonymous session's state is dropped after this long without an event (Redis: the key's
+#: TTL; the embedded store: :meth:`UserState.expired`, swept by the serving process).
+SESSION_TTL_S = 7 * 86400
 
 
 @dataclass(slots=True)
@@ -37,7 +40,8 @@ class UserState:
     ----------
     recent : ``(item_id, timestamp, type)`` of the latest item events, oldest first.
     bought : item ids purchased (never recommended again).
-    session_id, session_items : the current session and its items, oldest first.
+    session_id, session_items : the current session and its latest :data:`MAX_RECENT`
+        items, oldest first.
     tags : ``label -> (weight, as_of)``; the weight decays with :data:`TAG_HALF_LIFE_S`.
     last_ts : time of the latest event; ``n_events`` how many were applied.
     queries : the latest search queries, oldest first.
@@ -79,6 +83,8 @@ class UserState:
         if len(self.recent) > MAX_RECENT:
             del self.recent[: len(self.recent) - MAX_RECENT]
         self.session_items.append(event.item_id)
+        if len(self.session_items) > MAX_RECENT:  # a bot's endless session stays bounded
+            del self.session_items[: len(self.session_items) - MAX_RECENT]
         if kind == "purchase":
             self.bought.add(event.item_id)
         w = weight(event.type)
@@ -108,13 +114,18 @@ class UserState:
             self.tags[label] = (_decay(old, as_of, at) + _decay(w, t, at), at)
         later = other.last_ts >= self.last_ts
         if other.session_id is not None and other.session_id == self.session_id:
-            self.session_items = [*self.session_items, *other.session_items]
+            self.session_items = [*self.session_items, *other.session_items][-MAX_RECENT:]
         elif later:
             self.session_id, self.session_items = other.session_id, list(other.session_items)
         both = [*self.queries, *other.queries] if later else [*other.queries, *self.queries]
         self.queries = both[-MAX_QUERIES:]
         self.last_ts = max(self.last_ts, other.last_ts)
         self.n_events += other.n_events
+
+    def expired(self, now: float, ttl_s: float = SESSION_TTL_S) -> bool:
+        """Whether an anonymous session with this state has expired at ``now`` (its latest
+        event more than ``ttl_s`` before it), as its Redis key would have."""
+        return now - self.last_ts > ttl_s
 
     def recent_items(self, n: int = HISTORY) -> list[str]:
         """The latest ``n`` item ids, oldest first (repeats kept: they are behaviour)."""

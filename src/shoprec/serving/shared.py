@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from shoprec.data.keys import state_key
 from shoprec.data.records import Event, Item
-from shoprec.online.state import MAX_RECENT, UserState, absorbed, login_session
+from shoprec.online.state import MAX_RECENT, SESSION_TTL_S, UserState, absorbed, login_session
 from shoprec.serving.erasures import ErasureNews
 from shoprec.serving.follow import CatalogFollower
 from shoprec.store.errors import StoreUnavailable
@@ -86,7 +86,7 @@ class SharedState:
         url: str,
         prefix: str = "shoprec:",
         timeout_s: float = 0.5,
-        session_ttl_s: int = 7 * 86400,
+        session_ttl_s: int = SESSION_TTL_S,
     ) -> None:
         self.url, self.prefix = url, prefix
         self.client = connect(url, timeout_s)
