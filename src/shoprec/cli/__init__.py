@@ -1,6 +1,7 @@
 """The ``shoprec`` command line (entry point ``shoprec.cli:main``).
 
-Commands: demo, serve and export-events (``serving.py``); import (``importing.py``);
+Commands: demo, serve and export-events (``serving.py``); import (``importing.py``); compact
+(``compact.py``);
 recommend (``recommend.py``); token (``token.py``); train, train-sentiment, evaluate and bench
 (``offline.py``);
 experiments tune (``tune.py``); what they share (console, set-up, loading a dataset, opening a
@@ -16,7 +17,7 @@ from typing import Annotated
 
 import typer
 
-from shoprec.cli import importing, offline, recommend, serving, tune
+from shoprec.cli import compact, importing, offline, recommend, serving, tune
 from shoprec.cli.bundles import app as bundles_app
 from shoprec.cli.token import token
 from shoprec.cli.trainer import trainer
@@ -31,8 +32,9 @@ published if it is not worse than the served one), bundles list, bundles promote
 bundles rollback.
 Offline: train, train-sentiment, evaluate, bench.
 Retraining: serve --retrain-every 6h, or trainer --store S --every 6h beside the servers.
-Operations: import (a shop's files into its store), export-events (Redis stream to a training
-file), experiments tune (off-policy), token (a shopper token for a shopper's browser).
+Operations: import (a shop's files into its store), compact (drop events older than the
+retention window), export-events (Redis stream to a training file), experiments tune
+(off-policy), token (a shopper token for a shopper's browser).
 """
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help=HELP)
@@ -67,6 +69,7 @@ app.command("train-sentiment")(offline.train_sentiment)
 app.command()(serving.serve)
 app.command()(recommend.recommend)
 app.command("import")(importing.import_)
+app.command()(compact.compact)
 app.command("export-events")(serving.export_events)
 app.command()(token)
 app.command()(offline.bench)

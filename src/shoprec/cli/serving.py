@@ -76,6 +76,7 @@ def serve(
     from shoprec.serving.app import create_app
     from shoprec.serving.build import build_engine, watch_store
     from shoprec.serving.follow import follow_store
+    from shoprec.serving.housekeeping import start_housekeeping
 
     settings = setup(verbose)
     from shoprec.serving.observe import configure_access_log
@@ -131,6 +132,8 @@ def serve(
         watch_store(built, settings)
         # what another process (shoprec import) appends to the store, folded in as it lands
         follow_store(built.engine, built.engine.events, built.engine.items)
+        # anonymous sessions expire, and the log keeps SHOPREC_RETAIN_DAYS (serving/housekeeping)
+        start_housekeeping(built.engine, settings)
         uvicorn.run(
             make_app(),
             host=host,
@@ -144,6 +147,7 @@ def serve(
 
     def make_replica():  # noqa: ANN202
         start_replica(built, settings)
+        start_housekeeping(built.engine, settings)  # one worker or replica compacts per round
         return make_app()
 
     console.print(f"{workers} worker(s) over {redis_url}")
