@@ -56,7 +56,8 @@ def shared_redis_down(exc: BaseException) -> str | None:
 
 
 class RedisServer:
-    """``redis-server`` on a free loopback port, data (AOF, fsync always) under ``dir``."""
+    """``redis-server`` on a free loopback port, data (AOF, fsync always) under ``dir``; DEBUG
+    is allowed from loopback (a test stalls it with ``DEBUG SLEEP``)."""
 
     def __init__(self, dir: Path) -> None:
         from serving_fixtures import free_port  # here: conftest imports this module, kept light
@@ -71,6 +72,7 @@ class RedisServer:
     def start(self) -> RedisServer:
         cmd = ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", ""]
         cmd += ["--appendonly", "yes", "--appendfsync", "always", "--dir", str(self.dir)]
+        cmd += ["--enable-debug-command", "local"]  # DEBUG SLEEP: a stalled Redis, on demand
         try:
             self.proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         except FileNotFoundError:
