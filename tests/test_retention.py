@@ -143,6 +143,45 @@ def test_redis_compaction_trims_stream_dedupe_ids_and_shopper_lists(
     assert compact_redis(log, NOW - 30 * DAY).dropped == 0
 
 
+def _out_of_order() -> list[Event]:
+    """A recent event, then two old ones appended after it (a log filled without a window)."""
+    return [
+        _view("x", "a", RECENT, "r"),
+        _view("x", "b", OLD, "o1"),
+        _view("", "c", OLD, "o2", session="anon"),
+    ]
+
+
+def test_a_full_walk_drops_old_events_appended_after_newer_ones_sqlite(tmp_path: Path) -> None:
+    events, items = open_embedded(tmp_path)
+    try:
+        events.append(_out_of_order())
+        assert compact_sqlite(events, NOW - 30 * DAY).dropped == 0  # stops at the recent one
+        done = compact_sqlite(events, NOW - 30 * DAY, full=True)
+        assert done.dropped == 2 and [e.event_id for _, e in events.replay()] == ["r"]
+        assert [e.event_id for e in events.user_events("x")] == ["r"]
+    finally:
+        events.close()
+        items.close()
+
+
+def test_a_full_walk_drops_old_events_appended_after_newer_ones_redis(
+    redis_log: tuple[redis.Redis, str],
+) -> None:
+    from shoprec.store.redis_log import RedisEventLog
+    from shoprec.store.redis_retention import compact_redis
+
+    client, p = redis_log
+    log = RedisEventLog(client, p)
+    log.append(_out_of_order())
+    assert compact_redis(log, NOW - 30 * DAY).dropped == 0
+    assert compact_redis(log, NOW - 30 * DAY, full=True).dropped == 2
+    assert [e.event_id for _, e in log.replay()] == ["r"]
+    assert client.smembers(p + "event_ids") == {b"r"}
+    assert client.llen(p + "user:x") == 1 and client.llen(p + "user:") == 0
+    assert log.append([_view("x", "b", OLD, "o1")]) == [True]  # forgotten: the window refuses it
+
+
 def _engine(store: Path) -> Engine:
     events, items = open_embedded(store)
     clock = EngineClock("data", skew_s=30 * DAY)  # the test's events leap days ahead

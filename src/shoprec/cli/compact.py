@@ -31,10 +31,18 @@ def compact(
             " this and every later compaction hands freed space back to the file system"
         ),
     ] = False,
+    full: Annotated[
+        bool,
+        typer.Option(
+            help="read the whole log instead of stopping at the first event inside the window:"
+            " also drops old events appended after newer ones (once, when a window is set on a"
+            " log filled without one)"
+        ),
+    ] = False,
     verbose: bool = False,
 ) -> None:
     """Drop events older than the window from STORE's log: the oldest first, stopping at the
-    first event inside the window; the embedded log keeps each signed-in shopper's latest 200
+    first event inside the window (--full: reading on to the end); the embedded log keeps each signed-in shopper's latest 200
     events (what a restart rebuilds their state from); over Redis the stream, its dedupe ids
     and the per-shopper id lists are trimmed alike. Now is the engine's clock (SHOPREC_CLOCK:
     the wall clock, or under the data clock the latest event time)."""
@@ -74,13 +82,15 @@ def compact(
             if isinstance(events, SQLiteEventLog):
                 from shoprec.store.retention import compact_sqlite
 
-                done = compact_sqlite(events, cutoff, MAX_RECENT, vacuum, progress)
+                done = compact_sqlite(
+                    events, cutoff, MAX_RECENT, vacuum=vacuum, full=full, progress=progress
+                )
             else:
                 from shoprec.store.redis_log import RedisEventLog
                 from shoprec.store.redis_retention import compact_redis
 
                 assert isinstance(events, RedisEventLog)
-                done = compact_redis(events, cutoff, progress)
+                done = compact_redis(events, cutoff, full=full, progress=progress)
         left = events.count()
     finally:
         events.close()

@@ -4,7 +4,9 @@ the cutoff, stop at the first entry at or after it).
 
 The cut is by event time, read from each entry's body: the entry ids are ``<seq>-0`` (the
 append script numbers them from ``INCR``), so they carry no time, and the append time is stored
-nowhere. What the walk drops is a prefix of the stream, so one ``XTRIM MINID`` removes it.
+nowhere. What the walk drops is a prefix of the stream, so one ``XTRIM MINID`` removes it. A
+full walk (``shoprec compact --full``, once, when a window is set on a stream filled without
+one) also deletes the expired entries found after the first entry inside the window, one by one.
 
 The dedupe ids: the seen-id set ``event_ids`` loses the ids of the entries trimmed, read from
 the same bodies (``SREM``), so the cost is what is dropped, never the size of the set. A resent
@@ -50,18 +52,37 @@ end
 return redis.call('XTRIM', KEYS[1], 'MINID', cut .. '-0')
 """
 
+# KEYS: stream, seen ids; ARGV: the user list prefix, then per entry: its id, its user, its
+# event id or "". Deletes each entry still there with its list entry and seen id.
+_DELETE = """
+local n = 0
+for i = 2, #ARGV, 3 do
+  if redis.call('XDEL', KEYS[1], ARGV[i]) == 1 then
+    n = n + 1
+    redis.call('LREM', ARGV[1] .. ARGV[i + 1], 1, ARGV[i])
+    if ARGV[i + 2] ~= '' then redis.call('SREM', KEYS[2], ARGV[i + 2]) end
+  end
+end
+return n
+"""
+
 
 def compact_redis(
     events: RedisEventLog,
     cutoff: float,
+    full: bool = False,
     progress: Progress | None = None,
     pause_s: float = 0.0,
     batch: int = BATCH,
 ) -> Compaction:
     """Trim the entries before ``cutoff`` (event time, unix seconds) from the Redis log (module
-    doc); ``progress`` is called after every batch, ``pause_s`` slept between batches."""
+    doc). ``full``: read the whole stream rather than stop at the first entry inside the
+    window, and delete the expired entries found further on one by one (``XDEL``, with their
+    ids and list entries). ``progress`` is called after every batch, ``pause_s`` slept between
+    batches."""
     r: Any = events.r
-    trim = r.register_script(_TRIM)
+    trim, delete = r.register_script(_TRIM), r.register_script(_DELETE)
+    keys = [events.stream, events.p + "event_ids"]
     done = Compaction(cutoff, space="freed")
     start = "-"
     while True:
@@ -69,25 +90,33 @@ def compact_redis(
             rows = r.xrange(events.stream, min=start, max="+", count=batch)
         ids: list[str] = []
         users: set[str] = set()
+        scattered: list[str] = []  # (entry id, user, event id) of expired entries further on
         last = 0
         for entry_id, fields in rows:
             body = json.loads(fields[b"e"])
             seq = int(entry_id.split(b"-")[0])
-            if float(body["timestamp"]) >= cutoff:
-                done.stopped_at = seq
-                break
             done.scanned += 1
-            last = seq
-            users.add(body["user_id"])
-            if body.get("event_id"):
-                ids.append(body["event_id"])
-        if last:
-            argv = [str(last + 1), events.p + "user:", str(len(ids)), *ids, *users]
-            with events.breaker.guard():
-                done.dropped += int(trim(keys=[events.stream, events.p + "event_ids"], args=argv))
+            expired = float(body["timestamp"]) < cutoff
+            if not done.stopped_at and expired:  # the head: trimmed at once
+                last = seq
+                users.add(body["user_id"])
+                if body.get("event_id"):
+                    ids.append(body["event_id"])
+            elif not done.stopped_at:  # the first entry inside the window
+                done.stopped_at = seq
+                if not full:
+                    break
+            elif expired:
+                scattered += [entry_id.decode(), body["user_id"], body.get("event_id") or ""]
+        with events.breaker.guard():
+            if last:
+                argv = [str(last + 1), events.p + "user:", str(len(ids)), *ids, *users]
+                done.dropped += int(trim(keys=keys, args=argv))
+            if scattered:
+                done.dropped += int(delete(keys=keys, args=[events.p + "user:", *scattered]))
         if progress is not None:
             progress(done)
-        if done.stopped_at or len(rows) < batch:
+        if (done.stopped_at and not full) or len(rows) < batch:
             break
         start = "(" + rows[-1][0].decode()
         if pause_s:

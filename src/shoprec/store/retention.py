@@ -28,6 +28,8 @@ from __future__ import annotations
 import logging
 import sqlite3
 import time
+from array import array
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -65,6 +67,7 @@ def compact_sqlite(
     cutoff: float,
     keep_last: int = 0,
     vacuum: bool = False,
+    full: bool = False,
     progress: Progress | None = None,
     pause_s: float = 0.0,
     batch: int = BATCH,
@@ -78,6 +81,9 @@ def compact_sqlite(
     keep_last : per signed-in shopper, how many of their latest events to keep however old.
     vacuum : rewrite the file once (``VACUUM``) into incremental auto-vacuum mode when it is
         not in it yet (blocks writers while it runs).
+    full : read the whole log rather than stop at the first event inside the window: every
+        expired event goes, also those appended after newer ones (once, when a window is set
+        on a log filled without one).
     progress : called after every batch.
     pause_s : sleep between batches (a serving process's background compaction yields).
     """
@@ -90,10 +96,12 @@ def compact_sqlite(
         rows = events._query(sql, (after, batch))
         drop: list[tuple[int, str]] = []
         for seq, user, ts in rows:
+            done.scanned += 1
             if ts >= cutoff:
+                if full:
+                    continue
                 done.stopped_at = seq
                 break
-            done.scanned += 1
             if keep_last and user and _among_latest(events, user, seq, keep_last):
                 done.kept_for_state += 1
             else:
@@ -132,6 +140,7 @@ def _delete(events: SQLiteEventLog, drop: list[tuple[int, str]]) -> int:
     """Delete the ``(seq, user)`` rows in one short transaction; forget them in the handle's
     shopper map."""
     seqs = [seq for seq, _ in drop]
+    per_user = Counter(user for _, user in drop)
 
     def run(conn: sqlite3.Connection) -> int:
         n = 0
@@ -141,21 +150,23 @@ def _delete(events: SQLiteEventLog, drop: list[tuple[int, str]]) -> int:
             n += conn.execute(f"DELETE FROM events WHERE seq IN ({marks})", chunk).rowcount
         return n
 
-    n = events._write(run)
+    deleted = events._write(run)
     gone = set(seqs)
     with events._lock:
         by_user = events._by_user
-        for user in {user for _, user in drop}:
+        for user, count in per_user.items():
             arr = by_user.get(user)
             if arr is None:
                 continue
-            k = 0  # a shopper's dropped seqs are their oldest: cut the front (a memmove)
+            k = 0  # a shopper's dropped seqs are mostly their oldest: cut the front
             while k < len(arr) and arr[k] in gone:
                 k += 1
             del arr[:k]
+            if k < count:  # some further in (a full walk, or stale seqs in front): filter
+                arr = by_user[user] = array("q", (q for q in arr if q not in gone))
             if not arr:
                 del by_user[user]
-    return int(n)
+    return int(deleted)
 
 
 def _reclaim(events: SQLiteEventLog, vacuum: bool, done: Compaction) -> None:
