@@ -42,10 +42,11 @@ def compact(
     verbose: bool = False,
 ) -> None:
     """Drop events older than the window from STORE's log: the oldest first, stopping at the
-    first event inside the window (--full: reading on to the end); the embedded log keeps each signed-in shopper's latest 200
-    events (what a restart rebuilds their state from); over Redis the stream, its dedupe ids
-    and the per-shopper id lists are trimmed alike. Now is the engine's clock (SHOPREC_CLOCK:
-    the wall clock, or under the data clock the latest event time)."""
+    first event inside the window (--full: reading on to the end); the embedded log keeps each
+    signed-in shopper's latest 200 events (what a restart rebuilds their state from); over
+    Redis the stream, its dedupe ids and the per-shopper id lists are trimmed alike. Now is the
+    engine's clock (SHOPREC_CLOCK: the wall clock, or under the data clock the latest event
+    time)."""
     from rich.progress import BarColumn, Progress, TextColumn
 
     from shoprec.online.state import MAX_RECENT
