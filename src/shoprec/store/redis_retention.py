@@ -121,7 +121,8 @@ def compact_redis(
         start = "(" + rows[-1][0].decode()
         if pause_s:
             time.sleep(pause_s)
-    log.info("compacted the Redis stream %s: %d entries trimmed", events.stream, done.dropped)
+    level = logging.INFO if done.dropped else logging.DEBUG  # an hourly round with nothing
+    log.log(level, "compacted the Redis stream %s: %d entries trimmed", events.stream, done.dropped)
     return done
 
 

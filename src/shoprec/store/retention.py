@@ -118,7 +118,8 @@ def compact_sqlite(
     if done.dropped:
         events._checkpoint(wait_ms=1000)  # the zeroed pages leave the WAL
     _reclaim(events, vacuum, done)
-    log.info(
+    log.log(
+        logging.INFO if done.dropped else logging.DEBUG,  # an hourly round with nothing: quiet
         "compacted %s: %d events dropped, %d kept for state, space %s (%d pages freed)",
         events.path,
         done.dropped,
