@@ -228,6 +228,10 @@ def test_embedded_sessions_expire_and_session_items_are_capped(tmp_path: Path) -
     assert keeper.step() == (2, None)  # idle and bot: a week without events
     assert engine.state("session:idle") is None and engine.state("session:bot") is None
     assert engine.state("session:fresh") is not None and engine.state("shopper") is not None
+    # the thread sweeps once as it starts (the start-up replay rebuilds expired sessions)
+    engine.ingest([_view("", "a", t0, None, session="replayed")])
+    Housekeeping(engine, retain_s=None, every_s=3600).start().stop()
+    assert engine.state("session:replayed") is None
     engine.events.close()
     engine.items.close()
 

@@ -3,7 +3,8 @@ default), in one low-priority daemon thread:
 
 - anonymous sessions expire in the embedded store as their Redis keys do (a week after their
   latest event, :data:`~shoprec.online.state.SESSION_TTL_S`): the expired sessions' states are
-  dropped, a chunk of shoppers per writer-lock hold;
+  dropped, a chunk of shoppers per writer-lock hold (also once at start, after the replay
+  rebuilt them);
 - with ``SHOPREC_RETAIN_DAYS`` set, the log is compacted by the rule of ``shoprec compact``
   (``store/retention.py``): the embedded log keeps each signed-in shopper's latest
   :data:`~shoprec.online.state.MAX_RECENT` events, which a restart rebuilds their state from.
@@ -116,6 +117,12 @@ class Housekeeping:
         return compact_redis(shared.log, cutoff, pause_s=PAUSE_S)
 
     def _run(self) -> None:
+        now = self.engine.clock
+        if self.engine.shared is None and now > 0:  # the start-up replay rebuilt expired ones
+            try:
+                self.expire_sessions(now)
+            except Exception:
+                log.exception("expiring sessions after the start-up replay failed")
         while not self._stop.wait(self.every_s):
             try:
                 self.step()
