@@ -45,8 +45,8 @@ def compact(
     first event inside the window (--full: reading on to the end); the embedded log keeps each
     signed-in shopper's latest 200 events (what a restart rebuilds their state from); over
     Redis the stream, its dedupe ids and the per-shopper id lists are trimmed alike. Now is the
-    engine's clock (SHOPREC_CLOCK: the wall clock, or under the data clock the latest event
-    time)."""
+    wall clock, or with SHOPREC_CLOCK=data the latest event time in the log (auto: the wall
+    clock, as for `serve --store`)."""
     from rich.progress import BarColumn, Progress, TextColumn
 
     from shoprec.online.state import MAX_RECENT
