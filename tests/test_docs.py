@@ -126,6 +126,7 @@ def _app_routes(routes: list) -> Iterator[tuple[str, str]]:
     for route in routes:
         path = getattr(route, "path", None)
         if isinstance(path, str):
+            path = re.sub(r"\{(\w+):\w+\}", r"{\1}", path)  # {user_id:path} as OpenAPI names it
             methods = getattr(route, "methods", None)
             for m in sorted(methods - {"HEAD"}) if methods else [""]:
                 yield m, path
