@@ -170,7 +170,11 @@ def test_experiment_started_through_one_worker_runs_on_both(built, two) -> None:
         variant[user] = feed["variant"]
     assert set(variant.values()) == {"control", "flat"}
     for k, user in enumerate(users):  # the other worker: the same variant
-        assert _feed(a if k % 2 else b, user)["variant"] == variant[user]
+        feed = _feed(a if k % 2 else b, user)
+        assert feed["variant"] == variant[user]
+        # a shopper counts once their feedback (the exposure) arrives, through either worker
+        shown = {"user_id": user, "impressions": [feed["items"][0]["item_id"]], "clicks": []}
+        assert (b if k % 2 else a).post("/v1/feedback", json=shown).status_code == 200
     rows = b.get("/v1/experiments/across").json()["variants"]
     assert sum(r["users"] for r in rows) == 40 and sum(r["lists"] for r in rows) == 80
     stop = b.post("/v1/experiments/across/stop", json={"action": "rollback"})
