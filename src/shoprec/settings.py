@@ -183,6 +183,13 @@ class Settings(BaseSettings):
         description="Promotion gate: a new bundle is published unless its held-out NDCG@10 is "
         "below the served bundle's by more than this (absolute).",
     )
+    ann_min_items: int = Field(
+        default=50_000,
+        ge=0,
+        description="Catalog size from which text neighbours, semantic search and the sequence "
+        "model's retrieval go through an approximate index (faiss IVF) instead of exact scans; "
+        "0 = always.",
+    )
 
     @field_validator("shopper_token_secret")
     @classmethod

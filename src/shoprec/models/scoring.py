@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from shoprec.compute.ann import AnnIndex
 from shoprec.models.base import Recommender
 
 #: Text neighbours kept per item (the text-similarity candidates, the sequence model's text lift).
@@ -57,15 +58,22 @@ def recommend(
 
 
 def text_neighbours(
-    vectors: np.ndarray, rows: np.ndarray, k: int = TEXT_K, chunk: int = 2048
+    vectors: np.ndarray,
+    rows: np.ndarray,
+    k: int = TEXT_K,
+    chunk: int = 2048,
+    index: AnnIndex | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Top-``k`` cosine neighbours among ``vectors`` ``(N + 1, D)`` of each index in ``rows``
-    (self and padding excluded): ``(len(rows), k)`` ids and sims, 0-padded in small catalogs."""
+    (self and padding excluded): ``(len(rows), k)`` ids and sims, 0-padded in small catalogs.
+    With ``index`` (labels = row indices), the candidates are its answers, scored exactly."""
     ids = np.zeros((len(rows), k), np.int64)
     sims = np.zeros((len(rows), k), np.float32)
     width = min(k, len(vectors) - 2)
     if width < 1:
         return ids, sims
+    if index is not None:
+        return _indexed_neighbours(vectors, np.asarray(rows, np.int64), index, ids, sims, width)
     for s in range(0, len(rows), chunk):
         r = rows[s : s + chunk]
         sc = vectors[r] @ vectors.T  # (B, N + 1)
@@ -76,6 +84,40 @@ def text_neighbours(
         order = np.argsort(-val, axis=1, kind="stable")
         ids[s : s + chunk, :width] = np.take_along_axis(top, order, 1)
         sims[s : s + chunk, :width] = np.take_along_axis(val, order, 1)
+    return ids, sims
+
+
+def _indexed_neighbours(
+    vectors: np.ndarray,
+    rows: np.ndarray,
+    index: AnnIndex,
+    ids: np.ndarray,
+    sims: np.ndarray,
+    width: int,
+    chunk: int = 512,
+) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`text_neighbours` over the index's answers (``width + 2``: self may be one, and
+    an item changed since it was indexed may appear twice), ordered by their exact sims."""
+    n = len(vectors)
+    for s in range(0, len(rows), chunk):
+        r = rows[s : s + chunk]
+        found, _ = index.search(vectors[r], width + 2)
+        bad = (found <= 0) | (found >= n) | (found == r[:, None])
+        found = np.where(bad, 0, found)
+        # an item indexed twice (changed text): keep its first answer only
+        srt = np.sort(found, axis=1)
+        dup = np.zeros_like(bad)
+        np.put_along_axis(
+            dup, np.argsort(found, axis=1), np.c_[srt[:, :1] < 0, srt[:, 1:] == srt[:, :-1]], 1
+        )
+        bad |= dup
+        sc = np.einsum("bd,bkd->bk", vectors[r], vectors[found])
+        sc = np.where(bad, -np.inf, sc).astype(np.float32)
+        order = np.argsort(-sc, axis=1, kind="stable")[:, :width]
+        top, val = np.take_along_axis(found, order, 1), np.take_along_axis(sc, order, 1)
+        ok = np.isfinite(val)
+        ids[s : s + chunk, :width] = np.where(ok, top, 0)
+        sims[s : s + chunk, :width] = np.where(ok, val, 0.0)
     return ids, sims
 
 

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from shoprec.compute.ann import AnnIndex
 from shoprec.ranking.catalog import Catalog
 
 #: Queries whose lists are remembered (least recently asked dropped first).
@@ -52,6 +53,9 @@ class SemanticTop:
         # as the latest, and (once it is over) the rows it stamped after that
         self._seen: dict[int, np.ndarray] = {}
         self._late: dict[int, np.ndarray] = {}
+        #: the served bundle's text index (a catalog past ``SHOPREC_ANN_MIN_ITEMS``), else None:
+        #: a full scan then asks it for a short list instead of multiplying every row
+        self.index_of: Callable[[], AnnIndex | None] = lambda: None
 
     def top(self, query: str, k: int, n_rows: int) -> np.ndarray:
         """Ids (1 to ``n_rows - 1``) of the ``k`` items nearest ``query``, best first."""
@@ -104,6 +108,9 @@ class SemanticTop:
             return late
 
     def _scan(self, vec: np.ndarray, k: int, n_rows: int, now: tuple[int, int]) -> _Top:
+        index = self.index_of()
+        if index is not None:
+            return self._indexed(index, vec, k, n_rows, now)
         scores = self.catalog.view().vectors[:n_rows] @ vec
         scores[0] = -np.inf
         keep = min(SPARE * k, n_rows - 1)
@@ -112,6 +119,21 @@ class SemanticTop:
         rest = np.delete(scores, np.append(ids, 0))
         floor = float(rest.max()) if len(rest) else -np.inf
         return _Top(*now, n_rows, ids, scores[ids], floor)
+
+    def _indexed(
+        self, index: AnnIndex, vec: np.ndarray, k: int, n_rows: int, now: tuple[int, int]
+    ) -> _Top:
+        """:meth:`_scan` over the index's answers, scored exactly against the current vectors;
+        its floor is the last kept score (approximate: a row the index missed may beat it)."""
+        keep = min(SPARE * k, n_rows - 1)
+        found, _ = index.search(vec[None], keep + 1)
+        ids = np.unique(found[0])
+        ids = ids[(ids > 0) & (ids < n_rows)]
+        scores = self.catalog.view().vectors[ids] @ vec
+        order = np.argsort(-scores, kind="stable")[:keep]
+        ids, scores = ids[order], scores[order]
+        floor = float(scores[-1]) if len(scores) else -np.inf
+        return _Top(*now, n_rows, ids, scores, floor)
 
     def _update(
         self, old: _Top, vec: np.ndarray, k: int, n_rows: int, now: tuple[int, int]

@@ -11,11 +11,13 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from shoprec.compute.ann import AnnIndex
 from shoprec.models.itemknn import ItemKNN
 from shoprec.models.ranker import Ranker
 from shoprec.models.sasrec_infer import SASRecEncoder
 from shoprec.models.sasrec_recommender import SASRecRecommender
 from shoprec.models.scoring import TEXT_K, text_neighbours
+from shoprec.ranking import indexes as ann
 from shoprec.ranking.catalog import Catalog
 
 log = logging.getLogger(__name__)
@@ -38,6 +40,8 @@ class ModelBundle:
     popularity : ``(N + 1,)`` training interaction counts (0 for items added later).
     ranker : the candidate ranker (None: a fixed blend).
     n_rows : catalog rows covered (items upserted later are added by :meth:`extend`).
+    indexes : the approximate indexes (``"text"``, ``"seq"``; :mod:`.indexes`) of a catalog of
+        at least ``SHOPREC_ANN_MIN_ITEMS`` items, labelled by catalog index; empty below it.
     """
 
     version: str
@@ -50,6 +54,7 @@ class ModelBundle:
     ranker: Ranker | None
     n_rows: int
     meta: dict = field(default_factory=dict)
+    indexes: dict[str, AnnIndex] = field(default_factory=dict)
 
 
 def _align(model_ids: list[str], catalog: Catalog) -> np.ndarray:
@@ -65,15 +70,19 @@ def build_bundle(
     model_item_ids: list[str],
     popularity: np.ndarray | None = None,
     version: str = "none",
+    saved_indexes: dict[str, AnnIndex] | None = None,
 ) -> ModelBundle:
     """Align fitted models (internal ids = positions in ``model_item_ids``, ``popularity``
-    ``(n_model_items + 1,)`` training counts) to ``catalog``."""
+    ``(n_model_items + 1,)`` training counts) to ``catalog``. ``saved_indexes``: a saved
+    bundle's indexes, already labelled by ``catalog``'s indices (completed, not rebuilt)."""
     n = len(catalog) + 1
     to_cat = _align(model_item_ids, catalog)
     ok = to_cat > 0
     vectors = catalog.view().vectors
     encoder = None
-    t_ids, t_sims = text_neighbours(vectors, np.arange(n))
+    # the text index needs no model: built first, it serves the neighbour tables below
+    found = ann.build(vectors, None, saved_indexes, names=("text",))
+    t_ids, t_sims = text_neighbours(vectors, np.arange(n), index=found.get("text"))
     if sasrec is not None:
         base = SASRecEncoder(sasrec.model_)
         items = np.zeros((n, base.dim), np.float32)
@@ -101,6 +110,8 @@ def build_bundle(
         k = mapped.shape[1]  # fewer than N_NEIGHBOURS in a catalog that small
         covis_ids[to_cat[rows], :k] = mapped
         covis_sims[to_cat[rows], :k] = np.where(mapped > 0, sim, 0.0)
+    if encoder is not None and found:
+        found |= ann.build(vectors, encoder, saved_indexes, names=("seq",))
     return ModelBundle(
         version=version,
         encoder=encoder,
@@ -111,6 +122,7 @@ def build_bundle(
         popularity=pop,
         ranker=ranker,
         n_rows=n,
+        indexes=found,
     )
 
 
@@ -121,7 +133,8 @@ def extend(bundle: ModelBundle, catalog: Catalog) -> ModelBundle:
         return bundle
     vectors = catalog.view().vectors
     new = np.arange(bundle.n_rows, n)
-    t_ids, t_sims = text_neighbours(vectors, new)
+    indexes = ann.grown(bundle.indexes, "text", vectors[new], new)
+    t_ids, t_sims = text_neighbours(vectors, new, index=indexes.get("text"))
     text_ids, text_sims = np.vstack([bundle.text_ids, t_ids]), np.vstack([bundle.text_sims, t_sims])
     encoder = bundle.encoder
     if encoder is not None:
@@ -134,6 +147,7 @@ def extend(bundle: ModelBundle, catalog: Catalog) -> ModelBundle:
         # a new item's text lift applies when it is the latest item (older rows keep theirs)
         lift = None if encoder.text_lift is None else (encoder.text_lift[0], text_ids, text_sims)
         encoder = encoder.with_items(np.vstack([encoder.items, extra]), bias, lift)
+        indexes = ann.grown(indexes, "seq", ann.seq_rows(encoder, new), new)
     pad = np.zeros((len(new), bundle.covis_ids.shape[1]))
     return ModelBundle(
         version=bundle.version,
@@ -146,6 +160,7 @@ def extend(bundle: ModelBundle, catalog: Catalog) -> ModelBundle:
         ranker=bundle.ranker,
         n_rows=n,
         meta=bundle.meta,
+        indexes=indexes,
     )
 
 

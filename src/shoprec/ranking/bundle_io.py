@@ -20,9 +20,11 @@ from pathlib import Path
 
 import numpy as np
 
+from shoprec.compute.ann import AnnIndex
 from shoprec.models.itemknn import ItemKNN
 from shoprec.models.ranker import Ranker
 from shoprec.models.sasrec_recommender import SASRecRecommender
+from shoprec.ranking import indexes as ann
 from shoprec.ranking.bundle import ModelBundle, build_bundle
 from shoprec.ranking.catalog import Catalog
 
@@ -49,6 +51,10 @@ class FittedBundle:
     popularity: np.ndarray | None  # (len(item_ids)+1,) interaction counts
     ranker: Ranker | None
     manifest: dict = field(default_factory=dict)
+    #: the approximate indexes of a large catalog (``ann/``), labelled by the indices of the
+    #: catalog they were built on, whose ids are ``index_items`` (row 0 padding)
+    indexes: dict[str, AnnIndex] = field(default_factory=dict)
+    index_items: list[str] = field(default_factory=list)
 
     @property
     def version(self) -> str:
@@ -80,6 +86,11 @@ def save_bundle(fitted: FittedBundle, root: Path) -> Path:
             pop = np.asarray(fitted.popularity, np.float64)
             np.save(tmp / "popularity.npy", pop, allow_pickle=False)
         (tmp / "item_ids.json").write_text(json.dumps(list(fitted.item_ids)))
+        if fitted.indexes:
+            (tmp / "ann").mkdir()
+            (tmp / "ann" / "items.json").write_text(json.dumps(list(fitted.index_items)))
+            for name, index in fitted.indexes.items():
+                index.save(tmp / "ann" / f"{name}.npz")
         parts = sorted(p.name for p in tmp.iterdir() if p.name != "item_ids.json")
         manifest = {
             **fitted.manifest,
@@ -111,6 +122,12 @@ def load_bundle(path: Path) -> FittedBundle:
         raise FileNotFoundError(f"{path}: incomplete bundle, missing {', '.join(missing)}")
     item_ids = json.loads((path / "item_ids.json").read_text())
     pop = path / "popularity.npy"
+    indexes = {
+        name: AnnIndex.load(path / "ann" / f"{name}.npz")
+        for name in ann.NAMES
+        if (path / "ann" / f"{name}.npz").is_file()
+    }
+    index_items = json.loads((path / "ann" / "items.json").read_text()) if indexes else []
     return FittedBundle(
         item_ids=item_ids,
         sasrec=SASRecRecommender.load(path / "sasrec") if (path / "sasrec").is_dir() else None,
@@ -118,6 +135,8 @@ def load_bundle(path: Path) -> FittedBundle:
         popularity=np.load(pop, allow_pickle=False) if pop.is_file() else None,
         ranker=Ranker.load(path / "ranker") if (path / "ranker").is_dir() else None,
         manifest=manifest,
+        indexes=indexes,
+        index_items=index_items,
     )
 
 
@@ -131,6 +150,7 @@ def align(fitted: FittedBundle, catalog: Catalog) -> ModelBundle:
         fitted.item_ids,
         fitted.popularity,
         version=fitted.version,
+        saved_indexes=ann.relabelled(fitted.indexes, fitted.index_items, catalog.index),
     )
     bundle.meta = dict(fitted.manifest)
     return bundle

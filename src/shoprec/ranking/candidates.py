@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from shoprec.models.ranker import FEATURES
+from shoprec.ranking import indexes as ann
 from shoprec.ranking.bundle import ModelBundle, neighbours
 from shoprec.ranking.catalog import LabelIndex
 from shoprec.ranking.strategy import Strategy
@@ -201,6 +202,10 @@ class Signals:
     touched: np.ndarray
     covis_score: np.ndarray
     covis_best: np.ndarray
+    #: through the bundle's sequence index: the user vector, and ``seq`` holds exact scores
+    #: only for the rows the index returned (``-inf`` elsewhere, filled on demand by
+    #: :func:`describe`)
+    user: np.ndarray | None = None
 
 
 def head_size(strategy: Strategy) -> int:
@@ -212,11 +217,13 @@ def signals(bundle: ModelBundle, req: Request, strategy: Strategy) -> Signals:
     """The sequence model's row and co-visitation over the recent items, for ``req``."""
     n = bundle.n_rows
     hist = req.history[req.history < n]
-    seq = head = None
+    seq = head = user = None
     if bundle.encoder is not None and len(hist):
         ready = req.prepared_for is bundle and req.seq_row is not None
         if ready:
             seq = req.seq_row[:n]  # type: ignore[index]
+        elif "seq" in bundle.indexes:
+            user, seq, head = _indexed_seq(bundle, hist, req, head_size(strategy))
         else:
             seq = bundle.encoder.scores(
                 hist, req.times[-len(hist) :] if req.times is not None else None
@@ -224,14 +231,32 @@ def signals(bundle: ModelBundle, req: Request, strategy: Strategy) -> Signals:
         # the SEQ_RANK_CAP best values give both the candidate pool and the rank feature
         k = head_size(strategy)
         ok = ready and req.seq_head is not None and len(req.seq_head) == min(k, len(seq))
-        head = req.seq_head if ok else _head_values(seq, k)
+        if head is None:
+            head = req.seq_head if ok else _head_values(seq, k)
     recent = hist[::-1][:COVIS_RECENT]
     empty = np.zeros(0, np.int64)
     if req.prepared_for is bundle and req.covis is not None:
         touched, covis_score, covis_best = req.covis
     else:
         touched, covis_score, covis_best = _covis(bundle, recent) if len(recent) else (empty,) * 3
-    return Signals(hist, seq, head, recent, touched, covis_score, covis_best)
+    return Signals(hist, seq, head, recent, touched, covis_score, covis_best, user)
+
+
+def _indexed_seq(
+    bundle: ModelBundle, hist: np.ndarray, req: Request, k: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The sequence model's row through the bundle's index: ``(user, seq, head)``, ``seq``
+    ``(N + 1,)`` exact on the index's candidates (:func:`~.indexes.seq_candidates`) and
+    ``-inf`` elsewhere; ``head`` the best ``k`` of those, ascending. No catalog-long product."""
+    enc = bundle.encoder
+    assert enc is not None
+    user = enc.user_vector(hist, req.times[-len(hist) :] if req.times is not None else None)
+    latest = int(hist[-1])
+    cand = ann.seq_candidates(enc, bundle.indexes["seq"], user, latest, k, bundle.n_rows)
+    exact = enc.scores_at(user[None], np.array([latest]), cand)[0]
+    seq = np.full(bundle.n_rows, -np.inf, np.float32)
+    seq[cand] = exact
+    return user, seq, _head_values(exact, k)
 
 
 def session_neighbours(
@@ -272,6 +297,12 @@ def describe(
     touched, covis_score, covis_best = sig.touched, sig.covis_score, sig.covis_best
     x = np.zeros((len(ids), len(FEATURES)))
     if seq is not None and head is not None:
+        if sig.user is not None and bundle.encoder is not None:
+            # candidates the sequence index did not return: their exact scores, once
+            todo = ids[np.isneginf(seq[ids])]
+            if len(todo):
+                latest = np.array([int(hist[-1])])
+                seq[todo] = bundle.encoder.scores_at(sig.user[None], latest, todo)[0]
         s = seq[ids]
         x[:, F["seq"]] = s
         # rank = how many of the head beat it (SEQ_RANK_CAP when outside the head)

@@ -173,6 +173,8 @@ def build_phase(
     bundle = build_bundle(catalog, sasrec, knn, ranker, ids, counts)
     now = max(float(t.max()) for t in times if len(t)) if times else 0.0
     fitted = FittedBundle(ids, sasrec, knn, counts, ranker)
+    # a large catalog's indexes travel in the saved bundle (ann/): loading it needs no rebuild
+    fitted.indexes, fitted.index_items = bundle.indexes, list(catalog.ids[: bundle.n_rows])
     return ServingPhase(bundle, trending_at(histories, times, n), now, fitted)
 
 

@@ -46,6 +46,8 @@ class Discovery:
             self._search = ProductSearch(
                 live.catalog, getattr(self.vectorize, "queries", self.vectorize)
             )
+            # past SHOPREC_ANN_MIN_ITEMS, the semantic side asks the served bundle's index
+            self._search.semantic.index_of = lambda: live.bundle.indexes.get("text")
         bundle = live.bundle
 
         def shopper() -> Request:
