@@ -188,6 +188,9 @@ def test_client_calls_every_route_of_a_real_server(live_server: str, operations:
         assert shop.delete_rule(rule["rule_id"])["deleted"] is True
         assert shop.export_user(me)["user_id"] == me
         assert shop.delete_user(me)["events_deleted"] >= 4
+        anon = f"{me}-anon"
+        shop.post_events([{"session_id": anon, "item_id": first, "type": "view"}])
+        assert shop.delete_session(anon) == {"session_id": anon, "events_deleted": 1}
         assert "shoprec_http_requests_total" in shop.get_metrics()
         assert shop.get_stats()["items"] > 0
         with pytest.raises(ShoprecError) as err:  # this server has no token secret: 409

@@ -29,6 +29,7 @@ from shoprec.client.types import (
     Recommendations,
     SearchResults,
     SentimentScored,
+    SessionDeleted,
     ShopperToken,
     SimilarItems,
     UserExport,
@@ -182,6 +183,10 @@ class AsyncClient:
     async def delete_user(self, user_id: str) -> Deleted:
         """Erase the shopper's events and state."""
         return await self._send(Call("DELETE", f"{API}/users/{seg(user_id)}"))
+
+    async def delete_session(self, session_id: str) -> SessionDeleted:
+        """Erase an anonymous session's events and state."""
+        return await self._send(Call("DELETE", f"{API}/sessions/{seg(session_id)}"))
 
     async def export_user(self, user_id: str) -> UserExport:
         """Everything held about the shopper (admin key)."""

@@ -28,6 +28,7 @@ from shoprec.client.types import (
     Recommendations,
     SearchResults,
     SentimentScored,
+    SessionDeleted,
     ShopperToken,
     SimilarItems,
     UserExport,
@@ -181,6 +182,10 @@ class Client:
     def delete_user(self, user_id: str) -> Deleted:
         """Erase the shopper's events and state."""
         return self._send(Call("DELETE", f"{API}/users/{seg(user_id)}"))
+
+    def delete_session(self, session_id: str) -> SessionDeleted:
+        """Erase an anonymous session's events and state."""
+        return self._send(Call("DELETE", f"{API}/sessions/{seg(session_id)}"))
 
     def export_user(self, user_id: str) -> UserExport:
         """Everything held about the shopper (admin key)."""

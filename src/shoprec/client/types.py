@@ -126,6 +126,11 @@ class Deleted(TypedDict):
     events_deleted: int
 
 
+class SessionDeleted(TypedDict):
+    session_id: str
+    events_deleted: int
+
+
 class ShopperToken(TypedDict):
     token: str
     user_id: str | None
@@ -137,6 +142,8 @@ class UserExport(TypedDict):
     user_id: str
     events: list[dict[str, Any]]
     state: dict[str, Any] | None
+    experiments: list[dict[str, Any]]
+    exploration: list[dict[str, Any]]
 
 
 class AssistantAnswer(TypedDict):
