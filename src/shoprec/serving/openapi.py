@@ -75,8 +75,8 @@ def route_levels(routes: Iterable[APIRoute], levels: Mapping[Any, str]) -> dict:
         for dep in route.dependencies:
             level = levels.get(dep.dependency) if dep.dependency else None
             if level:
-                for method in route.methods or ():
-                    out[(route.path, method.lower())] = level
+                for method in route.methods or ():  # the document's path: no {id:path}
+                    out[(route.path_format, method.lower())] = level
     return out
 
 
