@@ -226,3 +226,25 @@ def test_the_feed_retrieves_the_sequence_models_head_through_the_index() -> None
         )  # type: ignore[arg-type]
         np.testing.assert_allclose(cands.x[:, 0], want.seq[cands.ids], rtol=1e-4, atol=1e-4)
     assert np.mean(overlaps) >= 0.95
+
+
+def test_a_changed_text_is_indexed_online_and_the_index_pickles(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """An upsert that changes an item's text adds its new vector (the engine's upsert path
+    calls :func:`restate`); a bundle aligned in another process comes back pickled."""
+    import pickle
+
+    from shoprec.ranking.bundle import restate
+
+    monkeypatch.setenv("SHOPREC_ANN_MIN_ITEMS", "0")
+    vec = _shop(800)
+    cat = _catalog(vec)
+    bundle = build_bundle(cat, None, None, None, [])
+    far = _unit(-vec[7:8] + 0.05)  # item 7's new text, unlike its old one
+    cat.upsert([Item("i7", title="changed")], far, [ItemTags()], [0.0])
+    text = restate(bundle, cat, np.array([7])).indexes["text"]
+    assert text.search(far, 1)[0][0, 0] == 7
+    assert len(restate(bundle, cat, np.array([3])).indexes["text"]) == len(bundle.indexes["text"])
+    copy = pickle.loads(pickle.dumps(text))
+    assert np.array_equal(copy.search(far, 5)[0], text.search(far, 5)[0])

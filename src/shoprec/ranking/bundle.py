@@ -7,7 +7,7 @@ single reference, so a request in flight finishes on the bundle it started with.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -162,6 +162,16 @@ def extend(bundle: ModelBundle, catalog: Catalog) -> ModelBundle:
         meta=bundle.meta,
         indexes=indexes,
     )
+
+
+def restate(bundle: ModelBundle, catalog: Catalog, rows: np.ndarray) -> ModelBundle:
+    """``bundle`` whose text index (if any) finds catalog ``rows`` (just upserted, within the
+    bundle) by their current text: an item whose text changed is added to it online."""
+    if "text" not in bundle.indexes:
+        return bundle
+    rows = np.asarray(rows, np.int64)
+    rows = rows[rows < bundle.n_rows]
+    return replace(bundle, indexes=ann.restated(bundle.indexes, catalog.view().vectors, rows))
 
 
 def neighbours(bundle: ModelBundle, idx: int, n: int) -> list[tuple[int, float, str]]:

@@ -72,6 +72,20 @@ def grown(
     return indexes | {name: indexes[name].added(vectors, new)}
 
 
+def restated(indexes: dict[str, AnnIndex], vectors: np.ndarray, rows: np.ndarray) -> dict:
+    """``indexes`` whose text index also holds the current vectors of catalog ``rows`` where
+    it does not find them under their own label (an item whose text changed since it was
+    indexed; the old row stays, and every caller scores answers against current vectors)."""
+    text = indexes.get("text")
+    rows = np.asarray(rows, np.int64)
+    rows = rows[rows > 0]
+    if text is None or not len(rows):
+        return indexes
+    found, _ = text.search(vectors[rows], 8)
+    stale = rows[~(found == rows[:, None]).any(axis=1)]
+    return grown(indexes, "text", vectors[stale], stale)
+
+
 def relabelled(indexes: dict[str, AnnIndex], items: list[str], catalog_index: dict) -> dict:
     """Saved ``indexes`` labelled by the indices of the catalog they were built on (``items``:
     its ids, row 0 padding) relabelled to another catalog's (``catalog_index``: id -> index);

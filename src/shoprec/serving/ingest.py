@@ -18,7 +18,7 @@ from shoprec.data.records import Event, EventType, Item
 from shoprec.experiments.registry import ExperimentRegistry
 from shoprec.online.state import UserState
 from shoprec.online.tags import ItemTagger, tags_for_catalog
-from shoprec.ranking.bundle import extend
+from shoprec.ranking.bundle import extend, restate
 from shoprec.ranking.catalog import add_items
 from shoprec.serving.backend import StateBackend
 from shoprec.serving.live import Live
@@ -217,6 +217,8 @@ class Ingest:
             self.items.upsert(items, now)
             idx = self.live.catalog.upsert(items, vectors, tags, [now] * len(items))
             self.live.bundle = extend(self.live.bundle, self.live.catalog)
+            # past SHOPREC_ANN_MIN_ITEMS: a changed text is added to the bundle's index too
+            self.live.bundle = restate(self.live.bundle, self.live.catalog, idx)
         return idx
 
     def index_items(self, stored: Sequence[tuple[Item, float]]) -> int:
@@ -232,8 +234,8 @@ class Ingest:
         vectors = self.vectorize([it.text() for it in items])
         tags = tags_for_catalog(items, vectors, self.tagger)
         with self.lock:
-            catalog.upsert(items, vectors, tags, [t for _, t in fresh])
-            self.live.bundle = extend(self.live.bundle, catalog)
+            idx = catalog.upsert(items, vectors, tags, [t for _, t in fresh])
+            self.live.bundle = restate(extend(self.live.bundle, catalog), catalog, idx)
         return len(items)
 
     def _add_items(self, items: list[Item], added_at: list[float]) -> np.ndarray:
