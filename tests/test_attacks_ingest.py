@@ -135,8 +135,12 @@ def test_a_user_id_cannot_reach_an_anonymous_sessions_state(built, api: httpx.Cl
     fb = {"user_id": "session:s-attack", "impressions": [item]}
     r = api.post("/v1/feedback", json=fb)
     assert r.status_code == 422 and r.json()["errors"][0]["field"] == "user_id", r.text
-    # the session's state is its own: one view, nothing bought
-    assert api.get("/v1/sessions/s-attack/recommendations").status_code == 200
+    # nor read it through a user's routes
+    for path in ("profile", "recommendations"):
+        r = api.get(f"/v1/users/session:s-attack/{path}")
+        assert r.status_code == 422 and r.json()["errors"][0]["field"] == "path.user_id", r.text
+    r = api.post("/v1/rank", json={"user_id": "session:s-attack", "items": [item]})
+    assert r.status_code == 422 and r.json()["errors"][0]["field"] == "user_id", r.text
 
 
 def test_more_clicks_than_impressions_are_refused(built, api: httpx.Client) -> None:

@@ -6,6 +6,7 @@ from typing import Annotated
 
 import orjson
 from fastapi import Path, Query, Response
+from pydantic import AfterValidator
 
 from shoprec.data.keys import session_key
 from shoprec.ranking.pipeline import Result
@@ -23,7 +24,7 @@ from shoprec.serving.routes.deps import (
     api_router,
 )
 from shoprec.serving.routes.paging import PAGED, Cursor, Offset, page
-from shoprec.serving.schemas.common import UNAVAILABLE, recommended_out
+from shoprec.serving.schemas.common import UNAVAILABLE, not_session_key, recommended_out
 from shoprec.serving.schemas.users import (
     DeletedOut,
     FeedbackIn,
@@ -37,7 +38,8 @@ from shoprec.store.errors import StoreUnavailable
 router = api_router(tags=["users"])
 # ``{user_id:path}`` in the routes: an id may hold "/" (sent percent-encoded, %2F), which the
 # server decodes before routing
-UserPath = Annotated[str, Path(min_length=1, max_length=256)]
+# a user id never starts with session: (an anonymous session's key): 422, not its state
+UserPath = Annotated[str, Path(min_length=1, max_length=256), AfterValidator(not_session_key)]
 Price = Annotated[float | None, Query(ge=0, le=1e9)]
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from pydantic import BaseModel, Field
+from pydantic import AfterValidator, BaseModel, Field
 
 from shoprec.data.keys import SESSION_PREFIX, is_session_key
 
@@ -30,6 +30,10 @@ def not_session_key(v: str | None) -> str | None:
             "send the session id as session_id)"
         )
     return v
+
+
+#: A user id as a request names it: never an anonymous session's key (``session:<id>``).
+UserId = Annotated[str, Field(min_length=1, max_length=256), AfterValidator(not_session_key)]
 
 
 class FieldError(BaseModel):

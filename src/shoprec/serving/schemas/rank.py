@@ -7,7 +7,7 @@ from typing import Annotated, Self
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
-from shoprec.serving.schemas.common import Id, ListAnswer, RecommendedItem, not_bool
+from shoprec.serving.schemas.common import Id, ListAnswer, RecommendedItem, UserId, not_bool
 
 #: The longest list one call re-ranks.
 MAX_RANK_ITEMS = 1000
@@ -39,7 +39,7 @@ class RankIn(BaseModel):
             ],
         },
     )
-    user_id: Id | None = Field(default=None, description="The shopper (or `session_id`).")
+    user_id: UserId | None = Field(default=None, description="The shopper (or `session_id`).")
     session_id: Id | None = Field(
         default=None, description="An anonymous session's shopper (used when given)."
     )
