@@ -101,6 +101,9 @@ UNEXPRESSIBLE = {
     "a variant, floor times variants <= 1",
     "POST /v1/rules": "a rule's target must name an item, category, brand or attribute the "
     "catalog holds; a window's end after its start",
+    "POST /v1/events": "an event time within the engine clock's window (it moves with the clock)",
+    "POST /v1/feedback": "a time within the clock's window; clicks among the impressions",
+    "PUT /v1/items": "one row per item_id in a batch",
 }
 
 
