@@ -56,9 +56,13 @@ def request_id_of(scope: dict) -> str:
     return uuid.uuid4().hex
 
 
+_CONVERTER = re.compile(r"\{(\w+):\w+\}")
+
+
 def _route_template(scope: dict[str, Any]) -> str:
     route = scope.get("route")
-    return getattr(route, "path", "unmatched")
+    # "{user_id:path}" (an id may hold "/") labelled as the OpenAPI names it: "{user_id}"
+    return _CONVERTER.sub(r"{\1}", getattr(route, "path", "unmatched"))
 
 
 class ObserveRequests:
