@@ -109,7 +109,8 @@ from shoprec.serving.stats import Counters, LiveStats
 
 def engine():
     parts = dict(counters=Counters(), stats=LiveStats(), shared=None, states={}, catalog=[])
-    return SimpleNamespace(**parts, bundle=SimpleNamespace(version="v1"))
+    census = SimpleNamespace(shoppers=lambda: 0)
+    return SimpleNamespace(**parts, bundle=SimpleNamespace(version="v1"), census=census)
 
 for worker in range(2):  # two forked workers answer 3 and 5 requests and accept 7 and 9 events
     pid = os.fork()
