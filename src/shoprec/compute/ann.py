@@ -107,10 +107,16 @@ class AnnIndex:
         """Up to ``k`` labels per query ``(B, D)``, best first: ``(B, k)`` labels (``-1``
         where fewer were found) and their inner products (approximate order, exact values
         of the stored rows)."""
+        import faiss
+
         q = _prepared(np.atleast_2d(queries), self.metric)
-        k = max(1, min(k, int(self._shared.index.ntotal)))
+        index = self._shared.index
+        k = max(1, min(k, int(index.ntotal)))
+        # asked for every row (a small catalog's top 1,000): every cell, so none is missed
+        params = faiss.SearchParametersIVF()
+        params.nprobe = index.nlist if k >= index.ntotal else index.nprobe
         with self._shared.lock:
-            scores, rows = self._shared.index.search(q, k)
+            scores, rows = index.search(q, k, params=params)
         known = (rows >= 0) & (rows < len(self.labels))
         labels = np.where(known, self.labels[np.where(known, rows, 0)], -1)
         return labels.astype(np.int64), np.where(labels >= 0, scores, -np.inf).astype(np.float32)
