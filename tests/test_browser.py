@@ -198,3 +198,28 @@ def test_pages_ask_for_a_key_once_keys_are_configured(browser, built) -> None:  
         page.wait_for_selector("#product:not([hidden])", timeout=10_000)
         assert len(asked) == 1
         page.close()
+
+
+def test_the_storefront_works_with_its_own_token_once_keys_are_configured(browser, built) -> None:  # noqa: ANN001
+    """With keys and a token secret configured (issue 23) the storefront shows one guest, lists
+    no shopper ids, and its calls carry the guest's own token: no key is asked for, the feed
+    loads and a click is stored as that guest's view."""
+    from shoprec.serving.security import SecurityConfig
+
+    keys = SecurityConfig(
+        write_keys=("w-key",), admin_keys=("a-key",), read_keys=("r-key",), token_secret="t" * 40
+    )
+    with serve_in_thread(create_app(built.engine, security=keys)) as url:
+        page = browser.new_page(base_url=url)
+        asked: list[str] = []
+        page.on("dialog", lambda d: (asked.append(d.message), d.dismiss()))
+        page.goto("/")
+        page.wait_for_selector("body[data-ready='1']", timeout=30_000)
+        shoppers = page.eval_on_selector_all("#shopper option", "els => els.map(e => e.value)")
+        assert len(shoppers) == 1 and shoppers[0].startswith("guest-")
+        assert page.locator("#feed li").count() > 0
+        page.locator("#feed li button.open").first.click()
+        page.wait_for_selector("#product:not([hidden])", timeout=10_000)
+        assert asked == []
+        assert built.engine.state(shoppers[0]) is not None  # the view was stored, as the guest
+        page.close()

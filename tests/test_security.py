@@ -95,3 +95,34 @@ def test_export_then_delete_leaves_nothing(secured: TestClient, built) -> None: 
     data = secured.get("/v1/users/gdpr/export", headers=h).json()
     assert data["events"] == [] and data["state"] is None
     assert built.engine.events.user_events("gdpr") == []
+
+
+def test_the_storefront_can_be_switched_off(built) -> None:  # noqa: ANN001
+    off = TestClient(create_app(built.engine, security=SecurityConfig(storefront=False)))
+    r = off.get("/")
+    assert r.status_code == 404 and "SHOPREC_STOREFRONT" in r.json()["error"]
+
+
+def test_a_server_key_may_show_a_chosen_shopper_on_the_storefront(built) -> None:  # noqa: ANN001
+    cfg = SecurityConfig(write_keys=("w-key",), token_secret="k" * 40)
+    c = TestClient(create_app(built.engine, security=cfg))
+    shown = c.get("/?shopper=u00007", headers={"X-API-Key": "w-key"}).text
+    assert '<option value="u00007">' in shown and 'name="shopper-token"' in shown
+    assert '<option value="u00007">' not in c.get("/?shopper=u00007").text  # not for a visitor
+
+
+def test_shoprec_token_prints_a_token_the_server_accepts(built, monkeypatch) -> None:  # noqa: ANN001
+    from typer.testing import CliRunner
+
+    from shoprec.cli import app
+
+    secret = "c" * 40
+    monkeypatch.setenv("SHOPREC_SHOPPER_TOKEN_SECRET", secret)
+    out = CliRunner().invoke(app, ["token", "--user", "cli-shopper", "--ttl", "60"])
+    assert out.exit_code == 0, out.output
+    c = TestClient(create_app(built.engine, security=SecurityConfig(token_secret=secret)))
+    auth = {"Authorization": f"Bearer {out.output.strip()}"}
+    assert c.get("/v1/users/cli-shopper/profile", headers=auth).status_code == 200
+    assert c.get("/v1/users/someone-else/profile", headers=auth).status_code == 403
+    too_long = CliRunner().invoke(app, ["token", "--user", "u", "--ttl", "99999"])
+    assert too_long.exit_code != 0
