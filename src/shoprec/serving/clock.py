@@ -112,23 +112,24 @@ class EngineClock:
         low = ref - self.retain_s if self.retain_s is not None else -math.inf
         return low, ref + self.skew
 
-    def check(self, events: Sequence[Event], field: str = "timestamp") -> None:
-        """Raise :class:`OutOfWindow` for the first event outside :meth:`window`."""
+    def check(self, events: Sequence[Event]) -> None:
+        """Raise :class:`OutOfWindow` for the first event outside :meth:`window` (the route
+        names the field)."""
         low, high = self.window()
         skew = self.skew
         for k, e in enumerate(events):
             if e.timestamp > high:
                 raise OutOfWindow(
                     k,
-                    f"{field}: {e.timestamp:.0f} is {e.timestamp - high + skew:.0f} s ahead of "
-                    f"the engine's {self.mode} clock; at most {skew:.0f} s ahead is accepted "
+                    f"{e.timestamp:.0f} is {e.timestamp - high + skew:.0f} s ahead of the "
+                    f"engine's {self.mode} clock; at most {skew:.0f} s ahead is accepted "
                     "(SHOPREC_MAX_FUTURE_SKEW_S)",
                 )
             if e.timestamp < low:
                 raise OutOfWindow(
                     k,
-                    f"{field}: {e.timestamp:.0f} is older than the retention window of the "
-                    f"engine's {self.mode} clock (SHOPREC_RETAIN_DAYS: from {low:.0f} on)",
+                    f"{e.timestamp:.0f} is older than the retention window of the engine's "
+                    f"{self.mode} clock (SHOPREC_RETAIN_DAYS: from {low:.0f} on)",
                 )
 
     def accepted(self, events: Sequence[Event]) -> None:

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import logging
 import threading
-import time
 from collections.abc import Callable, Sequence
 
 import numpy as np
@@ -205,8 +204,10 @@ class Ingest:
 
     # -- items and erasure ------------------------------------------------------------------
     def upsert_items(self, items: Sequence[Item], now: float | None = None) -> np.ndarray:
-        """Store and index items; new ones are recommendable at once (by their text)."""
-        now = time.time() if now is None else now
+        """Store and index items; new ones are recommendable at once (by their text). Added at
+        ``now``, default the clock's (under the data clock the data's time, so that an item
+        upserted now is a new arrival by the clock that serves it)."""
+        now = self.live.time.stamp() if now is None else now
         items = list(items)
         # encoded and tagged before the lock, as index_items does: no event waits on the
         # encoder, and the store follower cannot find the stored row while the catalog still
