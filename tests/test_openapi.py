@@ -94,7 +94,7 @@ def test_examples_are_valid_against_the_routes_schemas(client: TestClient, spec:
     checked = 0
     for route in client.app.state.api_routes:
         for method in route.methods:
-            op = ops[method, route.path]
+            op = ops[method, route.path_format]  # {user_id:path} as OpenAPI names it
             body = op.get("requestBody", {}).get("content", {}).get("application/json", {})
             model = _body_model(route.endpoint)
             if "example" in body and model is not None:

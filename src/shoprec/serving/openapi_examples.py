@@ -195,6 +195,7 @@ EXAMPLES: dict[str, dict[str, Any]] = {
         }
     },
     "delete_user": {"response": {"user_id": "A3NHUQ33CFH3VM", "events_deleted": 14}},
+    "delete_session": {"response": {"session_id": "s-42", "events_deleted": 3}},
     "post_feedback": {
         "request": {
             "user_id": "A3NHUQ33CFH3VM",
@@ -218,6 +219,18 @@ EXAMPLES: dict[str, dict[str, Any]] = {
                 }
             ],
             "state": {"recent": ["B00GHX0SHU"]},
+            "experiments": [
+                {
+                    "experiment": "mmr-test",
+                    "variant_name": "diverse",
+                    "variant": 1,
+                    "impressions": 6,
+                    "clicks": 1,
+                    "purchases": 0,
+                    "revenue": 0.0,
+                }
+            ],
+            "exploration": [],
         }
     },
     "search": {
