@@ -4,6 +4,9 @@ bf16 autocast pays only where the hardware has native bf16 matrix units (AMX or 
 a CPU, or a GPU that supports bf16): on an AVX2-only CPU torch emulates it and the text encoder
 runs about 6x slower than in fp32. So ``auto`` asks torch what the CPU (or GPU) can do and
 never picks bf16 where the answer is no. Serving never uses this module: it scores with numpy.
+
+:mod:`shoprec.compute.ann` beside it is the approximate nearest-neighbour index (faiss) that
+large catalogs search through.
 """
 
 from __future__ import annotations

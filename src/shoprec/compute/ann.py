@@ -2,9 +2,9 @@
 
 Below :func:`min_items` items the callers keep their exact numpy scans (the reference); above
 it, they ask an :class:`AnnIndex` for a short list and score that list exactly. Why faiss and
-why IVF-Flat rather than a graph: ``bench/results/ann_choice.md`` (on a 2-core machine, a
-graph over 100k items takes minutes to build; IVF cells take seconds, take a new item in
-microseconds and serve a top 1000 as cheaply as a top 50).
+why IVF-Flat rather than a graph: ``bench/results/ann_choice.md`` (on a 2-core machine a
+graph over 50k items took about a minute to build and IVF cells 5-10 s; a new item is one
+assignment, and a top 1,000 costs what a top 50 does: the cells probed).
 
 An index maps its rows to labels (catalog indices). Several wrappers may share one faiss
 index (a bundle and the bundle extended by an upsert): each sees only the rows it labelled,
