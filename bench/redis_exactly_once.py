@@ -5,7 +5,7 @@ timeout: the first attempt of a call runs late, and the client's retry runs too)
 and restarted. Then every stored event is read back from the stream: each acknowledged event must be
 there exactly once with its content unchanged, and no event more than once.
 
-    .venv/bin/python bench/redis_exactly_once.py [--events 100000] [--batch 200]
+    .venv/bin/python bench/redis_exactly_once.py [--events 100000] [--batch 200] [--artifacts DIR]
 
 A batch with ids answered 503 is resent until acknowledged (the documented client behaviour);
 a batch without ids is not resent (a resend would be a second event by design), so it is stored
@@ -252,12 +252,16 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--events", type=int, default=100_000)
     p.add_argument("--batch", type=int, default=200)
+    p.add_argument(
+        "--artifacts", help="a folder of trained synthetic artifacts to reuse (default: train)"
+    )
     args = p.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         server = PrivateRedis(Path(tmp)).start()
         url = f"redis://127.0.0.1:{server.port}/0"
         port = free_port()
-        env = {"SHOPREC_ARTIFACTS_DIR": f"{tmp}/artifacts", "SHOPREC_TEXT_CACHE": f"{tmp}/t.npz"}
+        art = args.artifacts or f"{tmp}/artifacts"
+        env = {"SHOPREC_ARTIFACTS_DIR": art, "SHOPREC_TEXT_CACHE": f"{art}/text.npz"}
         args_ = ["--dataset", "synthetic", "--quick", "--store", url, "--workers", "2"]
         shop = serve(args_, port, env=env, timeout=600, quiet=True)
         try:
