@@ -6,6 +6,7 @@ from typing import Annotated
 
 from fastapi import HTTPException, Path, Query
 
+from shoprec.serving.offload import heavy
 from shoprec.serving.pages import owner_of
 from shoprec.serving.routes.deps import CATALOG, WRITE, EngineDep, api_router
 from shoprec.serving.routes.paging import PAGED, Cursor, Offset, page
@@ -17,11 +18,11 @@ ItemPath = Annotated[str, Path(min_length=1, max_length=256)]
 
 
 @router.put("", response_model=ItemsOut, dependencies=[WRITE])
-def put_items(body: ItemsIn, engine: EngineDep) -> dict:  # sync: encoding runs off the loop
+async def put_items(body: ItemsIn, engine: EngineDep) -> dict:
     """Insert or update 1 to 1,000 items; a new item is recommendable at once (by its text)."""
     items = [i.to_item() for i in body.items]
     before = sum(1 for it in items if it.item_id in engine.catalog)
-    engine.upsert_items(items)
+    await heavy(engine.upsert_items, items)  # encoding: in the heavy pool, off the loop
     return {"upserted": len(items), "new": len({i.item_id for i in items}) - before}
 
 
