@@ -10,7 +10,14 @@ from shoprec.serving.schemas.common import Id
 class TokenIn(BaseModel):
     model_config = ConfigDict(
         extra="forbid",
-        json_schema_extra={"examples": [{"user_id": "A1", "ttl_s": 900}]},
+        json_schema_extra={
+            "examples": [{"user_id": "A1", "ttl_s": 900}],
+            # the validator's rule, stated in the documented schema too
+            "anyOf": [
+                {"required": [f], "properties": {f: {"type": "string", "minLength": 1}}}
+                for f in ("user_id", "session_id")
+            ],
+        },
     )
     user_id: Id | None = Field(default=None, description="The shopper the token acts for.")
     session_id: Id | None = Field(
