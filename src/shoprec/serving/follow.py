@@ -17,7 +17,9 @@ second, reads what others wrote and applies it the same way:
 Items come before events in each round, so events naming a new item find it in the catalog.
 Over Redis the replicas already read every event from the stream; the stream follower
 (:class:`~shoprec.serving.shared.StreamFollower`) runs a :class:`CatalogFollower` for the items.
-Erasures made by another process are not followed (the erasing process owns them).
+Erasures are not followed here: one server serves an embedded store, and the erasing
+process owns them; over Redis each process drops an erasure's copies in its memory when
+the announcement reaches it (:mod:`~shoprec.serving.erasures`).
 """
 
 from __future__ import annotations
