@@ -71,11 +71,6 @@ class Policy:
             caller = await gate_of(request).admit(request, self)
         return caller  # type: ignore[no-any-return]
 
-    @property
-    def label(self) -> str:
-        """The level as the OpenAPI document names it."""
-        return self.level
-
 
 def _refuse(status: int, message: str) -> HTTPException:
     headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
