@@ -8,9 +8,10 @@ script, atomically across replicas. A per-user list of entry ids makes erasure
 Exactly once over retries: the client retries a call that timed out (``redis_health.connect``),
 and a timed-out call may still run once Redis answers again (a stall, a restart replaying its
 AOF). Every append call carries an id chosen before its first attempt; the script records each
-event's result under it (``append:<id>``, kept :data:`CALL_TTL_S`), so a second run of the same
-call stores nothing again, events without an ``event_id`` included; and an event's seen mark is
-its last write, so a script that fails half-way never leaves an id seen but not stored.
+event's result under it (``append:<id>``, a byte per event, kept :data:`CALL_TTL_S`), so a
+second run of the same call stores nothing again, events without an ``event_id`` included; and
+an event's seen mark is its last write, so a script that fails half-way never leaves an id seen
+but not stored.
 
 Durability is Redis's: with AOF (``appendfsync everysec`` or ``always``) an acknowledged event
 survives a Redis restart; the development Redis of this project runs without persistence. A
@@ -46,20 +47,21 @@ from shoprec.store.redis_health import Breaker, guarded
 # KEYS: seq counter, stream, seen ids, this call's record; ARGV: user key prefix, the record's
 # lifetime (s), then per event (event_id or "", user_id, json, pending list key or "").
 # Returns 1/0 per event. Each event's writes come in one step, the seen mark last (a failing
-# write never leaves an id marked but unstored), then its result goes into the call's record:
-# a retry of the call (a timed-out attempt that did run) returns the recorded results and
-# appends nothing again, events without an event_id included.
+# write never leaves an id marked but unstored), then its result is appended to the call's
+# record (one character per event): a second run of the call (a timed-out attempt that did
+# run, then the client's retry) returns the recorded results and appends nothing again, events
+# without an event_id included.
 _APPEND = """
 local out = {}
 local n = (#ARGV - 2) / 4
+local done = redis.call('GET', KEYS[4]) or ''
 for i = 0, n - 1 do
-  local b = 3 + 4 * i
-  local eid, user, body, pending = ARGV[b], ARGV[b + 1], ARGV[b + 2], ARGV[b + 3]
-  local done = redis.call('HGET', KEYS[4], i)
   local fresh = 1
-  if done then
-    fresh = tonumber(done)
+  if i < #done then
+    fresh = tonumber(string.sub(done, i + 1, i + 1))
   else
+    local b = 3 + 4 * i
+    local eid, user, body, pending = ARGV[b], ARGV[b + 1], ARGV[b + 2], ARGV[b + 3]
     if eid ~= '' and redis.call('SISMEMBER', KEYS[3], eid) == 1 then fresh = 0 end
     if fresh == 1 then
       local seq = redis.call('INCR', KEYS[1])
@@ -69,7 +71,7 @@ for i = 0, n - 1 do
       if pending ~= '' then redis.call('RPUSH', pending, body) end
       if eid ~= '' then redis.call('SADD', KEYS[3], eid) end
     end
-    redis.call('HSET', KEYS[4], i, fresh)
+    redis.call('APPEND', KEYS[4], tostring(fresh))
     redis.call('EXPIRE', KEYS[4], ARGV[2])
   end
   out[#out + 1] = fresh
@@ -77,9 +79,9 @@ end
 return out
 """
 
-#: How long a call's record outlives it: the longest a timed-out attempt may wait in Redis
-#: before it runs (behind a stall or a restart's AOF load) and still be recognised.
-CALL_TTL_S = 3600
+#: How long a call's record outlives its first run: a retry runs right after it (both wait
+#: behind the same stall), so minutes are ample; a record costs about a byte per event.
+CALL_TTL_S = 300
 
 
 def _event_json(e: Event) -> str:
