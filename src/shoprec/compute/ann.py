@@ -53,9 +53,12 @@ class AnnIndex:
     :meth:`relabelled` one whose labels are mapped (a model's ids to the catalog's).
     """
 
-    #: Cells probed per query, as a share of all cells (at least :data:`MIN_PROBE`).
+    #: Cells probed per query: this share of all cells, within ``[MIN_PROBE, MAX_PROBE]``. The
+    #: cap keeps a large catalog's neighbour tables affordable (a share scans N/8 rows per
+    #: row): on 100k synthetic text vectors 64 of 1,264 cells kept overlap@50 at 0.993 (0.997
+    #: at 158) for 2.3x less time; Beauty (310 cells, 39 probed) is below the cap.
     PROBE_SHARE = 1 / 8
-    MIN_PROBE = 8
+    MIN_PROBE, MAX_PROBE = 8, 64
 
     def __init__(self, shared: _Shared, labels: np.ndarray, metric: Metric) -> None:
         self._shared, self.labels, self.metric = shared, labels, metric
@@ -74,7 +77,8 @@ class AnnIndex:
         sample = x if n <= 64 * nlist else x[rng.choice(n, 64 * nlist, replace=False)]
         index.train(sample)
         index.add(x)
-        index.nprobe = max(cls.MIN_PROBE, int(np.ceil(nlist * cls.PROBE_SHARE)))
+        share = int(np.ceil(nlist * cls.PROBE_SHARE))
+        index.nprobe = min(nlist, max(cls.MIN_PROBE, min(cls.MAX_PROBE, share)))
         return cls(_Shared(index, threading.Lock()), np.asarray(labels, np.int64).copy(), metric)
 
     @property
