@@ -126,3 +126,29 @@ def test_shoprec_token_prints_a_token_the_server_accepts(built, monkeypatch) -> 
     assert c.get("/v1/users/someone-else/profile", headers=auth).status_code == 403
     too_long = CliRunner().invoke(app, ["token", "--user", "u", "--ttl", "99999"])
     assert too_long.exit_code != 0
+
+
+def test_the_rate_limits_memory_empties_once_windows_expire() -> None:
+    """Issue 23, Why 5: the old buckets were never pruned. A caller's counter expires with
+    its window, and ``limits`` drops expired counters (on its next request from anyone)."""
+    import asyncio
+    import time
+
+    from shoprec.serving.ratelimit import RateLimit
+
+    limit = RateLimit(SecurityConfig(rate_per_s=5.0, burst=5))  # 5 in a 1 s window
+    assert limit._memory is not None
+    callers = [f"addr:10.0.{k // 250}.{k % 250}" for k in range(500)]
+    assert set(asyncio.run(_hits(limit, callers))) == {0.0}
+    storage = limit._memory.storage
+    assert len(storage.storage) == 500  # type: ignore[attr-defined]
+    time.sleep(1.2)  # every window is over
+    asyncio.run(_hits(limit, ["addr:10.9.9.9"]))
+    deadline = time.monotonic() + 5
+    while len(storage.storage) > 1 and time.monotonic() < deadline:  # type: ignore[attr-defined]
+        time.sleep(0.05)
+    assert list(storage.storage) == ["LIMITER/addr:10.9.9.9/5/1/second"]  # type: ignore[attr-defined]
+
+
+async def _hits(limit, callers: list[str]) -> list[float]:  # noqa: ANN001
+    return [await limit.hit(who) for who in callers]

@@ -137,7 +137,7 @@ class Settings(BaseSettings):
         default=100,
         ge=1,
         description="Requests a caller may send at once: the limit is this many per "
-        "burst / rate_limit_per_s seconds (a moving window).",
+        "window of burst / rate_limit_per_s seconds, starting at the caller's first request.",
     )
     max_body_bytes: int = Field(default=4_000_000, ge=1024, description="Request body limit.")
     max_concurrency: int = Field(

@@ -1,10 +1,12 @@
-"""The rate limit: one moving window per caller, from the ``limits`` library.
+"""The rate limit: one window per caller, from the ``limits`` library.
 
 A caller is who :mod:`shoprec.serving.access` verified (a server key, a shopper token's
 shopper) or else the client address, never an unchecked header value, so a caller cannot mint
-a fresh bucket per request. Memory is bounded: an in-process window holds at most ``burst``
-timestamps per caller and ``limits`` drops a caller's entries once they expire. Over Redis (the
-shop's store) the windows live in Redis, one per caller for all workers, and expire there.
+a fresh bucket per request. The window is fixed, starting at a caller's first request: one
+counter per caller with an expiry, so memory is bounded by the callers seen within one window
+(``limits`` drops an expired counter, where its moving window keeps every caller's key). Over
+Redis (the shop's store) the counters live in Redis, one per caller for all workers, and
+expire there.
 """
 
 from __future__ import annotations
@@ -15,10 +17,10 @@ import time
 
 from limits import RateLimitItem, RateLimitItemPerSecond
 from limits.aio.storage import RedisStorage
-from limits.aio.strategies import MovingWindowRateLimiter as AsyncMovingWindow
+from limits.aio.strategies import FixedWindowRateLimiter as AsyncFixedWindow
 from limits.errors import StorageError
 from limits.storage import MemoryStorage
-from limits.strategies import MovingWindowRateLimiter
+from limits.strategies import FixedWindowRateLimiter
 
 from shoprec.serving.security import SecurityConfig
 
@@ -39,8 +41,8 @@ class RateLimit:
         self.item = window(cfg.rate_per_s, cfg.burst)
         self.url = cfg.rate_storage
         self.prefix = f"{cfg.rate_prefix}ratelimit"
-        self._memory = MovingWindowRateLimiter(MemoryStorage()) if self.url is None else None
-        self._redis: AsyncMovingWindow | None = None  # made on first use: after a fork
+        self._memory = FixedWindowRateLimiter(MemoryStorage()) if self.url is None else None
+        self._redis: AsyncFixedWindow | None = None  # made on first use: after a fork
         self._warned = False
 
     async def hit(self, who: str) -> float:
@@ -60,7 +62,7 @@ class RateLimit:
                         wrap_exceptions=True,
                         socket_timeout=0.5,
                     )
-                    self._redis = AsyncMovingWindow(storage)
+                    self._redis = AsyncFixedWindow(storage)
                 if await self._redis.hit(self.item, who):
                     return 0.0
                 stats = await self._redis.get_window_stats(self.item, who)

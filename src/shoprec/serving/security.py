@@ -32,8 +32,8 @@ class SecurityConfig:
     token_secret : signs shopper tokens (empty: none are accepted or minted).
     token_max_ttl_s : the longest a shopper token may live.
     storefront : serve the demo page at ``/`` (False: 404).
-    rate_per_s, burst : per caller, at most ``burst`` requests in any ``burst / rate_per_s``
-        seconds (a moving window); 0 = off.
+    rate_per_s, burst : per caller, at most ``burst`` requests per window of
+        ``burst / rate_per_s`` seconds (fixed, from the caller's first request); 0 = off.
     rate_storage : a ``redis://`` URL to share the limit between workers (None: in memory).
     rate_prefix : the key prefix of the limiter's Redis keys (one shop's).
     max_body_bytes : larger request bodies get 413.
