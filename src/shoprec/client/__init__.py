@@ -12,6 +12,11 @@ bodies' fields are keyword arguments, answers are the JSON bodies, typed by :mod
     with Client("http://127.0.0.1:8000", api_key="...") as shop:
         shop.post_events(events=[{"user_id": "u1", "item_id": "i1", "type": "view"}])
         feed = shop.get_recommendations("u1", n=10)
+        token = shop.create_token(user_id="u1", ttl_s=900)["token"]
+
+    # what a shopper's app holds: that shopper's data only (docs/security.md)
+    with Client("http://127.0.0.1:8000", token=token) as me:
+        me.get_profile("u1")
 """
 
 from shoprec.client.aio import AsyncClient
