@@ -7,6 +7,7 @@ from typing import Annotated
 import orjson
 from fastapi import Path, Query, Response
 from pydantic import AfterValidator
+from starlette.concurrency import run_in_threadpool
 
 from shoprec.data.keys import session_key
 from shoprec.ranking.pipeline import Result
@@ -67,9 +68,12 @@ async def recommendations(
     with the latest events but never an item an earlier page of the list showed."""
     excl = [x for x in (exclude or "").split(",") if x]
     version = engine.bundle.version  # read first: a reload meanwhile serves the next call
-    # the running experiment's sticky variant (None, at the cost of one check, when none runs)
+    # the running experiment's sticky variant (None, at the cost of one check, when none runs);
+    # serving counts the list in the store: a write, in a worker thread, not on the loop
     key = session_key(session_id) if session_id else user_id
-    arm = engine.experiments.serve(key) if engine.experiments.running is not None else None
+    arm = None
+    if engine.experiments.running is not None:
+        arm = await run_in_threadpool(engine.experiments.serve, key)
     uid = user_id if not session_id else ""
     args: dict = {"k": n, "shown": frozenset()}
     results: list[Result] = []
@@ -94,8 +98,8 @@ async def recommendations(
         from shoprec.serving.explore import log_variants
 
         res.items = pg.items  # the page served, beside the other variants' same page
-        request_id = log_variants(
-            engine, arm, key, res, lambda st: feed(args["k"], args["shown"], st)
+        request_id = await run_in_threadpool(  # every variant's list, and a store write
+            log_variants, engine, arm, key, res, lambda st: feed(args["k"], args["shown"], st)
         )
     ids = engine.catalog.ids
     body = {
