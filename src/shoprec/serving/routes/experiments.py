@@ -34,7 +34,7 @@ def _refuse(e: ExperimentError) -> HTTPException:
     dependencies=[ADMIN],
     responses=CONFLICT,
 )
-async def create_experiment(body: ExperimentIn, engine: EngineDep) -> dict:
+def create_experiment(body: ExperimentIn, engine: EngineDep) -> dict:  # sync: store writes
     """Start an experiment: shoppers are split by hashing their id (sticky); in ``bandit``
     mode the shares follow Thompson sampling on conversion, never below ``floor``."""
     base = engine.pipeline.strategy
@@ -71,7 +71,7 @@ async def list_experiments(engine: EngineDep) -> list[dict]:
 @router.get(
     "/experiments/{name}", response_model=ExperimentOut, dependencies=[READ], responses=NOT_FOUND
 )
-async def experiment_report(name: NamePath, engine: EngineDep) -> dict:
+def experiment_report(name: NamePath, engine: EngineDep) -> dict:  # sync: reads the store
     """Per variant: exposures, CTR, conversion, revenue per user with 95% intervals, the lift
     against control and the probability of being best."""
     try:
@@ -86,7 +86,7 @@ async def experiment_report(name: NamePath, engine: EngineDep) -> dict:
     dependencies=[ADMIN],
     responses=NOT_FOUND | CONFLICT,
 )
-async def stop_experiment(name: NamePath, engine: EngineDep, body: StopIn | None = None) -> dict:
+def stop_experiment(name: NamePath, engine: EngineDep, body: StopIn | None = None) -> dict:
     """Stop: promote the winner (its strategy is served to everyone from now on) or roll
     back to the strategy served before; ``auto`` promotes only a significant winner."""
     try:
