@@ -16,6 +16,7 @@ from shoprec.serving.access import Gate, policy_of
 from shoprec.serving.engine import Engine
 from shoprec.serving.metrics import Metrics
 from shoprec.serving.observe import ObserveRequests
+from shoprec.serving.offload import favour_the_loop
 from shoprec.serving.openapi import TAGS, document, operation_id
 from shoprec.serving.schemas.common import ERRORS
 from shoprec.serving.security import BodyLimitMiddleware, SecurityConfig
@@ -52,6 +53,7 @@ def create_app(
     )
     from shoprec.serving.web import routes as web
 
+    favour_the_loop()  # heavy threads hand the GIL back to the loop within 1 ms
     sec = security or SecurityConfig()
     app = FastAPI(
         title=title,
