@@ -141,6 +141,9 @@ def test_a_user_id_cannot_reach_an_anonymous_sessions_state(built, api: httpx.Cl
         assert r.status_code == 422 and r.json()["errors"][0]["field"] == "path.user_id", r.text
     r = api.post("/v1/rank", json={"user_id": "session:s-attack", "items": [item]})
     assert r.status_code == 422 and r.json()["errors"][0]["field"] == "user_id", r.text
+    for path, q in ((f"/v1/items/{item}/similar", {}), ("/v1/search", {"q": "mug"})):
+        r = api.get(path, params={**q, "user_id": "session:s-attack"})
+        assert r.status_code == 422 and r.json()["errors"][0]["field"] == "query.user_id", r.text
 
 
 def test_more_clicks_than_impressions_are_refused(built, api: httpx.Client) -> None:

@@ -5,12 +5,13 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import HTTPException, Path, Query
+from pydantic import AfterValidator
 
 from shoprec.serving.offload import heavy
 from shoprec.serving.pages import owner_of
 from shoprec.serving.routes.deps import CATALOG, WRITE, EngineDep, api_router
 from shoprec.serving.routes.paging import PAGED, Cursor, Offset, page
-from shoprec.serving.schemas.common import NOT_FOUND
+from shoprec.serving.schemas.common import NOT_FOUND, not_session_key
 from shoprec.serving.schemas.items import ItemOut, ItemsIn, ItemsOut, SimilarOut
 
 router = api_router("/items", tags=["items"])
@@ -54,7 +55,9 @@ async def similar_items(
     item_id: ItemPath,
     engine: EngineDep,
     n: Annotated[int, Query(ge=1, le=100)] = 10,
-    user_id: Annotated[str | None, Query(min_length=1, max_length=256)] = None,
+    user_id: Annotated[
+        str | None, Query(min_length=1, max_length=256), AfterValidator(not_session_key)
+    ] = None,
     offset: Offset = None,
     cursor: Cursor = None,
 ) -> dict:

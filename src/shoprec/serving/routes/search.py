@@ -5,11 +5,13 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import Query
+from pydantic import AfterValidator
 
 from shoprec.nlp.search import Hit
 from shoprec.serving.pages import owner_of
 from shoprec.serving.routes.deps import CATALOG, EngineDep, api_router
 from shoprec.serving.routes.paging import PAGED, Cursor, Offset, page
+from shoprec.serving.schemas.common import not_session_key
 from shoprec.serving.schemas.search import SearchOut
 
 router = api_router(tags=["search"])
@@ -19,7 +21,7 @@ router = api_router(tags=["search"])
 def search(  # sync: FastAPI runs it in a worker thread, off the event loop (CPU-bound)
     q: Annotated[str, Query(min_length=1, max_length=500)],
     engine: EngineDep,
-    user_id: Annotated[str | None, Query(max_length=256)] = None,
+    user_id: Annotated[str | None, Query(max_length=256), AfterValidator(not_session_key)] = None,
     n: Annotated[int, Query(ge=1, le=100)] = 20,
     offset: Offset = None,
     cursor: Cursor = None,
