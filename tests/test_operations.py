@@ -110,7 +110,10 @@ from shoprec.serving.stats import Counters, LiveStats
 def engine():
     parts = dict(counters=Counters(), stats=LiveStats(), shared=None, states={}, catalog=[])
     census = SimpleNamespace(shoppers=lambda: 0)
-    return SimpleNamespace(**parts, bundle=SimpleNamespace(version="v1"), census=census)
+    live = SimpleNamespace(time=SimpleNamespace(ignored=0))  # the clock's ignored-event count
+    return SimpleNamespace(
+        **parts, bundle=SimpleNamespace(version="v1"), census=census, live=live
+    )
 
 for worker in range(2):  # two forked workers answer 3 and 5 requests and accept 7 and 9 events
     pid = os.fork()
