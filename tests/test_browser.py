@@ -36,9 +36,17 @@ def chromium() -> str:
 
 @pytest.fixture(scope="module")
 def base_url(built) -> Iterator[str]:  # noqa: ANN001
+    # The storefront is a live shop: its clicks happen now, on the wall clock (the shared engine
+    # serves the synthetic history on the data clock, where three clicks weigh little against
+    # the history's trending; the wall clock is what `shoprec serve --store` runs)
+    clock = built.engine.live.time
+    mode, clock.mode = clock.mode, "wall"
     app = create_app(built.engine, reports_dir=ROOT / "bench" / "results" / "beauty")
-    with serve_in_thread(app) as url:
-        yield url
+    try:
+        with serve_in_thread(app) as url:
+            yield url
+    finally:
+        clock.mode = mode
 
 
 @pytest.fixture(scope="module")
