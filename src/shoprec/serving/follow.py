@@ -54,8 +54,10 @@ class Writer(Protocol):
     """The engine's writer (:class:`~shoprec.serving.ingest.Ingest`), as the follower uses it
     (protocols, not imports: the stream follower in ``shared.py`` uses this module too)."""
 
-    lock: AbstractContextManager[object]
     loaded_seq: int
+
+    @property  # read-only: a threading.Lock attribute satisfies it (a mutable one is invariant)
+    def lock(self) -> AbstractContextManager[object]: ...
 
     def apply_stored(self, events: Sequence[Event]) -> None: ...
 
@@ -63,7 +65,8 @@ class Writer(Protocol):
 class Followed(Indexer, Protocol):
     """What the store follower feeds: an embedded engine."""
 
-    writer: Writer
+    @property  # read-only, so the engine's Ingest satisfies it (a mutable attribute is invariant)
+    def writer(self) -> Writer: ...
 
 
 class CatalogFollower:
