@@ -109,6 +109,7 @@ def test_declared_purchases_are_credited_by_experiments(declared) -> None:
     worse = Strategy(name="worse", n_seq=0, use_ranker=False)
     reg.create(Experiment("t1", [("control", Strategy()), ("worse", worse)], [0.5, 0.5]))
     variant = reg.serve("et-buyer").variant
+    reg.on_feedback("et-buyer", impressions=10, clicks=0)  # a shopper counts from their feedback
     reg.on_events(
         [Event("et-buyer", "x", "order", 1.0), Event("et-buyer", "y", "wishlist", 2.0)],
         lambda _: 7.0,
