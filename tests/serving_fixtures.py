@@ -94,3 +94,18 @@ def serve_synthetic(
     }
     args = ["--dataset", "synthetic", "--quick", *args]
     return serve(args, port, env=env, timeout=180, quiet=True)
+
+
+@contextmanager
+def served_store(serving_root: Path, store: Path) -> Iterator[str]:
+    """``serve_synthetic`` over the embedded store folder ``store`` on a free port; yields its
+    base URL and stops it (SIGTERM) afterwards."""
+    import signal
+
+    port = free_port()
+    proc = serve_synthetic(serving_root, ["--store", str(store)], port)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=30)

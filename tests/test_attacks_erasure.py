@@ -27,7 +27,7 @@ import pytest
 import redis
 
 from redis_fixtures import RedisServer, start_shop
-from serving_fixtures import free_port, serve_synthetic
+from serving_fixtures import served_store
 from shoprec.data.records import Event, EventType
 from shoprec.store.redis_log import RedisEventLog
 
@@ -57,13 +57,8 @@ def redis_shop(built, serving_root: Path, tmp_path_factory: pytest.TempPathFacto
 @pytest.fixture(scope="module")
 def sqlite_shop(built, serving_root: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator:
     store = tmp_path_factory.mktemp("erase-sqlite")
-    port = free_port()
-    proc = serve_synthetic(serving_root, ["--store", str(store)], port)
-    try:
-        yield f"http://127.0.0.1:{port}", store
-    finally:
-        proc.send_signal(signal.SIGTERM)
-        proc.wait(timeout=30)
+    with served_store(serving_root, store) as url:
+        yield url, store
 
 
 def populate(http: httpx.Client) -> str:

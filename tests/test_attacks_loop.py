@@ -8,7 +8,6 @@ lock, which the erasure held throughout: the loop, and so every request, stood s
 
 from __future__ import annotations
 
-import signal
 import sqlite3
 import threading
 import time
@@ -18,7 +17,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from serving_fixtures import free_port, serve_synthetic
+from serving_fixtures import served_store
 
 #: Events of the shopper erased (scanned and rewritten by the erasure).
 N_EVENTS = 5_000
@@ -27,13 +26,8 @@ N_EVENTS = 5_000
 @pytest.fixture(scope="module")
 def shop(built, serving_root: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator:
     store = tmp_path_factory.mktemp("loop-store")
-    port = free_port()
-    proc = serve_synthetic(serving_root, ["--store", str(store)], port)
-    try:
-        yield f"http://127.0.0.1:{port}", store
-    finally:
-        proc.send_signal(signal.SIGTERM)
-        proc.wait(timeout=30)
+    with served_store(serving_root, store) as url:
+        yield url, store
 
 
 def test_healthz_answers_while_an_erasure_runs(shop: tuple[str, Path]) -> None:
