@@ -25,10 +25,10 @@ the announcement reaches it (:mod:`~shoprec.serving.erasures`).
 from __future__ import annotations
 
 import logging
-import threading
 from bisect import bisect_right
 from typing import TYPE_CHECKING, Protocol
 
+from shoprec.serving.background import Background
 from shoprec.store.protocols import EventLog, ItemStore
 
 if TYPE_CHECKING:
@@ -86,7 +86,7 @@ class CatalogFollower:
         return n
 
 
-class StoreFollower:
+class StoreFollower(Background):
     """The thread of :func:`follow_store`; :meth:`step` is one round (tests call it)."""
 
     def __init__(
@@ -99,19 +99,8 @@ class StoreFollower:
     ) -> None:
         self.engine, self.events, self.position, self.interval = engine, events, after, interval
         self.catalog = CatalogFollower(engine, items)
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="store-follower", daemon=True)
+        super().__init__("store-follower")
         events.track_appends()
-
-    def start(self) -> StoreFollower:
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        """Stop the thread (waits for the round under way)."""
-        self._stop.set()
-        if self._thread.is_alive():
-            self._thread.join(timeout=10)
 
     def step(self) -> tuple[int, int]:
         """One round: the changed items, then the events others appended; returns how many of

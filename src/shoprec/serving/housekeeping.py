@@ -20,11 +20,11 @@ from __future__ import annotations
 import logging
 import os
 import secrets
-import threading
 from typing import TYPE_CHECKING
 
 from shoprec.data.keys import is_session_key
 from shoprec.online.state import MAX_RECENT, SESSION_TTL_S
+from shoprec.serving.background import Background
 from shoprec.store.errors import StoreUnavailable
 from shoprec.store.retention import Compaction
 
@@ -40,7 +40,7 @@ SWEEP_CHUNK = 5_000
 PAUSE_S = 0.02
 
 
-class Housekeeping:
+class Housekeeping(Background):
     """Parameters
     ----------
     engine : the serving engine (its stores, states, clock and writer lock).
@@ -58,17 +58,7 @@ class Housekeeping:
     ) -> None:
         self.engine, self.retain_s, self.every_s = engine, retain_s, every_s
         self.session_ttl_s = session_ttl_s
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="housekeeping", daemon=True)
-
-    def start(self) -> Housekeeping:
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        self._stop.set()
-        if self._thread.is_alive():
-            self._thread.join(timeout=10)
+        super().__init__("housekeeping")
 
     def step(self) -> tuple[int, Compaction | None]:
         """One round: ``(sessions expired, the compaction or None)``."""
