@@ -109,3 +109,17 @@ def served_store(serving_root: Path, store: Path) -> Iterator[str]:
     finally:
         proc.send_signal(signal.SIGTERM)
         proc.wait(timeout=30)
+
+
+@contextmanager
+def on_the_wall_clock(engine: Engine) -> Iterator[None]:
+    """Serve the session's shared engine on the wall clock, as a live shop runs, for the length
+    of the block. What was stored meanwhile is stamped with wall times; back on the data clock,
+    now is at least the wall time (as the old clock's maximum was), so that no later test sees
+    stored events ahead of its clock."""
+    clock = engine.live.time
+    mode, clock.mode = clock.mode, "wall"
+    try:
+        yield
+    finally:
+        clock.mode, clock.latest = mode, max(clock.latest, time.time())

@@ -21,6 +21,7 @@ from typing import Any
 
 import pytest
 
+from serving_fixtures import on_the_wall_clock
 from shoprec.serving.app import create_app
 from shoprec.serving.security import SecurityConfig
 from shoprec.serving.tokens import mint
@@ -137,16 +138,10 @@ class Sender:
 @pytest.fixture(scope="module")
 def secured_app(built):  # noqa: ANN001, ANN201
     cfg = SecurityConfig(write_keys=("w-key",), token_secret=SECRET)
-    # the engine is the session's: on the wall clock here, so that the generated events a
-    # right credential gets stored (times up to a day past the data clock each) cannot walk
-    # the shared data clock forward and change what later tests' feeds rank
-    clock = built.engine.live.time
-    saved = clock.mode, clock.latest
-    clock.mode = "wall"
-    try:
+    # the session's engine: generated event times a right credential gets stored stay off its
+    # data clock
+    with on_the_wall_clock(built.engine):
         yield create_app(built.engine, security=cfg)
-    finally:
-        clock.mode, clock.latest = saved
 
 
 def test_no_credential_but_the_right_one_gets_through(secured_app) -> None:  # noqa: ANN001

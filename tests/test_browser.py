@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from serving_fixtures import serve_in_thread
+from serving_fixtures import on_the_wall_clock, serve_in_thread
 from shoprec.serving.app import create_app
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -36,19 +36,11 @@ def chromium() -> str:
 
 @pytest.fixture(scope="module")
 def base_url(built) -> Iterator[str]:  # noqa: ANN001
-    # The storefront is a live shop: its clicks happen now, on the wall clock (the shared engine
-    # serves the synthetic history on the data clock, where three clicks weigh little against
-    # the history's trending; the wall clock is what `shoprec serve --store` runs)
-    clock = built.engine.live.time
-    mode, clock.mode = clock.mode, "wall"
+    # the storefront is a live shop: its clicks happen now (on the data clock of the synthetic
+    # history, three clicks weigh little against its trending)
     app = create_app(built.engine, reports_dir=ROOT / "bench" / "results" / "beauty")
-    try:
-        with serve_in_thread(app) as url:
-            yield url
-    finally:
-        # the clicks were stamped with the wall time: back on the data clock, now is that time
-        # (as the old clock's maximum was), not a past the stored clicks would lie ahead of
-        clock.mode, clock.latest = mode, max(clock.latest, time.time())
+    with on_the_wall_clock(built.engine), serve_in_thread(app) as url:
+        yield url
 
 
 @pytest.fixture(scope="module")
